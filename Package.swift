@@ -1,0 +1,94 @@
+// swift-tools-version: 6.1
+// BoK — Blockchain on Kubernetes. See README.md for the architecture.
+import PackageDescription
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    .product(name: "NIOExtras", package: "swift-nio-extras"),
+]
+let pki: [Target.Dependency] = [
+    .product(name: "Crypto", package: "swift-crypto"),
+    .product(name: "X509", package: "swift-certificates"),
+    .product(name: "SwiftASN1", package: "swift-asn1"),
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "BoK",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "agent", targets: ["Agent"]),
+        .executable(name: "coordinator", targets: ["Coordinator"]),
+        .executable(name: "bok-bench", targets: ["BoKBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C shims: the Swift side never sees variadic or macro C APIs.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        .systemLibrary(name: "CLibSSH2", path: "Sources/CLibSSH2"),
+
+        // The wire contract shared by agent and coordinator (no I/O policy).
+        .target(name: "AgentProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+                path: "Sources/Protocol"),
+
+        // One HTTP client over libcurl: Docker Engine API (unix socket) and Kubernetes API (HTTPS).
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
+        .target(name: "DockerConfig"),
+        // Docker Engine API, restart strategies, verification of the running dockerd.
+        .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", logging]),
+        // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
+        .target(name: "DNSQuery"),
+        // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
+        .target(name: "AgentCore",
+                dependencies: ["AgentProtocol", "DockerConfig", "DockerEngine", "DNSQuery", logging, yams] + nio),
+        .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
+
+        // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.
+        .target(name: "FabricTopology", dependencies: [yams]),
+        .target(name: "PKI", dependencies: pki),
+        .target(name: "MSP", dependencies: ["FabricTopology", "PKI"] + pki),
+        .target(name: "KubeManifests", dependencies: ["FabricTopology", yams]),
+        .target(name: "KubeClient", dependencies: ["CurlHTTP", yams, logging]),
+        .target(name: "SSHClient", dependencies: ["CLibSSH2", logging]),
+        .target(name: "Fleet", dependencies: ["AgentProtocol", "PKI", "DockerConfig", yams, logging] + nio + pki),
+        .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", yams, logging]),
+        .executableTarget(name: "Coordinator",
+                          dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
+                                         "SSHClient", "Fleet", "Lab", "PKI", argumentParser, logging, yams]),
+
+        // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
+        .target(name: "BoKTesting",
+                dependencies: ["AgentProtocol", "DockerConfig", yams,
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio")]),
+        // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
+        .executableTarget(name: "BoKBench",
+                          dependencies: ["AgentCore", "AgentProtocol", "Fleet", "MSP", "KubeManifests", "FabricTopology",
+                                         "PKI", "KubeClient", "BoKTesting", argumentParser] + nio),
+
+        .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
+        .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),
+        .testTarget(name: "AgentTests",
+                    dependencies: ["AgentCore", "AgentProtocol", "DockerEngine", "DNSQuery", "CurlHTTP", "BoKTesting"] + nio),
+        .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
+        .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
+        .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKTesting"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+    ]
+)

@@ -1,0 +1,18 @@
+import ArgumentParser
+import AgentProtocol
+
+/// The admin's CLI. Each subcommand lives in its own file.
+@main
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "BoK coordinator: roll out Hyperledger Fabric and its worker nodes on Kubernetes.",
+        version: BoKVersion.string,
+        subcommands: [VersionCommand.self]
+    )
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the coordinator's version.")
+    func run() { print("coordinator \(BoKVersion.string) (protocol \(ProtocolVersion.current))") }
+}

@@ -1,0 +1,359 @@
+import Foundation
+
+/// The protocol version this build speaks, and the range it accepts from the other side.
+public enum ProtocolVersion {
+    public static let current = 1
+    public static let supported: ClosedRange<Int> = 1...1
+}
+
+/// The method names of the agent protocol (DESIGN.md §4).
+public enum AgentMethod: String, Sendable, CaseIterable {
+    case hello = "agent.hello"
+    case health = "node.health"
+    case dnsGet = "docker.dns.get"
+    case dnsPlan = "docker.dns.plan"
+    case dnsApply = "docker.dns.apply"
+    case dockerRestart = "docker.restart"
+    case chaincodeList = "chaincode.list"
+    case chaincodeWatch = "chaincode.watch"
+    case resolve = "node.resolve"
+    case upstreamDNS = "node.upstreamDNS"
+}
+
+/// Names of pushed notifications (requests without `id`, agent → coordinator).
+public enum AgentNotification: String, Sendable {
+    case chaincodeEvent = "chaincode.event"
+}
+
+// MARK: agent.hello
+
+public struct HelloParams: Codable, Sendable, Equatable {
+    /// The protocol versions the caller speaks.
+    public var protocolMin: Int
+    public var protocolMax: Int
+    public var client: String?
+    public init(protocolMin: Int = ProtocolVersion.supported.lowerBound,
+                protocolMax: Int = ProtocolVersion.supported.upperBound, client: String? = nil) {
+        self.protocolMin = protocolMin
+        self.protocolMax = protocolMax
+        self.client = client
+    }
+}
+
+public struct HelloResult: Codable, Sendable, Equatable {
+    /// The protocol version chosen for this connection.
+    public var `protocol`: Int
+    public var protocolMin: Int
+    public var protocolMax: Int
+    /// The agent's version.
+    public var version: String
+    /// The node's name.
+    public var node: String
+    public var capabilities: [String]
+    /// Where this node's Docker takes its DNS settings from: `defaults-file`, `daemon-json` or `none`.
+    public var dnsSource: String
+    /// A sentence on how that was found out (systemd unit, restart command, …).
+    public var dnsSourceDetail: String?
+    public init(protocol: Int, protocolMin: Int, protocolMax: Int, version: String, node: String,
+                capabilities: [String], dnsSource: String, dnsSourceDetail: String? = nil) {
+        self.protocol = `protocol`
+        self.protocolMin = protocolMin
+        self.protocolMax = protocolMax
+        self.version = version
+        self.node = node
+        self.capabilities = capabilities
+        self.dnsSource = dnsSource
+        self.dnsSourceDetail = dnsSourceDetail
+    }
+}
+
+// MARK: docker.dns.*
+
+/// DNS settings as they travel on the wire (validated on arrival by the agent).
+public struct DNSParams: Codable, Sendable, Equatable {
+    public var nameservers: [String]
+    public var search: [String]
+    public var options: [String]
+    public init(nameservers: [String], search: [String] = [], options: [String] = []) {
+        self.nameservers = nameservers
+        self.search = search
+        self.options = options
+    }
+
+    enum CodingKeys: String, CodingKey { case nameservers, search, options }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        nameservers = try c.decode([String].self, forKey: .nameservers)
+        search = try c.decodeIfPresent([String].self, forKey: .search) ?? []
+        options = try c.decodeIfPresent([String].self, forKey: .options) ?? []
+    }
+}
+
+public struct DNSGetResult: Codable, Sendable, Equatable {
+    public var nameservers: [String]
+    public var search: [String]
+    public var options: [String]
+    /// `defaults-file`, `daemon-json` or `none`.
+    public var source: String
+    /// The file the settings were read from.
+    public var path: String?
+    /// Settings the running dockerd really carries (from /proc/<pid>/cmdline), when it runs.
+    public var running: DNSParams?
+    public var warnings: [String]
+    public init(nameservers: [String], search: [String], options: [String], source: String,
+                path: String? = nil, running: DNSParams? = nil, warnings: [String] = []) {
+        self.nameservers = nameservers
+        self.search = search
+        self.options = options
+        self.source = source
+        self.path = path
+        self.running = running
+        self.warnings = warnings
+    }
+}
+
+public struct DNSPlanResult: Codable, Sendable, Equatable {
+    public var changed: Bool
+    /// Unified diff of the file that would change (empty when nothing changes).
+    public var diff: String
+    public var path: String?
+    public var warnings: [String]
+    public init(changed: Bool, diff: String, path: String? = nil, warnings: [String] = []) {
+        self.changed = changed
+        self.diff = diff
+        self.path = path
+        self.warnings = warnings
+    }
+}
+
+public struct StoppedContainer: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var exitCode: Int?
+    public init(id: String, name: String, exitCode: Int?) {
+        self.id = id
+        self.name = name
+        self.exitCode = exitCode
+    }
+}
+
+public struct DNSApplyResult: Codable, Sendable, Equatable {
+    public var changed: Bool
+    public var restarted: Bool
+    public var diff: String
+    public var restartSeconds: Double
+    /// Containers that were running before the restart and are not running after it.
+    public var stoppedContainers: [StoppedContainer]
+    public var warnings: [String]
+    public init(changed: Bool, restarted: Bool, diff: String, restartSeconds: Double,
+                stoppedContainers: [StoppedContainer], warnings: [String]) {
+        self.changed = changed
+        self.restarted = restarted
+        self.diff = diff
+        self.restartSeconds = restartSeconds
+        self.stoppedContainers = stoppedContainers
+        self.warnings = warnings
+    }
+}
+
+/// `data` of an apply error: what went wrong and what was restored.
+public struct ApplyFailure: Codable, Sendable, Equatable {
+    public var stage: String
+    public var reason: String
+    public var rolledBack: Bool
+    public var restoredFile: String?
+    public var dockerRunning: Bool
+    public var dockerLog: [String]
+    public init(stage: String, reason: String, rolledBack: Bool, restoredFile: String?,
+                dockerRunning: Bool, dockerLog: [String]) {
+        self.stage = stage
+        self.reason = reason
+        self.rolledBack = rolledBack
+        self.restoredFile = restoredFile
+        self.dockerRunning = dockerRunning
+        self.dockerLog = dockerLog
+    }
+}
+
+public struct RestartResult: Codable, Sendable, Equatable {
+    public var restartSeconds: Double
+    public var stoppedContainers: [StoppedContainer]
+    public init(restartSeconds: Double, stoppedContainers: [StoppedContainer] = []) {
+        self.restartSeconds = restartSeconds
+        self.stoppedContainers = stoppedContainers
+    }
+}
+
+// MARK: chaincode.*
+
+public struct ChaincodeContainerInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var peer: String
+    public var chaincode: String
+    public var version: String
+    public var state: String
+    public var exitCode: Int?
+    public var image: String
+    /// RFC 3339.
+    public var createdAt: String
+    public var ageSeconds: Double?
+    /// The nameservers in the container's own resolv.conf (what it really sees).
+    public var nameservers: [String]
+    public var search: [String]?
+    /// Set when the container predates the node's current DNS settings.
+    public var staleDNS: Bool?
+    public var note: String?
+    public init(id: String, name: String, peer: String, chaincode: String, version: String, state: String,
+                exitCode: Int?, image: String, createdAt: String, ageSeconds: Double? = nil,
+                nameservers: [String], search: [String]? = nil, staleDNS: Bool? = nil, note: String? = nil) {
+        self.id = id
+        self.name = name
+        self.peer = peer
+        self.chaincode = chaincode
+        self.version = version
+        self.state = state
+        self.exitCode = exitCode
+        self.image = image
+        self.createdAt = createdAt
+        self.ageSeconds = ageSeconds
+        self.nameservers = nameservers
+        self.search = search
+        self.staleDNS = staleDNS
+        self.note = note
+    }
+}
+
+public struct ChaincodeListResult: Codable, Sendable, Equatable {
+    public var containers: [ChaincodeContainerInfo]
+    public init(containers: [ChaincodeContainerInfo]) { self.containers = containers }
+}
+
+/// Pushed as `chaincode.event` notifications after `chaincode.watch`.
+public struct ChaincodeEvent: Codable, Sendable, Equatable {
+    public var action: String
+    public var container: ChaincodeContainerInfo
+    public init(action: String, container: ChaincodeContainerInfo) {
+        self.action = action
+        self.container = container
+    }
+}
+
+public struct WatchResult: Codable, Sendable, Equatable {
+    public var watching: Bool
+    public var intervalSeconds: Double
+    public init(watching: Bool, intervalSeconds: Double) {
+        self.watching = watching
+        self.intervalSeconds = intervalSeconds
+    }
+}
+
+// MARK: node.*
+
+public enum CheckStatus: String, Codable, Sendable, Comparable {
+    case ok, warn, fail
+    private var rank: Int { self == .ok ? 0 : self == .warn ? 1 : 2 }
+    public static func < (a: CheckStatus, b: CheckStatus) -> Bool { a.rank < b.rank }
+}
+
+public struct HealthCheck: Codable, Sendable, Equatable {
+    public var name: String
+    public var status: CheckStatus
+    public var detail: String
+    public init(name: String, status: CheckStatus, detail: String) {
+        self.name = name
+        self.status = status
+        self.detail = detail
+    }
+}
+
+public struct HealthParams: Codable, Sendable, Equatable {
+    /// Desired DNS settings to compare against (optional).
+    public var desired: DNSParams?
+    /// A name that the cluster DNS must answer (optional).
+    public var probeName: String?
+    public init(desired: DNSParams? = nil, probeName: String? = nil) {
+        self.desired = desired
+        self.probeName = probeName
+    }
+}
+
+public struct HealthResult: Codable, Sendable, Equatable {
+    public var status: CheckStatus
+    public var node: String
+    public var checks: [HealthCheck]
+    public init(status: CheckStatus, node: String, checks: [HealthCheck]) {
+        self.status = status
+        self.node = node
+        self.checks = checks
+    }
+}
+
+public struct ResolveParams: Codable, Sendable, Equatable {
+    public var name: String
+    /// `A` (default), `AAAA`, `SRV`, `TXT`, `PTR`, `CNAME`.
+    public var type: String
+    /// Ask this server instead of Docker's configured ones.
+    public var server: String?
+    public init(name: String, type: String = "A", server: String? = nil) {
+        self.name = name
+        self.type = type
+        self.server = server
+    }
+
+    enum CodingKeys: String, CodingKey { case name, type, server }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "A"
+        server = try c.decodeIfPresent(String.self, forKey: .server)
+    }
+}
+
+public struct ResolveResult: Codable, Sendable, Equatable {
+    /// The server that answered.
+    public var server: String
+    public var answers: [String]
+    public var rcode: String
+    public var tried: [String]
+    public init(server: String, answers: [String], rcode: String, tried: [String]) {
+        self.server = server
+        self.answers = answers
+        self.rcode = rcode
+        self.tried = tried
+    }
+}
+
+/// `node.upstreamDNS`: the node's own resolvers (its /etc/resolv.conf), for the coordinator's rollout.
+public struct UpstreamDNSResult: Codable, Sendable, Equatable {
+    public var nameservers: [String]
+    public var search: [String]
+    public var path: String
+    public init(nameservers: [String], search: [String], path: String) {
+        self.nameservers = nameservers
+        self.search = search
+        self.path = path
+    }
+}
+
+// MARK: conversions
+
+public enum JSONCoding {
+    public static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    /// Converts any Codable value to a ``JSONValue``.
+    public static func value<T: Encodable>(_ v: T) throws -> JSONValue {
+        let data = try encoder().encode(v)
+        return try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Decodes a typed value out of a ``JSONValue`` (params or result).
+    public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue?) throws -> T {
+        let data = try encoder().encode(value ?? .object([:]))
+        return try JSONDecoder().decode(T.self, from: data)
+    }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderFleetTests: XCTestCase { func testNothing() {} }

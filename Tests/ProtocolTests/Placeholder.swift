@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderProtocolTests: XCTestCase { func testNothing() {} }
