@@ -1,0 +1,78 @@
+import AgentCore
+import AgentProtocol
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `agent`: the BoK node daemon. Thin: flags → AgentConfig → AgentRuntime.
+@main
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "BoK node agent: owns this worker's Docker DNS settings and reports chaincode containers.",
+        discussion: "Every key of --config (YAML) can also be given as a flag; flags win. See configs/agent.yaml.",
+        version: BoKVersion.string)
+
+    @Option(name: .long, help: "YAML config file (default: /etc/bok/agent.yaml if it exists).")
+    var config: String?
+    @Option(name: .long, help: "Listen address HOST:PORT (default 0.0.0.0:7443).")
+    var listen: String?
+    @Flag(name: .long, help: "Plain TCP instead of mutual TLS. Only allowed on a loopback address; for tests.")
+    var insecure = false
+    @Option(name: .long, help: "PEM certificate of this agent (issued by the coordinator's CA).")
+    var tlsCert: String?
+    @Option(name: .long, help: "PEM private key of this agent.")
+    var tlsKey: String?
+    @Option(name: .long, help: "PEM CA that client certificates must chain to.")
+    var tlsCa: String?
+    @Option(name: .long, help: "Docker's defaults file (default /etc/default/docker).")
+    var dockerDefaults: String?
+    @Option(name: .long, help: "Docker's daemon.json (default /etc/docker/daemon.json).")
+    var dockerDaemonJson: String?
+    @Option(name: .long, help: "Docker's API socket (default /var/run/docker.sock).")
+    var dockerSocket: String?
+    @Option(name: .long, help: "How to restart Docker: systemd, sysv or command (default systemd).")
+    var restart: String?
+    @Option(name: .long, help: "With --restart command: the argv to run, split like a shell would but never run through one.")
+    var restartCommand: String?
+    @Option(name: .long, help: "dockerd's log file, quoted when an apply fails (for --restart command/sysv).")
+    var dockerLogFile: String?
+    @Option(name: .long, help: "State directory: backups, journal, lock (default /var/lib/bok-agent).")
+    var stateDir: String?
+    @Option(name: .long, help: "This node's name (default: the host name).")
+    var nodeName: String?
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var cfg = AgentConfig()
+        do {
+            let path = config ?? (FileManager.default.fileExists(atPath: "/etc/bok/agent.yaml") ? "/etc/bok/agent.yaml" : nil)
+            if let path { cfg = try AgentConfig.load(path: path) }
+            let flags: [(String, Any?)] = [
+                ("listen", listen), ("tlsCert", tlsCert), ("tlsKey", tlsKey), ("tlsCA", tlsCa),
+                ("dockerDefaults", dockerDefaults), ("dockerDaemonJSON", dockerDaemonJson), ("dockerSocket", dockerSocket),
+                ("restart", restart), ("restartCommand", restartCommand), ("dockerLogFile", dockerLogFile),
+                ("stateDir", stateDir), ("nodeName", nodeName), ("insecure", insecure ? true : nil),
+            ]
+            for (key, value) in flags { if let value { try cfg.set(key: key, value: value, source: "--\(key)") } }
+            try cfg.validate()
+        } catch {
+            FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardOutput(label: label)
+            h.logLevel = level
+            return h
+        }
+        let runtime = AgentRuntime(config: cfg, logger: Logger(label: "bok-agent"))
+        do {
+            try await runtime.run()
+        } catch {
+            FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

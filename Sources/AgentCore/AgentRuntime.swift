@@ -1,0 +1,92 @@
+import AgentProtocol
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Start-up and shutdown of the agent: recover, listen, say `ready` (log + sd_notify), stop on SIGTERM/SIGINT.
+public final class AgentRuntime: Sendable {
+    let config: AgentConfig
+    let logger: Logger
+
+    public init(config: AgentConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let started = Date()
+        let service = AgentService(config: config, logger: logger)
+        if let note = service.recover() { logger.warning("\(note)") }
+        var tls: NIOSSLContext? = nil
+        if !config.insecure {
+            do {
+                tls = try AgentServer.tlsContext(certFile: config.tlsCert!, keyFile: config.tlsKey!, caFile: config.tlsCA!)
+            } catch {
+                throw AgentConfigError(source: "tls", key: "tlsCert/tlsKey/tlsCA", reason: "cannot load the TLS material: \(error)")
+            }
+        } else {
+            logger.warning("INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests.")
+        }
+        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger)
+        let address: SocketAddress
+        do {
+            address = try await server.start(host: config.listenHost, port: config.listenPort)
+        } catch {
+            throw AgentConfigError(source: "listen", key: "listen", reason: "cannot listen on \(config.listenHost):\(config.listenPort): \(error)")
+        }
+        let ms = Int(Date().timeIntervalSince(started) * 1000)
+        logger.info("ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms")
+        SystemdNotify.send("READY=1\nSTATUS=listening on \(address)")
+
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { sig in
+            self.logger.info("received signal \(sig), stopping")
+            SystemdNotify.send("STOPPING=1")
+            Task { await server.stop() }
+        }
+        await server.waitUntilClosed()
+        signals.cancel()
+        logger.info("stopped")
+    }
+}
+
+/// Tells systemd (`Type=notify`) about readiness through `$NOTIFY_SOCKET`.
+public enum SystemdNotify {
+    public static func send(_ state: String) {
+        guard var path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty else { return }
+        if path.hasPrefix("@") { path = "\0" + path.dropFirst() }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        _ = state.withCString { msg in
+            withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, msg, strlen(msg), 0, $0, len) }
+            }
+        }
+    }
+}
+
+/// Delivers signals on a dispatch queue instead of an async-signal handler.
+final class SignalWatcher: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        for sig in signals {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { handler(sig) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+    func cancel() { sources.forEach { $0.cancel() } }
+}

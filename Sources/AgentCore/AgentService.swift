@@ -1,0 +1,216 @@
+import AgentProtocol
+import DNSQuery
+import DockerConfig
+import DockerEngine
+import Foundation
+import Logging
+
+/// The agent's methods (DESIGN.md §4), dispatched from the wire. Blocking work (Docker API,
+/// processes, files) runs on dispatch queues, never on NIO event loops or the cooperative pool.
+public final class AgentService: RPCHandling, @unchecked Sendable {
+    public let config: AgentConfig
+    let logger: Logger
+    let docker: DockerEngineClient
+    let dns: DockerDNSConfigurator
+    let blockingQueue = DispatchQueue(label: "bok.agent.read", attributes: .concurrent)
+
+    public static let capabilities = [
+        "docker.dns.get", "docker.dns.plan", "docker.dns.apply", "docker.restart", "chaincode.list", "chaincode.watch",
+        "node.health", "node.resolve", "node.upstreamDNS",
+    ]
+
+    public init(config: AgentConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.docker = DockerEngineClient(socketPath: config.dockerSocket, timeout: config.dockerTimeout)
+        self.dns = DockerDNSConfigurator(config: config, docker: docker, logger: logger)
+    }
+
+    /// Undo an apply that a crash interrupted. Call once before listening.
+    public func recover() -> String? { dns.recoverInterruptedApply() }
+
+    public var dnsSourceDetail: String { "\(dns.detection.source.rawValue): \(dns.detection.detail)" }
+
+    private func offload<T: Sendable>(_ queue: DispatchQueue? = nil, _ body: @escaping @Sendable () throws(RPCError) -> T) async throws(RPCError) -> T {
+        let q = queue ?? blockingQueue
+        let result: Result<T, RPCError> = await withCheckedContinuation { cont in
+            q.async {
+                do { cont.resume(returning: .success(try body())) } catch { cont.resume(returning: .failure(error)) }
+            }
+        }
+        return try result.get()
+    }
+
+    public func handle(_ request: RPCRequest, connection: ConnectionContext) async -> RPCResponse? {
+        let started = Date()
+        do {
+            let result = try await dispatch(request, connection: connection)
+            if AgentMethod(rawValue: request.method).map({ [.dnsApply, .dockerRestart].contains($0) }) == true {
+                logger.info("\(request.method) from \(connection.peer) done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s")
+            }
+            return RPCResponse(id: request.id, result: result)
+        } catch {
+            logger.notice("\(request.method) from \(connection.peer) failed: \(error.message)")
+            return RPCResponse(id: request.id, error: error)
+        }
+    }
+
+    private func params<T: Decodable>(_ type: T.Type, _ request: RPCRequest) throws(RPCError) -> T {
+        do { return try JSONCoding.decode(T.self, from: request.params) } catch {
+            throw RPCError(.invalidParams, "invalid params for \(request.method): \(Self.describe(error))")
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(let type, let ctx):
+            return "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type)"
+        case DecodingError.valueNotFound(let type, let ctx):
+            return "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type), got null"
+        default: return "\(error)"
+        }
+    }
+
+    func settings(_ p: DNSParams) throws(RPCError) -> DNSSettings {
+        do { return try DNSSettings(nameservers: p.nameservers, search: p.search, options: p.options) } catch {
+            throw RPCError(.invalidParams, "invalid DNS settings: \(error)")
+        }
+    }
+
+    private func dispatch(_ request: RPCRequest, connection: ConnectionContext) async throws(RPCError) -> JSONValue {
+        guard let method = AgentMethod(rawValue: request.method) else {
+            throw RPCError(.methodNotFound, "method not found: '\(request.method)'; this agent knows \(AgentMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        func encode<T: Encodable>(_ v: T) throws(RPCError) -> JSONValue {
+            do { return try JSONCoding.value(v) } catch { throw RPCError(.internalError, "cannot encode result: \(error)") }
+        }
+        switch method {
+        case .hello:
+            let p = request.params == nil ? HelloParams() : try params(HelloParams.self, request)
+            return try encode(try hello(p))
+        case .dnsGet:
+            return try encode(try await offload { () throws(RPCError) in try self.dns.get() })
+        case .dnsPlan:
+            let s = try settings(try params(DNSParams.self, request))
+            let edit = try await offload { () throws(RPCError) in try self.dns.plan(s) }
+            return try encode(DNSPlanResult(changed: edit.changed, diff: edit.diff, path: edit.path, warnings: edit.warnings))
+        case .dnsApply:
+            let s = try settings(try params(DNSParams.self, request))
+            return try encode(try await offload { () throws(RPCError) in try self.dns.apply(s) })
+        case .dockerRestart:
+            return try encode(try await offload { () throws(RPCError) in try self.dns.restart() })
+        case .chaincodeList:
+            return try encode(ChaincodeListResult(containers: try await offload { () throws(RPCError) in try self.listChaincode() }))
+        case .chaincodeWatch:
+            let interval = config.watchInterval
+            Task.detached { await self.watch(connection: connection) }
+            return try encode(WatchResult(watching: true, intervalSeconds: interval))
+        case .health:
+            let p = request.params == nil ? HealthParams() : try params(HealthParams.self, request)
+            let desired = try p.desired.map { (d) throws(RPCError) in try settings(d) }
+            return try encode(await offload { NodeHealth(service: self).run(desired: desired, probeName: p.probeName) })
+        case .resolve:
+            let p = try params(ResolveParams.self, request)
+            return try encode(try await offload { () throws(RPCError) in try self.resolve(p) })
+        case .upstreamDNS:
+            return try encode(try upstreamDNS())
+        }
+    }
+
+    func hello(_ p: HelloParams) throws(RPCError) -> HelloResult {
+        let lo = max(p.protocolMin, ProtocolVersion.supported.lowerBound)
+        let hi = min(p.protocolMax, ProtocolVersion.supported.upperBound)
+        guard lo <= hi else {
+            throw RPCError(.versionMismatch,
+                "protocol version mismatch: the client speaks \(p.protocolMin)…\(p.protocolMax), this agent (\(BoKVersion.string)) speaks \(ProtocolVersion.supported.lowerBound)…\(ProtocolVersion.supported.upperBound); upgrade the older side (coordinator agents install upgrades agents)",
+                data: .object(["agentMin": .number(Double(ProtocolVersion.supported.lowerBound)),
+                               "agentMax": .number(Double(ProtocolVersion.supported.upperBound))]))
+        }
+        return HelloResult(protocol: hi, protocolMin: ProtocolVersion.supported.lowerBound, protocolMax: ProtocolVersion.supported.upperBound,
+                           version: BoKVersion.string, node: config.nodeName, capabilities: Self.capabilities,
+                           dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail)
+    }
+
+    /// The nameservers Docker gives new containers now (running dockerd first, else the file).
+    func configuredNameservers() -> [String] {
+        if let running = dns.runningDockerd() {
+            let r = DockerdArguments.dns(fromArgv: running.argv)
+            if !r.nameservers.isEmpty { return r.nameservers }
+        }
+        return (try? dns.get().nameservers) ?? []
+    }
+
+    func listChaincode() throws(RPCError) -> [ChaincodeContainerInfo] {
+        try ChaincodeInventory(docker: docker, networkID: config.chaincodeNetworkID).list(currentNameservers: configuredNameservers())
+    }
+
+    func resolve(_ p: ResolveParams) throws(RPCError) -> ResolveResult {
+        guard let type = DNSRecordType(rawValue: p.type.uppercased()) else {
+            throw RPCError(.invalidParams, "invalid params for node.resolve: type '\(p.type)' is not one of \(DNSRecordType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var servers: [String]
+        if let s = p.server {
+            do { servers = [try Nameserver(s).address] } catch { throw RPCError(.invalidParams, "invalid params for node.resolve: \(error)") }
+        } else {
+            servers = configuredNameservers()
+        }
+        guard !servers.isEmpty else {
+            throw RPCError(.resolveFailed, "Docker on \(config.nodeName) has no DNS servers configured (no --dns in DOCKER_OPTS, none in daemon.json); apply settings first with docker.dns.apply")
+        }
+        var tried: [String] = []
+        var lastError = ""
+        for server in servers {
+            tried.append(server)
+            do {
+                let answer = try DNSResolver.query(name: p.name, type: type, server: server, timeout: 2, attempts: 2)
+                // Like a resolver: NXDOMAIN from one server is an answer, not a failure to try the next.
+                return ResolveResult(server: server, answers: answer.answers, rcode: answer.rcode, tried: tried)
+            } catch {
+                lastError = "\(error)"
+            }
+        }
+        throw RPCError(.resolveFailed, "no DNS server answered for \(p.name) (\(type.rawValue)); tried \(tried.joined(separator: ", ")): \(lastError)",
+                       data: .object(["tried": .array(tried.map { .string($0) })]))
+    }
+
+    func upstreamDNS() throws(RPCError) -> UpstreamDNSResult {
+        var path = config.hostResolvConf
+        guard var conf = (try? String(contentsOfFile: path, encoding: .utf8)).map(ResolvConf.parse) else {
+            throw RPCError(.nodeIOError, "cannot read \(path) on \(config.nodeName); set hostResolvConf in agent.yaml")
+        }
+        // systemd-resolved's stub (127.0.0.53) is useless inside containers: use the real upstreams.
+        if conf.nameservers.allSatisfy({ $0.hasPrefix("127.") || $0 == "::1" }),
+           let real = (try? String(contentsOfFile: "/run/systemd/resolve/resolv.conf", encoding: .utf8)).map(ResolvConf.parse),
+           !real.nameservers.isEmpty {
+            conf = real
+            path = "/run/systemd/resolve/resolv.conf"
+        }
+        return UpstreamDNSResult(nameservers: conf.nameservers, search: conf.search, path: path)
+    }
+
+    /// Pushes `chaincode.event` notifications while the connection stays open.
+    func watch(connection: ConnectionContext) async {
+        var known: [String: ChaincodeContainerInfo] = [:]
+        var first = true
+        while connection.isOpen() {
+            if let list = try? await offload({ () throws(RPCError) in try self.listChaincode() }) {
+                var now: [String: ChaincodeContainerInfo] = [:]
+                for c in list { now[c.id] = c }
+                if !first {
+                    for (id, c) in now where known[id] == nil { push(connection, "created", c) }
+                    for (id, c) in now where known[id] != nil && known[id]!.state != c.state { push(connection, c.state, c) }
+                    for (id, c) in known where now[id] == nil { push(connection, "removed", c) }
+                }
+                known = now
+                first = false
+            }
+            try? await Task.sleep(nanoseconds: UInt64(config.watchInterval * 1e9))
+        }
+    }
+
+    private func push(_ connection: ConnectionContext, _ action: String, _ c: ChaincodeContainerInfo) {
+        guard let params = try? JSONCoding.value(ChaincodeEvent(action: action, container: c)) else { return }
+        connection.push(RPCRequest(id: nil, method: AgentNotification.chaincodeEvent.rawValue, params: params))
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Lab
+
+/// `coordinator lab …`: BoK's built-in local environment (like kind for Kubernetes).
+struct LabCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "A local lab of worker nodes with real dockerd, dnsmasq as kube-dns, and agents (needs root).",
+        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabExec.self])
+}
+
+struct LabOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory holding the lab's files and state.")
+    var dir: String = "/var/tmp/bok-lab"
+}
+
+struct LabUp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Create the lab: nodes, DNS, dockerd, agents.")
+    @OptionGroup var lab: LabOptions
+    @Option(name: .long, help: "Number of worker nodes (1…50).")
+    var nodes: Int = 3
+    @Option(name: .long, help: "Use 198.18.<subnet>.0/24 for the lab's addresses.")
+    var subnet: Int = 0
+
+    func run() async throws {
+        do {
+            let state = try LabEnvironment.up(LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir)) { print("lab: \($0)") }
+            print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); state \(state.statePath)")
+        } catch {
+            FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct LabDown: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "down", abstract: "Remove every process, namespace, link and file of the lab.")
+    @OptionGroup var lab: LabOptions
+    @Option(name: .long, help: "Subnet of a lab whose state file is gone (defaults to the state file's).")
+    var subnet: Int?
+
+    func run() async throws {
+        guard geteuid() == 0 else {
+            FileHandle.standardError.write(Data("coordinator: lab down needs root (it removes namespaces and mounts); run it with sudo\n".utf8))
+            throw ExitCode(1)
+        }
+        let report = LabEnvironment.down(root: lab.dir, subnet: subnet)
+        report.forEach { print("lab: \($0)") }
+        print(report.isEmpty ? "lab: nothing to remove" : "lab: down")
+    }
+}
+
+struct LabStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the lab's nodes, addresses and DNS.")
+    @OptionGroup var lab: LabOptions
+    @Flag(name: .long, help: "Machine-readable output.")
+    var json = false
+
+    func run() async throws {
+        guard let state = LabState.load(root: lab.dir) else {
+            FileHandle.standardError.write(Data("coordinator: no lab in \(lab.dir); create one with `coordinator lab up`\n".utf8))
+            throw ExitCode(1)
+        }
+        if json {
+            let out: [String: Any] = [
+                "name": state.name, "inventory": state.inventory, "kubeDNS": state.kubeDNS, "upstreamDNS": state.upstreamDNS,
+                "chaincodeImage": state.chaincodeImage, "root": state.root,
+                "nodes": state.nodes.map { ["name": $0.name, "address": $0.address, "netns": $0.netns] },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("lab \(state.name) in \(state.root)")
+        print("kube-dns stand-in \(state.kubeDNS), upstream DNS \(state.upstreamDNS), image \(state.chaincodeImage)")
+        print("inventory \(state.inventory)")
+        for n in state.nodes { print("  \(n.name)  \(n.address)  netns \(n.netns)") }
+    }
+}
+
+struct LabExec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "exec",
+        abstract: "Run a command inside a lab node (so `docker …` talks to that node's Docker).")
+    @OptionGroup var lab: LabOptions
+    @Argument(help: "Node name, e.g. node1.")
+    var node: String
+    @Argument(parsing: .postTerminator, help: "The command, after --.")
+    var command: [String] = []
+
+    func run() async throws {
+        guard let state = LabState.load(root: lab.dir) else {
+            FileHandle.standardError.write(Data("coordinator: no lab in \(lab.dir); create one with `coordinator lab up`\n".utf8))
+            throw ExitCode(1)
+        }
+        guard let n = state.nodes.first(where: { $0.name == node }) else {
+            FileHandle.standardError.write(Data("coordinator: no node '\(node)' in the lab; nodes: \(state.nodes.map(\.name).joined(separator: ", "))\n".utf8))
+            throw ExitCode(1)
+        }
+        guard !command.isEmpty else { throw ValidationError("give the command after --, e.g. lab exec \(node) -- docker ps") }
+        // Replace this process: stdio, signals and the exit code pass straight through.
+        let argv = n.argv(command)
+        var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cargv.append(nil)
+        execvp(argv[0], cargv)
+        FileHandle.standardError.write(Data("coordinator: cannot run nsenter: \(String(cString: strerror(errno)))\n".utf8))
+        throw ExitCode(127)
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outcome of running a program.
+public struct CommandResult: Sendable {
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
+    public var succeeded: Bool { exitCode == 0 && !timedOut }
+    /// The last lines of stderr then stdout, for error messages.
+    public func tail(_ n: Int = 20) -> [String] {
+        let all = (stderr + "\n" + stdout).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        return Array(all.suffix(n))
+    }
+}
+
+/// Runs an argv directly (never through a shell) with `posix_spawn`, collects its output with
+/// `poll`, reaps it with `waitpid`, and enforces a timeout (SIGTERM, then SIGKILL, by PID).
+/// Blocks the calling thread. Output stops being collected when the child exits, even if a
+/// daemon it started still holds the pipes.
+public enum CommandRunner {
+    public static func run(_ argv: [String], timeout: Double = 60, environment: [String: String]? = nil) -> CommandResult {
+        guard let first = argv.first else { return CommandResult(exitCode: 127, stdout: "", stderr: "empty command", timedOut: false) }
+        guard let path = first.contains("/") ? first : which(first) else {
+            return CommandResult(exitCode: 127, stdout: "", stderr: "\(first): command not found in PATH", timedOut: false)
+        }
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0 else { return failure("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&errPipe) == 0 else {
+            close(outPipe[0]); close(outPipe[1])
+            return failure("pipe: \(String(cString: strerror(errno)))")
+        }
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // Do not leak our other descriptors (sockets, files) into the child.
+        for fd in openDescriptors() where fd > 2 && ![outPipe[0], outPipe[1], errPipe[0], errPipe[1]].contains(fd) {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaultSignals, s) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigdefault(&attr, &defaultSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in posix_spawn(&pid, path, &actions, &attr, cargv, cenv) }
+        }
+        close(outPipe[1])
+        close(errPipe[1])
+        guard rc == 0 else {
+            close(outPipe[0]); close(errPipe[0])
+            return CommandResult(exitCode: 126, stdout: "", stderr: "cannot start \(path): \(String(cString: strerror(rc)))", timedOut: false)
+        }
+
+        var out = Data(), err = Data()
+        var open: [Int32] = [outPipe[0], errPipe[0]]
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        var exited = false
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if !exited, waitpid(pid, &status, WNOHANG) == pid { exited = true }
+            if exited {
+                // Take what is already in the pipes, then stop: a daemon may keep them open.
+                for fd in open {
+                    if fd == outPipe[0] { drain(fd, into: &out, buffer: &buffer) } else { drain(fd, into: &err, buffer: &buffer) }
+                }
+                break
+            }
+            if Date() > deadline {
+                timedOut = true
+                kill(pid, SIGTERM)
+                let grace = Date().addingTimeInterval(2)
+                while waitpid(pid, &status, WNOHANG) != pid {
+                    if Date() > grace { kill(pid, SIGKILL); waitpid(pid, &status, 0); break }
+                    usleep(20_000)
+                }
+                break
+            }
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let n = poll(&fds, nfds_t(fds.count), 20)
+            if n > 0 {
+                for f in fds where f.revents != 0 {
+                    let count = read(f.fd, &buffer, buffer.count)
+                    if count > 0 {
+                        if f.fd == outPipe[0] { out.append(contentsOf: buffer[0..<count]) } else { err.append(contentsOf: buffer[0..<count]) }
+                    } else if count == 0 {
+                        open.removeAll { $0 == f.fd }
+                    }
+                }
+            }
+        }
+        close(outPipe[0])
+        close(errPipe[0])
+        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return CommandResult(exitCode: code, stdout: String(decoding: out, as: UTF8.self),
+                             stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
+    }
+
+    private static func failure(_ message: String) -> CommandResult {
+        CommandResult(exitCode: 126, stdout: "", stderr: message, timedOut: false)
+    }
+
+    private static func drain(_ fd: Int32, into data: inout Data, buffer: inout [UInt8]) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+    }
+
+    private static func openDescriptors() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    public static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for dir in (path + ":/usr/sbin:/sbin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

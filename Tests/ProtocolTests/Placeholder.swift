@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderProtocolTests: XCTestCase { func testNothing() {} }
