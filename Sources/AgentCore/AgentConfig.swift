@@ -1,3 +1,4 @@
+import DockerConfig
 import DockerEngine
 import Foundation
 import Yams
@@ -140,7 +141,7 @@ public struct AgentConfig: Sendable, Equatable {
                 restartCommand = list.map { "\($0)" }
             } else {
                 let s = try string()
-                do { restartCommand = try ArgvSplitter.split(s) } catch {
+                do { restartCommand = try ShellWords.split(s) } catch {
                     throw AgentConfigError(source: source, key: key, reason: "\(error)")
                 }
             }
@@ -220,49 +221,5 @@ public struct AgentConfig: Sendable, Equatable {
         if host == "localhost" || host == "::1" { return true }
         let parts = host.split(separator: ".")
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
-    }
-}
-
-/// Splits a command line like a shell would (quotes, backslashes), without ever running a shell.
-public enum ArgvSplitter {
-    public struct Error: Swift.Error, CustomStringConvertible {
-        public let description: String
-    }
-
-    public static func split(_ text: String) throws(ArgvSplitter.Error) -> [String] {
-        var words: [String] = []
-        var current = ""
-        var inWord = false
-        var quote: Character? = nil
-        var it = Array(text)[...]
-        while let c = it.popFirst() {
-            if let q = quote {
-                if c == q {
-                    quote = nil
-                } else if q == "\"" && c == "\\", let n = it.first, "\"\\$`\n".contains(n) {
-                    current.append(it.removeFirst())
-                } else {
-                    current.append(c)
-                }
-                continue
-            }
-            switch c {
-            case "'", "\"":
-                quote = c
-                inWord = true
-            case "\\":
-                guard let n = it.popFirst() else { throw Error(description: "command line ends with a lone backslash: \(text)") }
-                if n != "\n" { current.append(n); inWord = true }
-            case " ", "\t", "\n":
-                if inWord { words.append(current); current = ""; inWord = false }
-            default:
-                current.append(c)
-                inWord = true
-            }
-        }
-        if quote != nil { throw Error(description: "unterminated quote in command line: \(text)") }
-        if inWord { words.append(current) }
-        guard !words.isEmpty else { throw Error(description: "empty command line") }
-        return words
     }
 }

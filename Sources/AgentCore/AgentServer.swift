@@ -1,6 +1,7 @@
 import AgentProtocol
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOPosix
@@ -173,7 +174,8 @@ final class RPCServerConnectionHandler: ChannelInboundHandler, @unchecked Sendab
             logger.warning("closing connection from \(peer): \(e)")
             let response = RPCResponse(id: nil, error: RPCError(.invalidRequest, "invalid request: \(e)"))
             if let line = try? RPCLineParser.line(response) {
-                context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(bytes: line))).whenComplete { _ in context.close(promise: nil) }
+                let channel = context.channel
+                context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(bytes: line))).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
         } else if !(error is NIOSSLError) {

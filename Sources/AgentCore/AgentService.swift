@@ -35,7 +35,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         let q = queue ?? blockingQueue
         let result: Result<T, RPCError> = await withCheckedContinuation { cont in
             q.async {
-                do { cont.resume(returning: .success(try body())) } catch { cont.resume(returning: .failure(error)) }
+                do throws(RPCError) { cont.resume(returning: .success(try body())) } catch { cont.resume(returning: .failure(error)) }
             }
         }
         return try result.get()
@@ -194,7 +194,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         var known: [String: ChaincodeContainerInfo] = [:]
         var first = true
         while connection.isOpen() {
-            if let list = try? await offload({ () throws(RPCError) in try self.listChaincode() }) {
+            if let list = try? await offload(nil, { () throws(RPCError) in try self.listChaincode() }) {
                 var now: [String: ChaincodeContainerInfo] = [:]
                 for c in list { now[c.id] = c }
                 if !first {

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderDockerConfigTests: XCTestCase { func testNothing() {} }
