@@ -148,3 +148,56 @@ public enum CommandRunner {
         return nil
     }
 }
+
+extension CommandRunner {
+    /// Starts argv in the background in its own session, stdout and stderr appended to `logPath`,
+    /// and returns its PID (the caller owns it and stops it by that PID). No shell is involved.
+    public static func spawnDetached(_ argv: [String], logPath: String, environment: [String: String]? = nil) -> Result<pid_t, CommandSpawnError> {
+        guard let first = argv.first, let path = first.contains("/") ? first : which(first) else {
+            return .failure(CommandSpawnError(argv: argv, reason: "command not found"))
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        for fd in ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap({ Int32($0) }) where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, s) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setsigmask(&attr, &none)
+        // POSIX_SPAWN_SETSID (glibc ≥ 2.26): the daemon outlives our terminal session.
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | 0x80))
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { cargv.forEach { free($0) }; cenv.forEach { free($0) } }
+        let rc = posix_spawn(&pid, path, &actions, &attr, &cargv, &cenv)
+        guard rc == 0 else { return .failure(CommandSpawnError(argv: argv, reason: String(cString: strerror(rc)))) }
+        return .success(pid)
+    }
+
+    /// Reaps `pid` if it is our child and has exited; true when it is gone.
+    public static func reapIfExited(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        return r == pid || (r < 0 && errno == ECHILD && kill(pid, 0) != 0)
+    }
+}
+
+/// A background process could not be started.
+public struct CommandSpawnError: Error, CustomStringConvertible, Sendable {
+    public let argv: [String]
+    public let reason: String
+    public var description: String { "cannot start `\(argv.joined(separator: " "))`: \(reason)" }
+}

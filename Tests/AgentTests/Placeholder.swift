@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderAgentTests: XCTestCase { func testNothing() {} }
