@@ -93,3 +93,15 @@ public struct FabricTopology: Sendable, Equatable {
     /// The org whose namespace hosts the explorer (the first peer org: the explorer uses its admin identity).
     public var explorerOrg: Organization? { explorer.enabled ? peerOrgs.first : nil }
 }
+
+extension FabricTopology {
+    /// One line describing the network, for `validate` and logs.
+    public var summary: String {
+        let peers = peerOrgs.reduce(0) { $0 + $1.nodes.count }
+        let users = peerOrgs.reduce(0) { $0 + $1.userCount }
+        func plural(_ count: Int, _ word: String) -> String { "\(count) \(word)\(count == 1 ? "" : "s")" }
+        return "tenant \(tenant): \(plural(ordererOrgs.count, "orderer org")) (\(plural(orderers.count, "orderer"))), "
+            + "\(plural(peerOrgs.count, "peer org")) (\(plural(peers, "peer")), \(plural(users, "user"))); "
+            + "Fabric \(fabric.version), \(stateDatabase.rawValue), channel \(channel)"
+    }
+}
