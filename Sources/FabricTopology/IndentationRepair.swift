@@ -25,6 +25,7 @@ struct IndentationRepair {
         var repaired: [Int] = []
         var inOrgList = false
         var itemContentColumn: Int? = nil
+        var dashColumn: Int? = nil
         var index = 0
         while index < lines.count {
             let line = lines[index]
@@ -38,10 +39,13 @@ struct IndentationRepair {
                 // A new top-level key.
                 inOrgList = trimmed.hasPrefix("PeerOrgs:") || trimmed.hasPrefix("OrdererOrgs:")
                 itemContentColumn = nil
+                dashColumn = nil
                 index += 1
                 continue
             }
-            if inOrgList && trimmed.hasPrefix("- ") {
+            // Only the org list's own items count, not dashes of nested lists (Specs, SANS).
+            if inOrgList && trimmed.hasPrefix("- ") && (dashColumn == nil || dashColumn == indent) {
+                dashColumn = indent
                 itemContentColumn = indent + 2
                 index += 1
                 continue

@@ -223,7 +223,8 @@ struct TopologyParser {
         var nodeMarks: [String: Node] = [:]
         for spec in specs {
             let field = join(path, fields["Specs"] != nil && fields["Template"] == nil ? "Specs" : "Template")
-            if let problem = DNSName.labelProblem(spec.hostname) {
+            if let problem = DNSName.labelProblem(spec.hostname)
+                ?? (spec.hostname.first!.isLetter ? nil : "'\(spec.hostname)' must start with a letter (it names a Service)") {
                 error(field, spec.node, "host name \(problem)")
                 valid = false
                 continue
