@@ -1,0 +1,63 @@
+import Foundation
+import PKI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where crypto material is read from and written to; tests can swap in memory.
+public protocol CryptoStore: Sendable {
+    /// The file's text, or nil when it does not exist.
+    func read(_ path: String) -> String?
+    /// Writes a file, creating parent directories.
+    func write(_ file: CryptoFile) throws
+    /// Creates a directory and its parents.
+    func makeDirectory(_ path: String) throws
+    /// Removes a file or directory tree if present.
+    func remove(_ path: String) throws
+}
+
+/// A crypto directory on disk.
+public struct DirectoryCryptoStore: CryptoStore {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public func read(_ path: String) -> String? {
+        FileManager.default.contents(atPath: "\(root)/\(path)").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func write(_ file: CryptoFile) throws {
+        let full = "\(root)/\(file.path)"
+        if let slash = full.lastIndex(of: "/") {
+            try makeDirectoryAbsolute(String(full[..<slash]))
+        }
+        try PEMFile.writeFile(full, contents: file.contents, mode: file.mode)
+    }
+
+    public func makeDirectory(_ path: String) throws {
+        try makeDirectoryAbsolute("\(root)/\(path)")
+    }
+
+    public func remove(_ path: String) throws {
+        let full = "\(root)/\(path)"
+        if FileManager.default.fileExists(atPath: full) {
+            try FileManager.default.removeItem(atPath: full)
+        }
+    }
+
+    /// mkdir -p, cheap when the directory exists (the common case while writing thousands of files).
+    private func makeDirectoryAbsolute(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash > path.startIndex else {
+            throw POSIXFileError(path: path, operation: "create directory", code: errno)
+        }
+        try makeDirectoryAbsolute(String(path[..<slash]))
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw POSIXFileError(path: path, operation: "create directory", code: errno)
+        }
+    }
+}

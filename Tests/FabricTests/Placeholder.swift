@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderFabricTests: XCTestCase { func testNothing() {} }
