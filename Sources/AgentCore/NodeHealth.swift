@@ -49,7 +49,7 @@ struct NodeHealth {
                 }
             } else {
                 checks.append(HealthCheck(name: "dns-settings", status: .warn,
-                    detail: "Docker DNS is \(configured?.nameservers.joined(separator: ", ") ?? "unknown"), desired \(want.nameservers.joined(separator: ", ")): run coordinator dns apply"))
+                    detail: "Docker DNS is \(configured.map { $0.nameservers.isEmpty ? "not set" : $0.nameservers.joined(separator: ", ") } ?? "unknown"), desired \(want.nameservers.joined(separator: ", ")): run coordinator dns apply"))
             }
         } else if let configured {
             let status: CheckStatus = configured.nameservers.isEmpty ? .warn : .ok

@@ -8,7 +8,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "BoK coordinator: roll out Hyperledger Fabric and its worker nodes on Kubernetes.",
         version: BoKVersion.string,
-        subcommands: [VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, LabCommand.self]
+        subcommands: [VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, CACommand.self, CertsCommand.self,
+                      HealthCommand.self, StatusCommand.self, DNSCommand.self, LabCommand.self]
     )
 }
 

@@ -22,15 +22,28 @@ struct LabUp: AsyncParsableCommand {
     var nodes: Int = 3
     @Option(name: .long, help: "Use 198.18.<subnet>.0/24 for the lab's addresses.")
     var subnet: Int = 0
+    @Option(name: .long, help: ArgumentHelp("The agent executable to run on each node (default: `agent` next to this coordinator).", valueName: "PATH"))
+    var agentBinary: String?
+    @Flag(name: .long, help: "Start no agents (nodes with dockerd only).")
+    var noAgents = false
 
     func run() async throws {
+        let agent = noAgents ? nil : (agentBinary ?? LabUp.siblingAgent())
         do {
-            let state = try LabEnvironment.up(LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir)) { print("lab: \($0)") }
-            print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); state \(state.statePath)")
+            let state = try LabEnvironment.up(LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir, agentBinary: agent)) { print("lab: \($0)") }
+            print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); inventory \(state.inventory)")
         } catch {
             FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension LabUp {
+    /// `agent` in the coordinator's own directory (where `swift build` and installs put it).
+    static func siblingAgent() -> String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return ((exe as NSString).deletingLastPathComponent as NSString).appendingPathComponent("agent")
     }
 }
 

@@ -43,9 +43,13 @@ public struct LabSpec: Sendable {
     /// Service names (`peer0.org1-f-1.svc.cluster.local`) the kube-dns stand-in answers, with their addresses.
     public var records: [String: String]
     public var chaincodeImage: String
+    /// The agent executable to run on each node; nil starts no agents.
+    public var agentBinary: String?
+    public var agentPort = 7443
 
     public init(name: String = "default", subnet: Int = 0, nodeCount: Int = 3, root: String = "/var/tmp/bok-lab",
-                records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab") {
+                records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab", agentBinary: String? = nil) {
+        self.agentBinary = agentBinary
         self.name = name
         self.subnet = subnet
         self.nodeCount = nodeCount
@@ -109,6 +113,9 @@ public enum LabEnvironment {
                 try startDockerd(node, state: state)
                 try importImage(node, state: state)
             }
+            if let agent = spec.agentBinary {
+                try startAgents(state, binary: agent, port: spec.agentPort, progress: progress)
+            }
             return state
         } catch {
             progress("lab up failed (\(error)); removing what was made")
@@ -124,12 +131,21 @@ public enum LabEnvironment {
         try Host.run(["ip", "link", "add", state.bridge, "type", "bridge"], step: "creating bridge \(state.bridge)")
         try Host.run(["ip", "addr", "add", "\(state.gateway)/24", "dev", state.bridge], step: "addressing \(state.bridge)")
         try Host.run(["ip", "link", "set", state.bridge, "up"], step: "bringing up \(state.bridge)")
+        // With br_netfilter loaded, bridged frames cross the host's FORWARD chain; a host that runs
+        // Docker has its policy at DROP. Let the lab's own bridge through (removed by `down`).
+        if CommandRunner.which("iptables") != nil, !CommandRunner.run(["iptables"] + forwardRule(state.subnet, "-C")).succeeded {
+            try Host.run(["iptables"] + forwardRule(state.subnet, "-I"), step: "allowing forwarding on \(state.bridge)")
+        }
         try Host.mkdir(state.nsDir)
         // A persistent mount namespace is bind-mounted onto a file, which must live on a private mount.
         if !isMountPoint(state.nsDir) {
             try Host.run(["mount", "--bind", state.nsDir, state.nsDir], step: "bind-mounting \(state.nsDir)")
         }
         try Host.run(["mount", "--make-private", state.nsDir], step: "making \(state.nsDir) private")
+    }
+
+    static func forwardRule(_ subnet: Int, _ op: String) -> [String] {
+        [op, "FORWARD", "-i", bridgeName(subnet), "-o", bridgeName(subnet), "-m", "comment", "--comment", "bok-lab\(subnet)", "-j", "ACCEPT"]
     }
 
     static func isMountPoint(_ path: String) -> Bool {
@@ -275,6 +291,12 @@ public enum LabEnvironment {
             let mnt = "\(root)/ns/\(n).mnt"
             if isMountPoint(mnt) { _ = CommandRunner.run(["umount", mnt]); report.append("released mount namespace \(n)") }
         }
+        // Host-side veths go away with their namespace, but asynchronously: delete them now.
+        let links = CommandRunner.run(["ip", "-br", "link"]).stdout.split(separator: "\n")
+            .compactMap { $0.split(separator: " ").first.map { String($0.split(separator: "@").first ?? $0) } }
+            .filter { $0.hasPrefix("bk\(s)n") || $0 == "bk\(s)dns" }
+        for link in links { _ = CommandRunner.run(["ip", "link", "delete", link]) }
+        if !links.isEmpty { report.append("deleted \(links.count) veth link(s)") }
         for ns in netnsList {
             _ = CommandRunner.run(["ip", "netns", "delete", ns])
             report.append("deleted network namespace \(ns)")
@@ -283,6 +305,12 @@ public enum LabEnvironment {
             _ = CommandRunner.run(["ip", "link", "delete", bridgeName(s)])
             report.append("deleted bridge \(bridgeName(s))")
         }
+        var removedRule = false
+        while CommandRunner.which("iptables") != nil, CommandRunner.run(["iptables"] + forwardRule(s, "-C")).succeeded {
+            _ = CommandRunner.run(["iptables"] + forwardRule(s, "-D"))
+            removedRule = true
+        }
+        if removedRule { report.append("removed the FORWARD rule for \(bridgeName(s))") }
         if isMountPoint(root + "/ns") { _ = CommandRunner.run(["umount", root + "/ns"]) }
         for n in nodeDirs { removeCgroups(parent: "bok-lab\(s)-\(n)") }
         // 3. Files.

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Fleet
+import Foundation
+
+/// Options shared by every command that talks to agents.
+struct FleetOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The nodes and their agents (see configs/inventory.yaml).", valueName: "FILE"))
+    var inventory: String = "inventory.yaml"
+    @Option(name: .long, help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "a,b"))
+    var nodes: String?
+    @Option(name: .long, help: ArgumentHelp("Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
+    var caDir: String?
+    @Option(name: .long, help: "How many agents to talk to at once.")
+    var concurrency: Int = 64
+    @Option(name: .long, help: "Seconds to wait when connecting to an agent.")
+    var connectTimeout: Double = 5
+
+    func loadInventory() throws -> Inventory {
+        do {
+            var inv = try Inventory.load(path: inventory)
+            if let caDir { inv.caDir = caDir }
+            let names = nodes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
+            return try inv.selecting(names)
+        } catch {
+            StandardError.print("coordinator: \(error)")
+            throw ExitCode(CoordinatorExit.invalidInput)
+        }
+    }
+
+    func runner(_ inventory: Inventory) throws -> FleetRunner {
+        do {
+            let tls = try inventory.trust.clientTLS()
+            return FleetRunner(inventory: inventory, tls: tls, concurrency: concurrency, connectTimeout: connectTimeout)
+        } catch {
+            StandardError.print("coordinator: \(error)")
+            throw ExitCode(CoordinatorExit.failure)
+        }
+    }
+}
+
+/// JSON output for commands a machine reads.
+enum JSONOutput {
+    static func print<T: Encodable>(_ value: T) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? e.encode(value) { Swift.print(String(decoding: data, as: UTF8.self)) }
+    }
+}
+
+/// A live progress line on a terminal, plain lines otherwise (CI logs, pipes).
+final class ProgressDisplay: @unchecked Sendable {
+    private let lock = NSLock()
+    private let enabled: Bool
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func say(_ line: String) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardError.write(Data("\(timestamp()) \(line)\n".utf8))
+    }
+
+    private func timestamp() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss"
+        return f.string(from: Date())
+    }
+}

@@ -1,0 +1,88 @@
+import AgentProtocol
+import Foundation
+
+/// One node's row of `coordinator status` / `health`.
+public struct NodeStatus: Sendable, Codable, Equatable {
+    public var node: String
+    public var address: String
+    public var reachable: Bool
+    public var agentVersion: String?
+    public var status: CheckStatus
+    public var checks: [HealthCheck]
+    public var dnsInForce: [String]
+    public var dnsSource: String?
+    public var dnsDesired: [String]?
+    public var dnsMatches: Bool?
+    public var chaincode: [ChaincodeContainerInfo]
+    public var error: String?
+}
+
+/// Collects status from every agent of the fleet.
+public struct FleetStatusCollector: Sendable {
+    public let runner: FleetRunner
+    public let kubeDNS: String?
+    public let includeChaincode: Bool
+
+    public init(runner: FleetRunner, kubeDNS: String?, includeChaincode: Bool = true) {
+        self.runner = runner
+        self.kubeDNS = kubeDNS
+        self.includeChaincode = includeChaincode
+    }
+
+    public func collect() async -> [NodeStatus] {
+        let kubeDNS = self.kubeDNS
+        let includeChaincode = self.includeChaincode
+        let outcomes = await runner.run { client throws(AgentClientError) -> NodeStatus in
+            let hello = try await retryingReadOnly { () throws(AgentClientError) in try await client.hello() }
+            var desired: DNSParams? = nil
+            if let kubeDNS {
+                let up = try await retryingReadOnly { () throws(AgentClientError) in try await client.upstreamDNS() }
+                desired = DNSRolloutSpec(kubeDNS: kubeDNS).desired(upstream: up.nameservers)
+            }
+            let params = HealthParams(desired: desired)
+            let health = try await retryingReadOnly { () throws(AgentClientError) in try await client.health(params) }
+            let dns = try? await client.dnsGet()
+            let chaincode = includeChaincode ? ((try? await client.chaincodeList())?.containers ?? []) : []
+            let inForce = dns?.running?.nameservers ?? dns?.nameservers ?? []
+            return NodeStatus(node: client.node, address: client.address, reachable: true, agentVersion: hello.version,
+                              status: health.status, checks: health.checks, dnsInForce: inForce, dnsSource: dns?.source,
+                              dnsDesired: desired?.nameservers, dnsMatches: desired.map { $0.nameservers == inForce },
+                              chaincode: chaincode, error: nil)
+        }
+        return outcomes.map { o in
+            switch o.result {
+            case .success(let s): return s
+            case .failure(let e):
+                return NodeStatus(node: o.node.name, address: o.node.agent, reachable: false, agentVersion: nil, status: .fail,
+                                  checks: [HealthCheck(name: "agent", status: .fail, detail: e.description)], dnsInForce: [],
+                                  dnsSource: nil, dnsDesired: nil, dnsMatches: nil, chaincode: [], error: e.description)
+            }
+        }
+    }
+}
+
+/// Plain-text tables, column widths from the content.
+public enum TextTable {
+    public static func render(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { i in ([header[i]] + rows.map { i < $0.count ? $0[i] : "" }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    public static func status(_ nodes: [NodeStatus]) -> String {
+        let rows = nodes.map { n -> [String] in
+            let docker = n.checks.first { $0.name == "docker" }.map { $0.status == .ok ? $0.detail.replacingOccurrences(of: "Docker ", with: "") : $0.status.rawValue } ?? "-"
+            let cc = n.chaincode
+            let running = cc.filter { $0.state == "running" }.count
+            return [n.node, n.reachable ? (n.agentVersion ?? "?") : "UNREACHABLE", n.reachable ? docker : "-",
+                    n.dnsInForce.isEmpty ? "(none)" : n.dnsInForce.joined(separator: ","),
+                    n.dnsDesired?.joined(separator: ",") ?? "-",
+                    n.dnsMatches.map { $0 ? "yes" : "NO" } ?? "-",
+                    "\(running)/\(cc.count)", n.status.rawValue.uppercased()]
+        }
+        return render(["NODE", "AGENT", "DOCKER", "DNS IN FORCE", "DESIRED", "MATCH", "CHAINCODE", "STATUS"], rows)
+    }
+}
