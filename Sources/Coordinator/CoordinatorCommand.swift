@@ -8,7 +8,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "BoK coordinator: roll out Hyperledger Fabric and its worker nodes on Kubernetes.",
         version: BoKVersion.string,
-        subcommands: [VersionCommand.self]
+        subcommands: [VersionCommand.self, KubeconfigCommand.self]
     )
 }
 

@@ -50,12 +50,12 @@ public final class SSHSession: @unchecked Sendable {
         self.logger = logger
         let deadline = Deadline(seconds: connectTimeout)
 
-        let socket = try TCPSocket.connect(to: target, timeout: connectTimeout)
+        let socket = try TCPSocket.connect(to: target, deadline: deadline)
         let session = try LibSSH2Session(socket: socket, target: target)
         let knownHosts = try KnownHostsFile(path: knownHostsPath, session: session, logger: logger)
         let recorded = knownHosts.recordedKeyTypes(for: target.knownHostsName)
         session.preferHostKeyAlgorithms(KnownHostKeyType.preferredAlgorithms(known: recorded))
-        try session.handshake(timeout: max(0.001, Double(deadline.remainingMilliseconds) / 1000))
+        try session.handshake(deadline: deadline)
 
         let presented = try session.presentedHostKey()
         let added = try Self.verify(
@@ -63,7 +63,8 @@ public final class SSHSession: @unchecked Sendable {
         self.hostKey = presented.publicValue(added: added)
         self.session = session
         logger.debug(
-            "SSH connected", metadata: ["host": "\(target.hostAndPort)", "hostKey": "\(hostKey.algorithm) \(hostKey.fingerprint)"])
+            "SSH connected",
+            metadata: ["host": "\(target.hostAndPort)", "hostKey": "\(hostKey.algorithm) \(hostKey.fingerprint)"])
 
         try authenticate(auth, timeout: operationTimeout)
         logger.debug("SSH authenticated", metadata: ["target": "\(target)", "auth": "\(auth)"])
@@ -91,7 +92,9 @@ public final class SSHSession: @unchecked Sendable {
         return result
     }
 
-    private func execute(_ command: String, stdin: Data?, step: SSHError.Step, timeout: Double) throws(SSHError) -> SSHCommandResult {
+    private func execute(_ command: String, stdin: Data?, step: SSHError.Step, timeout: Double) throws(SSHError)
+        -> SSHCommandResult
+    {
         guard !command.isEmpty else {
             throw SSHError(target, step, .invalidArgument, "the command is empty")
         }
@@ -138,7 +141,8 @@ public final class SSHSession: @unchecked Sendable {
 
             // SFTP v3 (what OpenSSH speaks to libssh2 1.10) cannot rename over an existing file; mv can,
             // atomically. Refuse a directory target: mv would move the file into it.
-            var script = "if [ -d \(shellQuoted(remotePath)) ]; then echo \(shellQuoted("\(remotePath) is a directory")) >&2; exit 1; fi"
+            var script =
+                "if [ -d \(shellQuoted(remotePath)) ]; then echo \(shellQuoted("\(remotePath) is a directory")) >&2; exit 1; fi"
             if let owner { script += " && chown -- \(shellQuoted(owner)) \(shellQuoted(temporary))" }
             script += " && mv -f -- \(shellQuoted(temporary)) \(shellQuoted(remotePath))"
             let result = try execute(script, stdin: nil, step: .upload, timeout: timeout)

@@ -73,7 +73,9 @@ final class KubeconfigFetchTests: SSHTestCase {
 
     func testLocalhostServerIsRewrittenToTheMasterName() throws {
         let (session, _) = try connectedSession()
-        let json = #"{"apiVersion":"v1","kind":"Config","clusters":[{"name":"bok","cluster":{"server":"https://localhost:443"}}]}"# + "\n"
+        let json =
+            #"{"apiVersion":"v1","kind":"Config","clusters":[{"name":"bok","cluster":{"server":"https://localhost:443"}}]}"#
+            + "\n"
         let remote = try write(json, "kubeconfig.json")
         let output = directory.appendingPathComponent("config").path
 

@@ -26,11 +26,13 @@ final class KubeconfigServerRewriteTests: XCTestCase {
     }
 
     func testJSONKubeconfigKeepsItsLayout() throws {
-        let original = #"{"apiVersion":"v1","clusters":[{"cluster":{"server":"http://localhost:8080","insecure-skip-tls-verify":true},"name":"bok"}]}"#
+        let original =
+            #"{"apiVersion":"v1","clusters":[{"cluster":{"server":"http://localhost:8080","insecure-skip-tls-verify":true},"name":"bok"}]}"#
         let (text, _) = try rewrite(original)
         XCTAssertEqual(text, original.replacingOccurrences(of: "localhost", with: "198.18.0.10"))
 
-        let pretty = "{\n  \"clusters\": [\n    {\n      \"cluster\": {\n        \"server\" : \"https://[::1]:6443\"\n      }\n    }\n  ]\n}\n"
+        let pretty =
+            "{\n  \"clusters\": [\n    {\n      \"cluster\": {\n        \"server\" : \"https://[::1]:6443\"\n      }\n    }\n  ]\n}\n"
         XCTAssertEqual(try rewrite(pretty).0, pretty.replacingOccurrences(of: "[::1]", with: "198.18.0.10"))
     }
 
@@ -39,7 +41,8 @@ final class KubeconfigServerRewriteTests: XCTestCase {
             for quote in ["", "\"", "'"] {
                 let original = "clusters:\n- cluster:\n    server: \(quote)https://\(host):6443\(quote)\n  name: c\n"
                 let (text, changes) = try rewrite(original)
-                XCTAssertEqual(text, "clusters:\n- cluster:\n    server: \(quote)https://198.18.0.10:6443\(quote)\n  name: c\n", host)
+                XCTAssertEqual(
+                    text, "clusters:\n- cluster:\n    server: \(quote)https://198.18.0.10:6443\(quote)\n  name: c\n", host)
                 XCTAssertEqual(changes.count, 1, host)
             }
         }
@@ -56,11 +59,13 @@ final class KubeconfigServerRewriteTests: XCTestCase {
     }
 
     func testEveryClusterIsRewrittenAndCRLFIsKept() throws {
-        let original = "clusters:\r\n- cluster:\r\n    server: https://127.0.0.1:6443\r\n- cluster:\r\n    server: https://10.1.1.1:6443\r\n- cluster:\r\n    server: http://localhost\r\n"
+        let original =
+            "clusters:\r\n- cluster:\r\n    server: https://127.0.0.1:6443\r\n- cluster:\r\n    server: https://10.1.1.1:6443\r\n- cluster:\r\n    server: http://localhost\r\n"
         let (text, changes) = try rewrite(original)
         XCTAssertEqual(
             text,
-            "clusters:\r\n- cluster:\r\n    server: https://198.18.0.10:6443\r\n- cluster:\r\n    server: https://10.1.1.1:6443\r\n- cluster:\r\n    server: http://198.18.0.10\r\n")
+            "clusters:\r\n- cluster:\r\n    server: https://198.18.0.10:6443\r\n- cluster:\r\n    server: https://10.1.1.1:6443\r\n- cluster:\r\n    server: http://198.18.0.10\r\n"
+        )
         XCTAssertEqual(changes, ["https://198.18.0.10:6443", "http://198.18.0.10"])
     }
 
@@ -69,7 +74,8 @@ final class KubeconfigServerRewriteTests: XCTestCase {
     }
 
     func testKeysThatOnlyEndInServerAreNotTouched() throws {
-        let original = "clusters:\n- cluster:\n    proxy-server: https://127.0.0.1:3128\n    tls-server-name: localhost\n    server: https://10.0.0.1\n"
+        let original =
+            "clusters:\n- cluster:\n    proxy-server: https://127.0.0.1:3128\n    tls-server-name: localhost\n    server: https://10.0.0.1\n"
         let result = try KubeconfigServerRewrite(kubeconfig: Data(original.utf8), masterHost: "198.18.0.10")
         XCTAssertEqual(result.data, Data(original.utf8))
         XCTAssertEqual(result.servers, ["https://10.0.0.1"])

@@ -87,7 +87,7 @@ final class SSHAuthenticationTests: SSHTestCase {
             XCTAssertTrue(text.contains("SHA-1"), text)
             XCTAssertTrue(text.contains("ssh-rsa"), text)
             XCTAssertTrue(text.contains("ed25519"), text)
-            XCTAssertTrue(server.log.contains("ssh-rsa not in PubkeyAcceptedAlgorithms"), server.log)
+            XCTAssertTrue(server.logEventually(contains: "ssh-rsa not in PubkeyAcceptedAlgorithms"), server.log)
         }
     }
 

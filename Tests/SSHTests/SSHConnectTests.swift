@@ -24,6 +24,26 @@ final class SSHConnectTests: SSHTestCase {
         XCTAssertLessThan(elapsed, 3.0, "the connect timeout bounds the handshake")
     }
 
+    func testHostThatNeverAnswersTheTCPHandshakeTimesOutAtConnect() throws {
+        // A full accept queue makes Linux drop SYNs: the same silence as a firewall that drops packets.
+        let listener = try LoopbackListener(backlog: 0)
+        let fillers = listener.fillBacklog(count: 3)
+        defer { for fd in fillers { close(fd) } }
+        let key = try makeKey("ed25519")
+        let started = Date()
+        let error = expectSSHError {
+            try SSHSession(
+                target: SSHTarget(host: "127.0.0.1", port: listener.port), auth: .key(privateKeyPath: key, passphrase: nil),
+                knownHostsPath: directory.appendingPathComponent("known_hosts").path, connectTimeout: 1, operationTimeout: 30)
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertEqual(error?.step, .connect)
+        XCTAssertEqual(error?.kind, .timedOut)
+        XCTAssertTrue(error?.description.contains("127.0.0.1:\(listener.port)") ?? false)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.9)
+        XCTAssertLessThan(elapsed, 2.5)
+    }
+
     func testClosedPortFailsAtConnectRightAway() throws {
         let port = try LoopbackListener.freePort()
         let key = try makeKey("ed25519")

@@ -63,7 +63,9 @@ final class SSHFileTransferTests: SSHTestCase {
         let error = expectSSHError { try session.upload(Data("x".utf8), to: remote, mode: 0o644) }
         XCTAssertEqual(error?.step, .upload)
         XCTAssertEqual(error?.kind, .remoteFileNotFound)
-        XCTAssertTrue(error?.reason.contains(directory.appendingPathComponent("no/such/dir/").path) ?? false, "\(String(describing: error))")
+        XCTAssertTrue(
+            error?.reason.contains(directory.appendingPathComponent("no/such/dir/").path) ?? false, "\(String(describing: error))"
+        )
     }
 
     func testUploadOntoADirectoryIsRefusedAndCleansUp() throws {
@@ -83,7 +85,8 @@ final class SSHFileTransferTests: SSHTestCase {
         let folder = directory.appendingPathComponent("chown")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let error = expectSSHError {
-            try session.upload(Data("x".utf8), to: folder.appendingPathComponent("f").path, mode: 0o644, owner: "no-such-user-bok")
+            try session.upload(
+                Data("x".utf8), to: folder.appendingPathComponent("f").path, mode: 0o644, owner: "no-such-user-bok")
         }
         XCTAssertEqual(error?.step, .upload)
         XCTAssertTrue(error?.reason.contains("no-such-user-bok") ?? false, "\(String(describing: error))")

@@ -12,14 +12,18 @@ final class SSHKeyFileTests: SSHTestCase {
     func testOpenSSHFormatKeys() throws {
         XCTAssertEqual(try inspect(try makeKey("ed25519")), SSHKeyFile(algorithm: .ed25519, format: .openSSH, encrypted: false))
         XCTAssertEqual(try inspect(try makeKey("ecdsa")), SSHKeyFile(algorithm: .ecdsa, format: .openSSH, encrypted: false))
-        XCTAssertEqual(try inspect(try makeKey("rsa", bits: 2048)), SSHKeyFile(algorithm: .rsa, format: .openSSH, encrypted: false))
         XCTAssertEqual(
-            try inspect(try makeKey("ed25519", passphrase: "secret")), SSHKeyFile(algorithm: .ed25519, format: .openSSH, encrypted: true))
+            try inspect(try makeKey("rsa", bits: 2048)), SSHKeyFile(algorithm: .rsa, format: .openSSH, encrypted: false))
+        XCTAssertEqual(
+            try inspect(try makeKey("ed25519", passphrase: "secret")),
+            SSHKeyFile(algorithm: .ed25519, format: .openSSH, encrypted: true))
     }
 
     func testPEMFormatKeys() throws {
-        XCTAssertEqual(try inspect(try makeKey("rsa", bits: 2048, pem: true)), SSHKeyFile(algorithm: .rsa, format: .pem, encrypted: false))
-        XCTAssertEqual(try inspect(try makeKey("ecdsa", pem: true)), SSHKeyFile(algorithm: .ecdsa, format: .pem, encrypted: false))
+        XCTAssertEqual(
+            try inspect(try makeKey("rsa", bits: 2048, pem: true)), SSHKeyFile(algorithm: .rsa, format: .pem, encrypted: false))
+        XCTAssertEqual(
+            try inspect(try makeKey("ecdsa", pem: true)), SSHKeyFile(algorithm: .ecdsa, format: .pem, encrypted: false))
     }
 
     func testPublicKeyIsNotAPrivateKey() throws {
@@ -44,6 +48,8 @@ final class SSHKeyFileTests: SSHTestCase {
     }
 
     func testFingerprintLooksLikeOpenSSHs() {
-        XCTAssertEqual(PresentedHostKey.fingerprint(sha256: [UInt8](repeating: 0, count: 32)), "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        XCTAssertEqual(
+            PresentedHostKey.fingerprint(sha256: [UInt8](repeating: 0, count: 32)),
+            "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
     }
 }

@@ -15,7 +15,9 @@ extension SSHSession {
         guard let list else {
             if libssh2_userauth_authenticated(raw) != 0 { return }
             let (code, message) = session.lastError()
-            throw SSHError(target, .authentication, .protocolFailure, "the server did not list its authentication methods (libssh2 \(code): \(message))")
+            throw SSHError(
+                target, .authentication, .protocolFailure,
+                "the server did not list its authentication methods (libssh2 \(code): \(message))")
         }
         let methods = String(cString: list).split(separator: ",").map(String.init)
 
@@ -40,7 +42,9 @@ extension SSHSession {
             throw SSHError(
                 target, .authentication, .localFile,
                 exists ? "cannot read the identity file \(path)" : "the identity file \(path) does not exist",
-                hint: exists ? "Check its permissions." : "Create a key with `ssh-keygen -t ed25519` and install its .pub on the host, or pass --identity.")
+                hint: exists
+                    ? "Check its permissions."
+                    : "Create a key with `ssh-keygen -t ed25519` and install its .pub on the host, or pass --identity.")
         }
         let keyFile = SSHKeyFile.inspect(String(decoding: contents, as: UTF8.self))
         guard let keyFile else {
@@ -72,7 +76,8 @@ extension SSHSession {
                 "libssh2 cannot use the private key \(path): \(message)",
                 hint: keyFile.encrypted
                     ? "Check the passphrase."
-                    : "libssh2 1.10 reads OpenSSH and PEM keys of type ed25519, ECDSA and RSA; convert others with `ssh-keygen -p -f \(path)`.")
+                    : "libssh2 1.10 reads OpenSSH and PEM keys of type ed25519, ECDSA and RSA; "
+                        + "convert others with `ssh-keygen -p -f \(path)`.")
         case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED, LIBSSH2_ERROR_AUTHENTICATION_FAILED:
             if keyFile.algorithm == .rsa {
                 throw SSHError(
@@ -82,14 +87,18 @@ extension SSHSession {
                         + "or the key is not in \(user)'s authorized_keys",
                     hint:
                         "Use an ed25519 key: `ssh-keygen -t ed25519`, add the .pub to the host's authorized_keys and "
-                        + "pass it with --identity. (Allowing `PubkeyAcceptedAlgorithms +ssh-rsa` on the server also works but weakens it.)")
+                        + "pass it with --identity. (Allowing `PubkeyAcceptedAlgorithms +ssh-rsa` on the server also works, "
+                        + "but weakens it.)")
             }
             throw SSHError(
                 target, .authentication, .authenticationFailed,
                 "the server refused the \(Self.name(of: keyFile.algorithm)) key \(path) for user \(user)",
-                hint: "Add \(path).pub to ~\(user)/.ssh/authorized_keys on the host (e.g. `ssh-copy-id -i \(path).pub -p \(target.port) \(user)@\(target.host)`), or pass the right key with --identity.")
+                hint:
+                    "Add \(path).pub to ~\(user)/.ssh/authorized_keys on the host (e.g. `ssh-copy-id -i \(path).pub "
+                    + "-p \(target.port) \(user)@\(target.host)`), or pass the right key with --identity.")
         default:
-            throw SSHError(target, .authentication, .protocolFailure, "public key authentication failed (libssh2 \(code): \(message))")
+            throw SSHError(
+                target, .authentication, .protocolFailure, "public key authentication failed (libssh2 \(code): \(message))")
         }
     }
 
@@ -115,7 +124,8 @@ extension SSHSession {
                 target, .authentication, .authenticationFailed, "the password of \(user) has expired",
                 hint: "Log in once interactively to change it, or use a key.")
         default:
-            throw SSHError(target, .authentication, .protocolFailure, "password authentication failed (libssh2 \(code): \(message))")
+            throw SSHError(
+                target, .authentication, .protocolFailure, "password authentication failed (libssh2 \(code): \(message))")
         }
     }
 

@@ -11,7 +11,8 @@ extension SSHSession {
         let path = knownHosts.path
         let shown = "\(key.algorithm) key \(key.fingerprint)"
         guard let type = key.knownHostKeyType else {
-            throw SSHError(target, .hostKey, .protocolFailure, "the server's \(shown) is of a type known_hosts checking does not support")
+            throw SSHError(
+                target, .hostKey, .protocolFailure, "the server's \(shown) is of a type known_hosts checking does not support")
         }
         if knownHosts.revokedKeys.contains(key.base64) {
             throw SSHError(
@@ -53,8 +54,10 @@ extension SSHSession {
                 throw SSHError(
                     target, .hostKey, .unknownHostKey, reason,
                     hint:
-                        "Compare this fingerprint with the host's own (`ssh-keygen -lf /etc/ssh/ssh_host_\(Self.keyFileStem(key.algorithm))_key.pub` "
-                        + "on the host). If they match, connect once with --accept-new-host-keys to trust the key and record it in \(path).")
+                        "Compare this fingerprint with the host's own "
+                        + "(`ssh-keygen -lf /etc/ssh/ssh_host_\(Self.keyFileStem(key.algorithm))_key.pub` on the host). "
+                        + "If they match, connect once with --accept-new-host-keys to trust the key and record it in \(path)."
+                )
             case .acceptNew:
                 do throws(KnownHostsWriteError) {
                     try KnownHostsFile.append(name: name, key: key, to: path)

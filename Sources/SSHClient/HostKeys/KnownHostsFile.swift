@@ -61,7 +61,8 @@ final class KnownHostsFile {
             }
             if rc != 0 {
                 skippedLines.append(index + 1)
-                logger.debug("known_hosts line skipped (libssh2 cannot parse it)", metadata: ["file": "\(path)", "line": "\(index + 1)"])
+                logger.debug(
+                    "known_hosts line skipped (libssh2 cannot parse it)", metadata: ["file": "\(path)", "line": "\(index + 1)"])
             }
         }
     }

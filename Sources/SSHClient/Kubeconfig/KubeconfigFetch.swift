@@ -52,13 +52,14 @@ public struct KubeconfigFetch: Sendable {
                 remoteData = try session.download(path)
                 remotePath = path
                 break
-            } catch where error.kind == .remoteFileNotFound && remotePaths.count > 1 {
+            } catch  where error.kind == .remoteFileNotFound && remotePaths.count > 1 {
                 continue
             }
         }
         guard let remoteData else {
             throw SSHError(
-                target, .download, .remoteFileNotFound, "no kubeconfig on the master: tried \(remotePaths.joined(separator: ", "))",
+                target, .download, .remoteFileNotFound,
+                "no kubeconfig on the master: tried \(remotePaths.joined(separator: ", "))",
                 hint: "Pass its location with --path.")
         }
 
@@ -66,7 +67,8 @@ public struct KubeconfigFetch: Sendable {
         do throws(KubeconfigError) {
             rewrite = try KubeconfigServerRewrite(kubeconfig: remoteData, masterHost: serverHost ?? target.host)
         } catch {
-            throw SSHError(target, .kubeconfig, .invalidContent, "\(remotePath) on the master is not a usable kubeconfig: \(error.reason)")
+            throw SSHError(
+                target, .kubeconfig, .invalidContent, "\(remotePath) on the master is not a usable kubeconfig: \(error.reason)")
         }
 
         let existing = FileManager.default.contents(atPath: outputPath)
@@ -86,7 +88,8 @@ public struct KubeconfigFetch: Sendable {
                 throw SSHError(
                     target, .writeOutput, .localFile, "\(outputPath) already exists and differs from the master's kubeconfig",
                     hint:
-                        "Pass --force to replace it (the old file is kept as \(outputPath).bak), or write elsewhere with --output "
+                        "Pass --force to replace it (the old file is kept as \(outputPath).bak), "
+                        + "or write elsewhere with --output "
                         + "and merge with `KUBECONFIG=\(outputPath):NEW kubectl config view --flatten`.")
             }
             backupPath = outputPath + ".bak"
@@ -152,7 +155,9 @@ enum LocalFile {
     /// Takes group and other permissions away when the file has any more than `mode`.
     static func restrictMode(of path: String, to mode: mode_t) throws(LocalFileError) {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw LocalFileError(reason: "cannot stat \(path): \(POSIXErrorText.describe(errno))") }
+        guard stat(path, &info) == 0 else {
+            throw LocalFileError(reason: "cannot stat \(path): \(POSIXErrorText.describe(errno))")
+        }
         if info.st_mode & 0o7777 != mode && chmod(path, mode) != 0 {
             throw LocalFileError(reason: "cannot chmod \(path): \(POSIXErrorText.describe(errno))")
         }

@@ -102,7 +102,8 @@ final class LibSSH2Session {
     func retryPointer(_ step: SSHError.Step, _ deadline: Deadline, _ body: () -> OpaquePointer?)
         throws(SSHError) -> OpaquePointer?
     {
-        try retry(step, deadline, body, wouldBlock: { $0 == nil && libssh2_session_last_errno(self.handle) == LIBSSH2_ERROR_EAGAIN })
+        try retry(
+            step, deadline, body, wouldBlock: { $0 == nil && libssh2_session_last_errno(self.handle) == LIBSSH2_ERROR_EAGAIN })
     }
 
     /// Runs a cleanup call (close/free) in blocking mode with a short libssh2 timeout, so `deinit`s
@@ -122,8 +123,8 @@ final class LibSSH2Session {
         _ = libssh2_session_method_pref(handle, LIBSSH2_METHOD_HOSTKEY, algorithms.joined(separator: ","))
     }
 
-    func handshake(timeout: Double) throws(SSHError) {
-        let deadline = Deadline(seconds: timeout)
+    /// The SSH handshake (banner, key exchange), within `deadline` (the connect timeout).
+    func handshake(deadline: Deadline) throws(SSHError) {
         let fd = socket.fileDescriptor
         let rc = try retry(.handshake, deadline) { libssh2_session_handshake(handle, fd) }
         guard rc == 0 else {

@@ -12,7 +12,10 @@ final class SFTPSession {
             let (code, message) = session.lastError()
             throw SSHError(
                 session.target, step, .protocolFailure, "cannot start SFTP (libssh2 \(code): \(message))",
-                hint: "The server needs an SFTP subsystem: `Subsystem sftp /usr/lib/openssh/sftp-server` (or `internal-sftp`) in sshd_config.")
+                hint:
+                    "The server needs an SFTP subsystem: `Subsystem sftp /usr/lib/openssh/sftp-server` "
+                    + "(or `internal-sftp`) in sshd_config."
+            )
         }
         self.handle = handle
         self.session = session

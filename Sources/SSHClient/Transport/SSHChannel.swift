@@ -15,7 +15,8 @@ final class SSHChannel {
         guard let handle = try session.retryPointer(step, deadline, { bok_ssh2_channel_open_session(raw) }) else {
             let (code, message) = session.lastError()
             throw SSHError(
-                session.target, step, .protocolFailure, "the server refused to open a session channel (libssh2 \(code): \(message))",
+                session.target, step, .protocolFailure,
+                "the server refused to open a session channel (libssh2 \(code): \(message))",
                 hint: "sshd limits sessions per connection with MaxSessions; its log says more.")
         }
         self.handle = handle
@@ -73,7 +74,8 @@ final class SSHChannel {
                     // The command may exit without reading its input; its output still matters.
                     if bok_ssh2_channel_eof(raw) == 0 {
                         let (code, message) = session.lastError()
-                        throw SSHError(target, step, .protocolFailure, "sending input to the command failed (libssh2 \(code): \(message))")
+                        throw SSHError(
+                            target, step, .protocolFailure, "sending input to the command failed (libssh2 \(code): \(message))")
                     }
                     written = input.count
                 }
@@ -100,7 +102,8 @@ final class SSHChannel {
                     if isStderr { stderrDone = true } else { stdoutDone = true }
                 } else if n != Int(LIBSSH2_ERROR_EAGAIN) {
                     let (code, message) = session.lastError()
-                    throw SSHError(target, step, .protocolFailure, "reading the command's output failed (libssh2 \(code): \(message))")
+                    throw SSHError(
+                        target, step, .protocolFailure, "reading the command's output failed (libssh2 \(code): \(message))")
                 }
             }
 

@@ -14,8 +14,8 @@ final class TCPSocket {
 
     deinit { close(fileDescriptor) }
 
-    /// Resolves `target.host` and connects to the first address that answers, all within `timeout`.
-    static func connect(to target: SSHTarget, timeout: Double) throws(SSHError) -> TCPSocket {
+    /// Resolves `target.host` and connects to the first address that answers, all before `deadline`.
+    static func connect(to target: SSHTarget, deadline: Deadline) throws(SSHError) -> TCPSocket {
         guard (1...65535).contains(target.port) else {
             throw SSHError(target, .connect, .invalidArgument, "port \(target.port) is not a valid TCP port")
         }
@@ -36,7 +36,6 @@ final class TCPSocket {
         }
         defer { freeaddrinfo(first) }
 
-        let deadline = Deadline(seconds: timeout)
         var failures: [String] = []
         var timedOut = false
         var cursor: UnsafeMutablePointer<addrinfo>? = first
@@ -55,7 +54,7 @@ final class TCPSocket {
         if timedOut {
             throw SSHError(
                 target, .connect, .timedOut,
-                "no TCP connection within \(formatSeconds(timeout)) (\(failures.joined(separator: "; ")))",
+                "no TCP connection within \(formatSeconds(deadline.seconds)) (\(failures.joined(separator: "; ")))",
                 hint: "Is the host up and port \(target.port) open? A firewall that drops packets looks like this.")
         }
         throw SSHError(
@@ -78,7 +77,10 @@ final class TCPSocket {
             var one: Int32 = 1
             _ = setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
         #endif
-        if Glibc_connect(fd, info.ai_addr, info.ai_addrlen) == 0 { return .success(fd) }
+        if systemConnect(fd, info.ai_addr, info.ai_addrlen) == 0 {
+            setNoDelay(fd)
+            return .success(fd)
+        }
         guard errno == EINPROGRESS else {
             let text = POSIXErrorText.describe(errno)
             close(fd)
@@ -101,7 +103,15 @@ final class TCPSocket {
             close(fd)
             return .failure(AttemptError(text: POSIXErrorText.describe(soError)))
         }
+        setNoDelay(fd)
         return .success(fd)
+    }
+
+    /// SSH exchanges many small request/reply messages; with Nagle's algorithm each one can wait for
+    /// the peer's delayed ACK (40 ms on Linux). OpenSSH sets TCP_NODELAY too.
+    private static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
     private static func numericAddress(_ address: UnsafeMutablePointer<sockaddr>?, _ length: socklen_t) -> String {
@@ -114,6 +124,6 @@ final class TCPSocket {
 
 // `connect` is shadowed by the static method above; reach the C function by another name.
 @inline(__always)
-private func Glibc_connect(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>?, _ length: socklen_t) -> Int32 {
+private func systemConnect(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>?, _ length: socklen_t) -> Int32 {
     connect(fd, address, length)
 }

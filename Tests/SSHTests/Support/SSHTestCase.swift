@@ -40,8 +40,11 @@ class SSHTestCase: XCTestCase {
         try String(contentsOfFile: privateKeyPath + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func startServer(hostKeyTypes: [String] = ["ed25519"], authorizedKeys: [String], extraConfig: [String] = []) throws -> TestSSHServer {
-        let server = try TestSSHServer(in: directory, hostKeyTypes: hostKeyTypes, authorizedKeys: authorizedKeys, extraConfig: extraConfig)
+    func startServer(hostKeyTypes: [String] = ["ed25519"], authorizedKeys: [String], extraConfig: [String] = []) throws
+        -> TestSSHServer
+    {
+        let server = try TestSSHServer(
+            in: directory, hostKeyTypes: hostKeyTypes, authorizedKeys: authorizedKeys, extraConfig: extraConfig)
         servers.append(server)
         return server
     }

@@ -85,7 +85,9 @@ final class TestSSHServer {
             address.sin_port = UInt16(port).bigEndian
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             if connected == 0 {
                 var timeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -104,6 +106,17 @@ final class TestSSHServer {
 
     /// sshd's log so far (for failure messages and for checking what the server saw).
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Waits (up to 5 s) until the log contains `text`: sshd's per-connection process may write its
+    /// last lines after the client has already returned.
+    func logEventually(contains text: String) -> Bool {
+        let limit = Date().addingTimeInterval(5)
+        while !log.contains(text) {
+            if Date() >= limit { return false }
+            usleep(20_000)
+        }
+        return true
+    }
 
     /// The host public key line (`type base64 comment`) of a host key type.
     func hostPublicKey(_ type: String) throws -> String {
