@@ -99,6 +99,13 @@ final class SSHAuthenticationTests: SSHTestCase {
         XCTAssertEqual(try session.run("echo rsa").stdoutText, "rsa\n")
     }
 
+    func testPasswordLogsInWhenAskedForExplicitly() throws {
+        let server = try startServer(authorizedKeys: [], rootPassword: "s3cret-for-this-test")
+        let session = try connect(server, auth: .password("s3cret-for-this-test"))
+        XCTAssertEqual(try session.run("id -u").stdoutText, "0\n")
+        XCTAssertTrue(server.logEventually(contains: "Accepted password for root"), server.log)
+    }
+
     func testWrongPasswordIsRefusedClearly() throws {
         let server = try startServer(authorizedKeys: [])
         let error = expectSSHError { try connect(server, auth: .password("definitely-not-the-root-password")) }

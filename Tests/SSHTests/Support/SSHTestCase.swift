@@ -40,11 +40,12 @@ class SSHTestCase: XCTestCase {
         try String(contentsOfFile: privateKeyPath + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func startServer(hostKeyTypes: [String] = ["ed25519"], authorizedKeys: [String], extraConfig: [String] = []) throws
-        -> TestSSHServer
-    {
+    func startServer(
+        hostKeyTypes: [String] = ["ed25519"], authorizedKeys: [String], extraConfig: [String] = [], rootPassword: String? = nil
+    ) throws -> TestSSHServer {
         let server = try TestSSHServer(
-            in: directory, hostKeyTypes: hostKeyTypes, authorizedKeys: authorizedKeys, extraConfig: extraConfig)
+            in: directory, hostKeyTypes: hostKeyTypes, authorizedKeys: authorizedKeys, extraConfig: extraConfig,
+            rootPassword: rootPassword)
         servers.append(server)
         return server
     }

@@ -21,7 +21,12 @@ final class TestSSHServer {
     ///   - hostKeyTypes: `ssh-keygen -t` values, one host key each (`ed25519`, `ecdsa`, `rsa`).
     ///   - authorizedKeys: public key lines allowed to log in (as root).
     ///   - extraConfig: more sshd_config lines.
-    init(in parent: URL, hostKeyTypes: [String] = ["ed25519"], authorizedKeys: [String], extraConfig: [String] = []) throws {
+    ///   - rootPassword: when set, sshd runs in a mount namespace of its own where /etc/shadow is a copy
+    ///     giving root this password (the machine's own file is not touched).
+    init(
+        in parent: URL, hostKeyTypes: [String] = ["ed25519"], authorizedKeys: [String], extraConfig: [String] = [],
+        rootPassword: String? = nil
+    ) throws {
         let directory = parent.appendingPathComponent("sshd-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
@@ -63,7 +68,18 @@ final class TestSSHServer {
             let configPath = directory.appendingPathComponent("sshd_config").path
             try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
 
-            let process = try ChildProcess("/usr/sbin/sshd", ["-D", "-e", "-f", configPath], outputPath: logPath)
+            let process: ChildProcess
+            if let rootPassword {
+                let shadow = try Self.shadowFile(rootPassword: rootPassword, in: directory)
+                process = try ChildProcess(
+                    "/usr/bin/unshare",
+                    [
+                        "--mount", "--propagation", "private", "/bin/sh", "-c",
+                        "mount --bind \(shadow) /etc/shadow && exec /usr/sbin/sshd -D -e -f \(configPath)",
+                    ], outputPath: logPath)
+            } else {
+                process = try ChildProcess("/usr/sbin/sshd", ["-D", "-e", "-f", configPath], outputPath: logPath)
+            }
             if Self.waitForBanner(port: port, process: process) {
                 self.port = port
                 self.process = process
@@ -73,6 +89,24 @@ final class TestSSHServer {
             lastError = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         }
         throw TestSetupError("sshd did not start: \(lastError)")
+    }
+
+    /// A copy of /etc/shadow in which root's password is `rootPassword`.
+    private static func shadowFile(rootPassword: String, in directory: URL) throws -> String {
+        let hash = try ToolRunner.run("/usr/bin/openssl", ["passwd", "-6", rootPassword])
+        guard hash.status == 0 else { throw TestSetupError("openssl passwd failed: \(hash.output)") }
+        let lines = try String(contentsOfFile: "/etc/shadow", encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        let edited = lines.map { line -> String in
+            var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard fields.first == "root", fields.count > 2 else { return String(line) }
+            fields[1] = hash.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            return fields.joined(separator: ":")
+        }
+        let path = directory.appendingPathComponent("shadow").path
+        try edited.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o640)
+        return path
     }
 
     /// Connects until sshd answers with its `SSH-2.0-` banner (or it exits, or 10 s pass).
