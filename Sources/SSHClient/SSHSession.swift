@@ -14,8 +14,8 @@ import Logging
 /// `ConnectTimeout`); `operationTimeout` bounds every later wait for the host: authentication,
 /// opening channels, and each stretch of silence while a command runs or a file moves.
 ///
-/// The host key is checked against an OpenSSH known_hosts file before anything is sent: an unknown
-/// key is refused unless the policy is `.acceptNew`, a changed or revoked key is always refused.
+/// The host key is checked against an OpenSSH known_hosts file before any credential is sent: an
+/// unknown key is refused unless the policy is `.acceptNew`, a changed or revoked key always is.
 public final class SSHSession: @unchecked Sendable {
     // @unchecked: every use of the libssh2 handles below happens under `lock`.
 
@@ -48,6 +48,9 @@ public final class SSHSession: @unchecked Sendable {
         self.target = target
         self.operationTimeout = operationTimeout
         self.logger = logger
+        guard connectTimeout > 0, operationTimeout > 0 else {
+            throw SSHError(target, .connect, .invalidArgument, "timeouts must be positive")
+        }
         let deadline = Deadline(seconds: connectTimeout)
 
         let socket = try TCPSocket.connect(to: target, deadline: deadline)

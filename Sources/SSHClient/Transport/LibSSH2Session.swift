@@ -58,6 +58,11 @@ final class LibSSH2Session {
                     "Is it an SSH server on port \(target.port)? A service that accepts TCP but never speaks SSH "
                     + "(a proxy, a firewall, another program) looks like this. Check with `ssh -v -p \(target.port) "
                     + "\(target.user)@\(target.host)`.")
+        case .exec:
+            return SSHError(
+                target, step, .timedOut,
+                "the remote command stayed silent (no output, no input taken, no exit) for \(formatSeconds(seconds))",
+                hint: "Give slow commands a longer timeout. The remote process may still be running.")
         default:
             return SSHError(
                 target, step, .timedOut,
