@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderSSHTests: XCTestCase { func testNothing() {} }
