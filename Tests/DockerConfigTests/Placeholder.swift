@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderDockerConfigTests: XCTestCase { func testNothing() {} }
