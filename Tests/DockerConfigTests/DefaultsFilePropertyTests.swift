@@ -252,6 +252,45 @@ final class DefaultsFilePropertyTests: XCTestCase {
         XCTAssertLessThan(refusedCount, caseCount / 10)
     }
 
+    /// Shell quoting in all its forms: the parser must read DOCKER_OPTS exactly as dash does.
+    func testParserReadsQuotedAndEscapedValuesExactlyAsShDoes() throws {
+        let fragments = [
+            "--mtu=1472", "a", "-H", "\"x y\"", "'p q'", #""a\"b""#, #""c\\d""#, #""e\$f""#, #""g\h""#, #"i\ j"#,
+            #"k\"l"#, #"'m"n'"#, "\"$DOCKER_OPTS\"", "$DOCKER_OPTS", "${DOCKER_OPTS}", "\"\"", #"o\\p"#, "\"q#r\"", "s#t",
+            "\" \"", #"\ "#, "\"\t\"", "'  '", "\"$\"", "u$", "\"--dns=10.0.0.10 --dns-search\"",
+        ]
+        var rng = SeededGenerator(seed: 0x5EED_0F_5A)
+        var files: [Data] = []
+        for _ in 0..<300 {
+            var lines: [String] = []
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                var value = ""
+                for _ in 0..<Int.random(in: 0...6, using: &rng) { value += rng.pick(fragments) }
+                var line = rng.chance(0.2) ? "export " : ""
+                line += "DOCKER_OPTS=" + value
+                if rng.chance(0.2) { line += rng.pick([" # comment", "\t#", " ;"]).replacingOccurrences(of: " ;", with: "") }
+                lines.append(line)
+                if rng.chance(0.3) { lines.append(rng.pick(["# between", "", "HTTP_PROXY='http://p:3128'"])) }
+            }
+            files.append(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        let sourced = try ShellSourcing.dockerOpts(ofEach: files)
+        var compared = 0
+        for (index, data) in files.enumerated() {
+            let file = try DockerDefaultsFile.parse(data, path: "/etc/default/docker")
+            XCTAssertEqual(sourced[index].stderr, "", "file:\n\(data.text)")
+            // Fragments can run together into `$a`, `$$` or `$DOCKER_OPTSi`: expansions BoK does not
+            // evaluate. Those files must be refused, not guessed.
+            if file.findings.contains(where: { $0.kind == "expansion" }) {
+                XCTAssertThrowsError(try file.applying(DockerDefaultsFileTests.cluster), "file:\n\(data.text)")
+                continue
+            }
+            compared += 1
+            XCTAssertEqual(file.effectiveDockerOpts ?? [], sourced[index].tokens, "file:\n\(data.text)")
+        }
+        XCTAssertGreaterThan(compared, 200)
+    }
+
     private func assertOnlyDockerOptsChanged(_ generated: Case, _ edit: DefaultsFileEdit, context: String) {
         guard edit.changed else { return }
         var original = generated.data

@@ -53,9 +53,10 @@ final class DockerDefaultsFileTests: XCTestCase {
 
         """
 
-    let cluster = try! DNSSettings(
+    static let cluster = try! DNSSettings(
         nameservers: ["10.0.0.10", "10.162.204.1"], search: ["default.svc.cluster.local", "svc.cluster.local"],
         options: ["ndots:2", "timeout:2", "attempts:2"])
+    let cluster = DockerDefaultsFileTests.cluster
     let changedCluster = try! DNSSettings(
         nameservers: ["10.0.0.10", "198.18.0.53"], search: ["org1-f-1.svc.cluster.local", "svc.cluster.local"],
         options: ["ndots:2"])
@@ -229,6 +230,9 @@ final class DockerDefaultsFileTests: XCTestCase {
         let result = try file.applying(cluster)
         XCTAssertTrue(result.repairs.contains { $0.contains("no value") })
         try assertResult(result, sourcesTo: ["--mtu=1472"] + cluster.dockerFlags, settings: cluster)
+
+        let followedByFlag = try edit("DOCKER_OPTS=\"--dns-search --mtu=1472 --dns=8.8.8.8\"\n", cluster)
+        try assertResult(followedByFlag, sourcesTo: cluster.dockerFlags + ["--mtu=1472"], settings: cluster)
     }
 
     func testDanglingDNSFlagIsRepairedEvenWhenTheValuesAlreadyMatch() throws {

@@ -160,6 +160,7 @@ final class DockerdArgumentsTests: XCTestCase {
     func testStopsAtDoubleDashAndIgnoresAFlagWithoutValue() {
         XCTAssertEqual(DockerdArguments.dns(fromArgv: ["dockerd", "--", "--dns=1.1.1.1"]), RawDNS())
         XCTAssertEqual(DockerdArguments.dns(fromArgv: ["dockerd", "--dns"]), RawDNS())
+        XCTAssertEqual(DockerdArguments.dns(fromArgv: ["dockerd", "--dns", "--dns=1.1.1.1"]), RawDNS(nameservers: ["1.1.1.1"]))
     }
 
     func testSplitsProcCmdline() {

@@ -289,7 +289,7 @@ struct DefaultsFileAnalysis {
         let tokens = DockerDefaultsFile.splitFields(effective.value)
         let scan = DNSFlagScan(tokens)
         if scan.hasDanglingFlag, let dangling = scan.occurrences.first(where: { $0.value == nil }) {
-            add(line, "dangling-dns-flag", "\(dangling.kind.flag) is the last token and has no value, so dockerd would refuse to start",
+            add(line, "dangling-dns-flag", "\(dangling.kind.flag) has no value (it is the last token, or another flag follows it), so dockerd would refuse to start",
                 repair: "line \(line): removed the \(dangling.kind.flag) that had no value")
         }
         for token in scan.withoutDNS.tokens {
