@@ -186,6 +186,22 @@ enum DNSMessage {
             return text
         }
 
+        /// TXT string content as dig shows it inside quotes: `"` and `\` escaped, spaces kept.
+        static func escapeText(_ text: ArraySlice<UInt8>) -> String {
+            var result = ""
+            for byte in text {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    result += "\\" + String(Character(Unicode.Scalar(byte)))
+                case 0x20...0x7E:
+                    result.append(Character(Unicode.Scalar(byte)))
+                default:
+                    result += "\\" + String(byte).leftPadded(to: 3)
+                }
+            }
+            return result
+        }
+
         mutating func record() throws(Malformed) -> String {
             _ = try name()
             let type = try u16()
@@ -227,7 +243,7 @@ enum DNSMessage {
                     guard cursor + 1 + count <= start + length else {
                         throw Malformed(reason: "a TXT string runs past its record")
                     }
-                    strings.append("\"" + Self.escape(bytes[(cursor + 1)..<(cursor + 1 + count)]) + "\"")
+                    strings.append("\"" + Self.escapeText(bytes[(cursor + 1)..<(cursor + 1 + count)]) + "\"")
                     cursor += 1 + count
                 }
                 return "TXT " + strings.joined(separator: " ")

@@ -46,7 +46,7 @@ public struct DaemonJSON: Sendable {
             throw DaemonJSONError(path: path, line: 1, column: 1, problem: "must hold a JSON object ({ … }) at the top level",
                                   remedy: "Fix the file (dockerd cannot start with it either)")
         }
-        for key in dnsKeys + ["dns-opt"] {
+        for key in dnsKeys {
             if let found = value[key], found.stringArray == nil {
                 throw DaemonJSONError(path: path, line: nil, column: nil, problem: "\"\(key)\" must be a list of strings",
                                       remedy: "Write it as \"\(key)\": [\"…\", …] (dockerd cannot start with it as it is)")

@@ -14,6 +14,9 @@ struct ShellAssignment: Sendable {
     let inlineCommentLine: Int?
     let singleQuotes: Bool
     let spansLines: Bool
+    /// `export` with words sh cannot export (`export A=x -H y`, `export A = x`): the export builtin
+    /// fails, and a special builtin failing makes sh stop reading the file.
+    let exportFails: Bool
 
     /// Reads an assignment out of a command, or nil when the command is not one.
     init?(_ command: ShellCommand) {
@@ -29,6 +32,7 @@ struct ShellAssignment: Sendable {
         var valueWords: [[ShellWordPart]]
         var spacesAroundEquals = false
         var unquotedSpaces = false
+        var extraWords: [ShellWord] = []
         if case .literal(let text, .none) = first.parts.first, let equals = text.firstIndex(of: "="),
            ShellSubsetLexer.isName(text[..<equals])
         {
@@ -37,6 +41,7 @@ struct ShellAssignment: Sendable {
             let head: [ShellWordPart] = (rest.isEmpty ? [] : [.literal(String(rest), .none)]) + first.parts.dropFirst()
             let others = words.dropFirst()
             if others.contains(where: Self.isAssignmentWord) { return nil }
+            extraWords = Array(others)
             if others.isEmpty {
                 valueWords = [head]
             } else if head.isEmpty {
@@ -51,6 +56,7 @@ struct ShellAssignment: Sendable {
         {
             name = text
             spacesAroundEquals = true
+            extraWords = Array(words.dropFirst())
             let rest = second.dropFirst()
             let head: [ShellWordPart] = (rest.isEmpty ? [] : [.literal(String(rest), .none)]) + words[1].parts.dropFirst()
             valueWords = (head.isEmpty ? [] : [head]) + words.dropFirst(2).map(\.parts)
@@ -73,6 +79,7 @@ struct ShellAssignment: Sendable {
         self.inlineCommentLine = command.inlineComment?.line
         self.singleQuotes = command.usedSingleQuotes
         self.spansLines = command.firstLine != command.lastLine || command.usedContinuation || command.quotedNewline
+        self.exportFails = exported && extraWords.contains { !($0.plainText.map(ShellSubsetLexer.isName) ?? false) }
     }
 
     static func isAssignmentWord(_ word: ShellWord) -> Bool {
@@ -124,6 +131,8 @@ struct DefaultsFileAnalysis {
         }
 
         var assignments: [ShellAssignment] = []
+        // Depth of if/case/loops/functions: an assignment inside one may or may not run.
+        var blockDepth = 0
         for command in commands {
             if command.unterminated {
                 add(command.firstLine + 1, "unterminated-quote",
@@ -132,7 +141,17 @@ struct DefaultsFileAnalysis {
                 continue
             }
             guard command.kind == .command else { continue }
+            let firstWord = command.words.first?.plainText ?? ""
+            if Self.blockOpeners.contains(firstWord) || command.words.contains(where: { $0.isPlain("{") }) { blockDepth += 1 }
+            let conditional = blockDepth > 0
+            if Self.blockClosers.contains(firstWord) || command.words.last?.isPlain("}") == true { blockDepth = max(0, blockDepth - 1) }
             if let assignment = ShellAssignment(command) {
+                if conditional && assignment.name == variable {
+                    add(command.firstLine + 1, "unparseable",
+                        "this line sets \(variable) inside an if, case, loop or function, so whether it applies depends on the shell logic around it",
+                        remedy: "Set \(variable) with a plain \(variable)=\"…\" line outside any shell logic; nothing was written")
+                    continue
+                }
                 assignments.append(assignment)
                 continue
             }
@@ -162,6 +181,12 @@ struct DefaultsFileAnalysis {
         for assignment in assignments where assignment.firstLine != effective?.assignment.firstLine {
             let line = assignment.firstLine + 1
             let name = assignment.name
+            if assignment.exportFails {
+                add(line, "export-fails",
+                    "`export \(name)` with spaces in an unquoted value or around '=': sh's export fails here (bad variable name) and sh stops reading the file, so an init script sourcing it exits before starting dockerd",
+                    remedy: "Quote the value (\(name)=\"…\") or remove the line; nothing was written")
+                continue
+            }
             if assignment.exported && name != variable {
                 add(line, "export", "`export \(name)=…`: systemd's EnvironmentFile= ignores lines starting with export, so dockerd under systemd does not get \(name); left as is")
             }
@@ -190,7 +215,7 @@ struct DefaultsFileAnalysis {
         if let first = crLines.first {
             let list = crLines.prefix(5).map { String($0 + 1) }.joined(separator: ", ") + (crLines.count > 5 ? ", …" : "")
             add(first + 1, "crlf",
-                "line\(crLines.count == 1 ? "" : "s") \(list) end in CRLF: sh keeps the \\r at the end of each (in a value it becomes part of it); left as is — convert the file to LF endings to fix \(crLines.count == 1 ? "it" : "them")")
+                "line\(crLines.count == 1 ? " \(list) ends" : "s \(list) end") in CRLF: sh keeps the \\r at the end of each (in a value it becomes part of it); left as is — convert the file to LF endings to fix \(crLines.count == 1 ? "it" : "them")")
         }
         hazards.sort { $0.finding.line < $1.finding.line }
     }
@@ -264,7 +289,7 @@ struct DefaultsFileAnalysis {
         let tokens = DockerDefaultsFile.splitFields(effective.value)
         let scan = DNSFlagScan(tokens)
         if scan.hasDanglingFlag, let dangling = scan.occurrences.first(where: { $0.value == nil }) {
-            add(line, "dangling-dns-flag", "\(dangling.kind.flag) is the last token and has no value, so dockerd would refuse to start",
+            add(line, "dangling-dns-flag", "\(dangling.kind.flag) has no value (it is the last token, or another flag follows it), so dockerd would refuse to start",
                 repair: "line \(line): removed the \(dangling.kind.flag) that had no value")
         }
         for token in scan.withoutDNS.tokens {
@@ -275,6 +300,9 @@ struct DefaultsFileAnalysis {
             }
         }
     }
+
+    static let blockOpeners: Set<String> = ["if", "case", "for", "while", "until", "{"]
+    static let blockClosers: Set<String> = ["fi", "esac", "done", "}"]
 
     /// `export NAME…` with no assignment: harmless to both readers.
     static func isExportOfNames(_ command: ShellCommand) -> Bool {

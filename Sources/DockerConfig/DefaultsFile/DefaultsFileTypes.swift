@@ -43,7 +43,7 @@ public struct DefaultsFileFinding: Sendable, Equatable, CustomStringConvertible 
     /// A stable identifier: `bom`, `crlf`, `export`, `self-reference`, `expansion`,
     /// `inline-comment`, `comment-continuation`, `spaces-around-equals`, `unquoted-spaces`,
     /// `single-quotes`, `line-continuation`, `dangling-dns-flag`, `unsafe-token`,
-    /// `several-assignments`, `unparseable`, `unterminated-quote`.
+    /// `several-assignments`, `unparseable`, `unterminated-quote`, `export-fails`.
     public let kind: String
     /// What is wrong, and why it matters, in one sentence.
     public let message: String

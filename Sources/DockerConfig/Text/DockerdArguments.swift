@@ -4,7 +4,8 @@ import Foundation
 /// or the tokens of `DOCKER_OPTS`), accepting every form dockerd accepts: `--dns x`, `--dns=x`,
 /// `--dns-search x`, `--dns-search=x`, `--dns-opt x`, `--dns-opt=x`.
 public enum DockerdArguments {
-    /// The DNS values in `argv`, in order. Flags after a `--` are not flags and are not read.
+    /// The DNS values in `argv`, in order. Flags after a `--` are not flags and are not read; a DNS
+    /// flag followed by another flag (`--dns --mtu=1472`) has no value and is skipped.
     public static func dns(fromArgv argv: [String]) -> RawDNS {
         DNSFlagScan(argv).values
     }
@@ -33,7 +34,7 @@ struct DNSFlagScan {
 
     struct Occurrence {
         let kind: Kind
-        /// nil for a flag with no value after it (`--dns` as the last token).
+        /// nil for a flag with no value after it (`--dns` last, or followed by another flag).
         let value: String?
         /// The token indices the flag occupies (one for `--dns=x`, two for `--dns x`).
         let tokens: Range<Int>
@@ -50,7 +51,10 @@ struct DNSFlagScan {
             if token == "--" { break scan }
             for kind in Kind.allCases {
                 if token == kind.flag {
-                    let value = index + 1 < tokens.count ? tokens[index + 1] : nil
+                    // `--dns --mtu=1472`: the value was forgotten; the next token is another flag,
+                    // which must survive an edit (dockerd itself would refuse to start).
+                    var value = index + 1 < tokens.count ? tokens[index + 1] : nil
+                    if let next = value, next.count > 1, next.hasPrefix("-") { value = nil }
                     let width = value == nil ? 1 : 2
                     occurrences.append(Occurrence(kind: kind, value: value, tokens: index..<(index + width)))
                     index += width
