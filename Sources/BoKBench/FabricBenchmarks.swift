@@ -53,12 +53,20 @@ struct CryptoBenchmark: ParsableCommand {
     @Option(help: "Users per organisation (besides Admin).") var users = 5
     @Option(help: "Raft orderers.") var orderers = 3
     @Option(help: "Runs, each into a fresh directory; the best and median are printed.") var runs = 3
+    @Flag(help: "Keep the files in memory instead of writing them (separates computing from file-system cost).")
+    var inMemory = false
 
     func run() throws {
         let topology = try benchmarkTopology(orgs: orgs, peers: peers, users: users, orderers: orderers)
         var times: [Double] = []
         var report = CryptoReport()
         for _ in 0..<runs {
+            if inMemory {
+                let (result, seconds) = try measure { try MSPGenerator(topology: topology).generate(store: MemoryCryptoStore()) }
+                report = result
+                times.append(seconds)
+                continue
+            }
             let directory = try temporaryDirectory("bok-bench-crypto")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let (result, seconds) = try measure { try MSPGenerator(topology: topology).generate(into: directory) }
@@ -68,8 +76,8 @@ struct CryptoBenchmark: ParsableCommand {
         let sorted = times.sorted()
         print(String(format: "crypto: %d orgs x (%d peers + %d users + admin) + %d orderers: %d files, %d keys", orgs, peers, users,
                      orderers, report.filesWritten, report.keysGenerated))
-        print(String(format: "crypto: wall best %.3f s, median %.3f s over %d runs; peak RSS %.1f MiB", sorted[0],
-                     sorted[sorted.count / 2], runs, peakRSSMiB()))
+        print(String(format: "crypto%@: wall best %.3f s, median %.3f s over %d runs; peak RSS %.1f MiB", inMemory ? " (in memory)" : "",
+                     sorted[0], sorted[sorted.count / 2], runs, peakRSSMiB()))
     }
 }
 
@@ -117,4 +125,28 @@ struct RenderBenchmark: ParsableCommand {
         print(String(format: "render: in memory best %.3f s, median %.3f s; rendered and written best %.3f s, median %.3f s; peak RSS %.1f MiB",
                      renderTimes[0], renderTimes[runs / 2], totalTimes[0], totalTimes[runs / 2], peakRSSMiB()))
     }
+}
+
+/// Crypto material kept in memory, for timing generation without the file system.
+final class MemoryCryptoStore: CryptoStore, @unchecked Sendable {
+    private var files: [String: String] = [:]
+    private let lock = NSLock()
+
+    func read(_ path: String) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return files[path]
+    }
+
+    func write(_ file: CryptoFile) throws {
+        lock.lock()
+        files[file.path] = file.contents
+        lock.unlock()
+    }
+
+    func makeDirectory(_ path: String) throws {}
+
+    func remove(_ path: String) throws {}
+
+    func exists(_ path: String) -> Bool { false }
 }
