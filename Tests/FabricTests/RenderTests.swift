@@ -186,7 +186,7 @@ final class RenderTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(files.count, 150)
-        let result = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.30.0",
+        let result = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0",
                                                           "--strict", "--quiet"] + files)
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertFalse(result.output.contains("ERROR"), result.output)
