@@ -151,7 +151,7 @@ struct TopologyParser {
         let subject = readSubject(fields["CA"]?.value, path: join(path, "CA"))
 
         // Nodes: Template then Specs, as cryptogen does.
-        var specs: [(hostname: String, sans: [String], node: Node?)] = []
+        var specs: [(hostname: String, sans: [String], node: Node?, field: String)] = []
         let prefix = kind == .peer ? "peer" : "orderer"
         var templateCount = 0
         var countInvalid = false
@@ -172,7 +172,7 @@ struct TopologyParser {
                 let start = templateFields["Start"].flatMap { integer($0.value, path: join(templatePath, "Start"), minimum: 0) } ?? 0
                 let sans = templateFields["SANS"].map { stringList($0.value, path: join(templatePath, "SANS")) } ?? []
                 for index in 0..<templateCount {
-                    specs.append(("\(prefix)\(start + index)", sans, templateFields["Count"]?.value))
+                    specs.append(("\(prefix)\(start + index)", sans, templateFields["Count"]?.value, join(templatePath, "Count")))
                 }
             }
         }
@@ -185,7 +185,7 @@ struct TopologyParser {
                     checkKeys(specFields, allowed: ["Hostname", "SANS"], path: specPath)
                     guard let hostname = requiredString(specFields, "Hostname", path: specPath) else { continue }
                     let sans = specFields["SANS"].map { stringList($0.value, path: join(specPath, "SANS")) } ?? []
-                    specs.append((hostname, sans, specFields["Hostname"]?.value))
+                    specs.append((hostname, sans, specFields["Hostname"]?.value, join(specPath, "Hostname")))
                 }
             } else {
                 error(specsPath, specsNode, "expected a list of nodes ('- Hostname: …'), found \(describe(specsNode))")
@@ -222,7 +222,7 @@ struct TopologyParser {
         var nodes: [FabricNode] = []
         var nodeMarks: [String: Node] = [:]
         for spec in specs {
-            let field = join(path, fields["Specs"] != nil && fields["Template"] == nil ? "Specs" : "Template")
+            let field = spec.field
             if let problem = DNSName.labelProblem(spec.hostname)
                 ?? (spec.hostname.first!.isLetter ? nil : "'\(spec.hostname)' must start with a letter (it names a Service)") {
                 error(field, spec.node, "host name \(problem)")

@@ -59,5 +59,5 @@ public enum BoKLabels {
     public static let product = "bok"
 
     /// A selector that matches everything one tenant owns: `bok.io/tenant=f-1`.
-    public static func tenantSelector(_ tenant: String) -> String { "\(tenant.isEmpty ? "" : "\(Self.tenant)=\(tenant)")" }
+    public static func tenantSelector(_ tenant: String) -> String { "\(Self.tenant)=\(tenant)" }
 }

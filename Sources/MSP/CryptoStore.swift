@@ -16,6 +16,8 @@ public protocol CryptoStore: Sendable {
     func makeDirectory(_ path: String) throws
     /// Removes a file or directory tree if present.
     func remove(_ path: String) throws
+    /// Whether anything exists at `path` (an org directory: absent means nothing there needs reading).
+    func exists(_ path: String) -> Bool
 }
 
 /// A crypto directory on disk.
@@ -32,10 +34,17 @@ public struct DirectoryCryptoStore: CryptoStore {
 
     public func write(_ file: CryptoFile) throws {
         let full = "\(root)/\(file.path)"
-        if let slash = full.lastIndex(of: "/") {
-            try makeDirectoryAbsolute(String(full[..<slash]))
+        do {
+            try PEMFile.writeFile(full, contents: file.contents, mode: file.mode)
+        } catch let error as POSIXFileError where error.code == ENOENT {
+            // The parent directory is missing: create it and try once more.
+            if let slash = full.lastIndex(of: "/") { try makeDirectoryAbsolute(String(full[..<slash])) }
+            try PEMFile.writeFile(full, contents: file.contents, mode: file.mode)
         }
-        try PEMFile.writeFile(full, contents: file.contents, mode: file.mode)
+    }
+
+    public func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(root)/\(path)")
     }
 
     public func makeDirectory(_ path: String) throws {

@@ -51,12 +51,14 @@ struct OrgMaterial: Sendable {
     var files: [CryptoFile] = []
     var directories: [String] = []
     var report = CryptoReport()
+    /// Nothing of the org was on disk: skip comparing with existing files.
+    var fresh = false
 
     func write(to store: CryptoStore) throws -> CryptoReport {
         var report = self.report
         for directory in directories { try store.makeDirectory(directory) }
         for file in files {
-            if store.read(file.path) == file.contents {
+            if !fresh, store.read(file.path) == file.contents {
                 report.filesUnchanged += 1
             } else {
                 try store.write(file)
@@ -87,6 +89,7 @@ struct OrgGenerator {
 
     private mutating func build() throws -> OrgMaterial {
         let base = CryptoLayout.organizationDirectory(org)
+        material.fresh = !store.exists(base)
         let signCA = try authority(certificatePath: CryptoLayout.caCertificate(org), keyPath: CryptoLayout.caPrivateKey(org),
                                    commonName: org.caName)
         let tlsCA = try authority(certificatePath: CryptoLayout.tlsCACertificate(org),
@@ -134,7 +137,7 @@ struct OrgGenerator {
     private mutating func authority(certificatePath: String, keyPath: String, commonName: String) throws -> CertificateAuthority {
         let privateKey = try key(at: keyPath)
         let subject = try caSubject(commonName: commonName)
-        if let text = store.read(certificatePath), let existing = try? PEMFile.certificate(fromPEM: text),
+        if !material.fresh, let text = store.read(certificatePath), let existing = try? PEMFile.certificate(fromPEM: text),
             existing.subject == subject, let ca = try? CertificateAuthority(certificate: existing, privateKey: privateKey),
             ca.hasIssued(existing), existing.notValidAfter > Date()
         {
@@ -151,7 +154,7 @@ struct OrgGenerator {
 
     /// The key at `path`, or a new one.
     private mutating func key(at path: String) throws -> P256.Signing.PrivateKey {
-        if let text = store.read(path), let existing = try? PEMFile.privateKey(fromPEM: text) {
+        if !material.fresh, let text = store.read(path), let existing = try? PEMFile.privateKey(fromPEM: text) {
             material.report.keysKept += 1
             return existing
         }
@@ -164,7 +167,7 @@ struct OrgGenerator {
         at path: String, ca: CertificateAuthority, key: P256.Signing.PublicKey, subject: DistinguishedName, sans: [String],
         usage: CertificateUsage
     ) throws -> String {
-        if let text = store.read(path), let existing = try? PEMFile.certificate(fromPEM: text),
+        if !material.fresh, let text = store.read(path), let existing = try? PEMFile.certificate(fromPEM: text),
             existing.publicKey == Certificate.PublicKey(key), existing.subject == subject, ca.hasIssued(existing),
             existing.notValidAfter > Date(), Self.dnsNames(existing) == sans
         {

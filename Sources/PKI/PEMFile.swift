@@ -73,23 +73,32 @@ public enum PEMFile {
         try writeFile(path, contents: pem(for: key), mode: 0o600)
     }
 
-    /// Writes text with the given mode, replacing any existing file.
+    /// Writes text with the given mode, replacing any existing file (whose mode is then corrected too).
     public static func writeFile(_ path: String, contents: String, mode: mode_t) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        // A new file costs open+write+close; only an existing one needs the extra chmod.
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        if fd < 0 && errno == EEXIST {
+            fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            if fd >= 0 && fchmod(fd, mode) != 0 {
+                let code = errno
+                close(fd)
+                throw POSIXFileError(path: path, operation: "chmod", code: code)
+            }
+        }
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "create", code: errno) }
         defer { close(fd) }
-        if fchmod(fd, mode) != 0 { throw POSIXFileError(path: path, operation: "chmod", code: errno) }
-        var bytes = Array(contents.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { systemWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw POSIXFileError(path: path, operation: "write", code: errno)
+        var text = contents
+        try text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = systemWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw POSIXFileError(path: path, operation: "write", code: errno)
+                }
+                offset += written
             }
-            offset += written
         }
-        bytes.removeAll()
     }
 
     private static func read(_ path: String) throws -> String {

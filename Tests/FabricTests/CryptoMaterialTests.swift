@@ -116,10 +116,8 @@ final class CryptoMaterialTests: XCTestCase {
         let root = try material()
         let topology = try TestSupport.exampleTopology()
         for org in topology.organizations {
-            let orgDir = CryptoLayout.organizationDirectory(org)
             var pairs = [(CryptoLayout.caCertificate(org), CryptoLayout.caPrivateKey(org)),
                          (CryptoLayout.tlsCACertificate(org), CryptoLayout.tlsCAPrivateKey(org))]
-            _ = orgDir
             for identity in CryptoLayout.identities(org) {
                 pairs.append(("\(identity.directory)/\(identity.signCertificate)", "\(identity.directory)/\(identity.privateKey)"))
                 pairs.append(("\(identity.directory)/\(identity.tlsCertificate)", "\(identity.directory)/\(identity.tlsPrivateKey)"))

@@ -186,7 +186,7 @@ final class RenderTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(files.count, 150)
-        let result = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.30.0",
+        let result = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0",
                                                           "--strict", "--quiet"] + files)
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertFalse(result.output.contains("ERROR"), result.output)
@@ -344,5 +344,30 @@ enum RandomTopology {
         }
         if Bool.random(using: &random) { yaml += "NodePorts:\n  Explorer: 32767\n  CA: 30000\n  Orderer: 32700\n" }
         return yaml
+    }
+}
+
+final class ServiceCredentialsTests: XCTestCase {
+    func testPasswordsAreStablePerPurposeAndSecretToTheCAKey() throws {
+        let topology = try TestSupport.exampleTopology()
+        let first = try TestSupport.temporaryDirectory("bok-credentials")
+        let second = try TestSupport.temporaryDirectory("bok-credentials")
+        defer {
+            try? FileManager.default.removeItem(at: first)
+            try? FileManager.default.removeItem(at: second)
+        }
+        _ = try MSPGenerator(topology: topology).generate(into: first.path)
+        _ = try MSPGenerator(topology: topology).generate(into: second.path)
+        let a = try ServiceCredentials(topology: topology, cryptoDirectory: first.path)
+        let again = try ServiceCredentials(topology: topology, cryptoDirectory: first.path)
+        let b = try ServiceCredentials(topology: topology, cryptoDirectory: second.path)
+        let password = a.password(namespace: "org1-f-1", purpose: "couchdb")
+        XCTAssertEqual(password.count, 32)
+        XCTAssertTrue(password.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        XCTAssertEqual(password, again.password(namespace: "org1-f-1", purpose: "couchdb"))
+        XCTAssertNotEqual(password, a.password(namespace: "org1-f-1", purpose: "ca-admin"))
+        XCTAssertNotEqual(password, a.password(namespace: "org2-f-1", purpose: "couchdb"))
+        XCTAssertNotEqual(password, b.password(namespace: "org1-f-1", purpose: "couchdb"), "a new CA key must rotate the password")
+        XCTAssertThrowsError(try ServiceCredentials(topology: topology, cryptoDirectory: "/nonexistent"))
     }
 }

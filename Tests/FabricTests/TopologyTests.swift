@@ -103,6 +103,19 @@ final class TopologyTests: XCTestCase {
         XCTAssertTrue(topology.warnings[0].description.hasPrefix("cluster-config.yaml:14:1: warning: Users:"))
     }
 
+    func testCorrectlyIndentedUsersAfterANestedListAreLeftAlone() throws {
+        let yaml = minimal.replacingOccurrences(of: "  Users:\n    Count: 1", with: "  Specs:\n  - Hostname: anchor\n  Users:\n    Count: 3")
+        let topology = try FabricTopology.parse(yaml: yaml)
+        XCTAssertEqual(topology.peerOrgs[0].userCount, 3)
+        XCTAssertTrue(topology.warnings.isEmpty)
+    }
+
+    func testHostNamesMustStartWithALetter() {
+        let found = errors(minimal.replacingOccurrences(of: "  Users:\n    Count: 1", with: "  Specs:\n  - Hostname: 0peer"))
+        XCTAssertEqual(found.first?.field, "PeerOrgs[0].Specs[0].Hostname")
+        XCTAssertTrue(found.first?.message.contains("must start with a letter") ?? false)
+    }
+
     func testDuplicateDomainsAreReportedWithLineAndField() {
         let yaml = minimal + """
 
@@ -252,6 +265,7 @@ final class TopologyTests: XCTestCase {
         let found = errors(yaml)
         XCTAssertEqual(found.count, 1)
         XCTAssertTrue(found[0].message.contains("two nodes are named 'peer1'"))
+        XCTAssertEqual(found[0].field, "PeerOrgs[0].Specs[1].Hostname")
         let fine = try FabricTopology.parse(yaml: minimal.replacingOccurrences(of: "  Users:\n    Count: 1",
                                                                                 with: "  Specs:\n  - Hostname: anchor"))
         XCTAssertEqual(fine.peerOrgs[0].nodes.map(\.commonName), ["peer0.org1", "peer1.org1", "anchor.org1"])
