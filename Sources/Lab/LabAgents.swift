@@ -30,7 +30,8 @@ extension LabEnvironment {
     }
 
     /// Starts (or restarts) one node's agent; its PID goes to `<node>/agent.pid`.
-    public static func startAgent(_ node: LabNode, state: LabState, binary: String, port: Int = 7443, extraArgs: [String] = []) throws(LabError) {
+    public static func startAgent(_ node: LabNode, state: LabState, binary: String, port: Int = 7443,
+                                  restartCommand: String? = nil, extraArgs: [String] = []) throws(LabError) {
         if let text = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8), let old = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             Host.stop(pid: old, expecting: "agent", grace: 5)
             _ = CommandRunner.reapIfExited(old)
@@ -39,7 +40,7 @@ extension LabEnvironment {
         let argv = node.argv([
             binary, "--listen", "\(node.address):\(port)", "--node-name", node.name,
             "--tls-cert", node.dir + "/tls/agent.crt", "--tls-key", node.dir + "/tls/agent.key", "--tls-ca", node.dir + "/tls/ca.crt",
-            "--restart", "command", "--restart-command", "\(state.dockerdScript) restart",
+            "--restart", "command", "--restart-command", restartCommand ?? "\(state.dockerdScript) restart",
             "--docker-log-file", LabNode.dockerdLog, "--state-dir", node.stateDir,
         ] + extraArgs)
         let pid: pid_t

@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderFleetTests: XCTestCase { func testNothing() {} }
