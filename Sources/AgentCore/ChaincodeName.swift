@@ -12,6 +12,13 @@ public struct ChaincodeName: Sendable, Equatable {
     public var version: String
     public var fabricMajor: Int
 
+    public init(peer: String, chaincode: String, version: String, fabricMajor: Int) {
+        self.peer = peer
+        self.chaincode = chaincode
+        self.version = version
+        self.fabricMajor = fabricMajor
+    }
+
     /// Parses a container name for the network id `networkID` (`CORE_PEER_NETWORKID`, default `dev`).
     /// Peer ids may contain `-` (`peer0.org1-f-1`); the chaincode part is taken from the end.
     public static func parse(_ containerName: String, networkID: String = "dev") -> ChaincodeName? {
