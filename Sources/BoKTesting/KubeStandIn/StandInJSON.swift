@@ -130,7 +130,7 @@ enum StandInJSON: Hashable, Sendable {
     private static func from(_ node: Node) throws -> StandInJSON {
         switch node {
         case .scalar(let s):
-            switch s.tag.rawValue {
+            switch node.tag.rawValue {
             case Tag.Name.null.rawValue: return .null
             case Tag.Name.bool.rawValue: if let b = Bool.construct(from: s) { return .bool(b) }
             case Tag.Name.int.rawValue:

@@ -63,6 +63,8 @@ struct StandInResource: Hashable, Sendable {
         .init("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced: false, status: false),
         .init("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced: false, status: false),
         .init("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced: false, short: ["sc"], status: false),
+        // Not in KubeClient's built-in table: the client finds it through discovery.
+        .init("coordination.k8s.io", "v1", "Lease", "leases", namespaced: true, status: false),
     ]
 
     private static let byGroupVersionPlural: [String: StandInResource] =

@@ -65,7 +65,7 @@ public final class KubeClient: Sendable {
             }
             switch outcome {
             case .failure(let error):
-                let transient = error.kind == .timeout || error.kind == .connect
+                let transient = Self.isTransient(error)
                 guard transient, attempt < maxAttempts else {
                     throw .transport(method: method, path: path, error: error, attempts: attempt)
                 }
@@ -86,6 +86,13 @@ public final class KubeClient: Sendable {
                 Thread.sleep(forTimeInterval: pause)
             }
         }
+    }
+
+    /// Transport failures worth another try for an idempotent request: timeouts, refused
+    /// connections, and connections that broke mid-request (curl 52 empty reply, 55 send
+    /// error, 56 receive error) as when an API server restarts behind a load balancer.
+    static func isTransient(_ error: HTTPError) -> Bool {
+        error.kind == .timeout || error.kind == .connect || [52, 55, 56].contains(error.curlCode)
     }
 
     /// Sends a request and parses the answer as JSON.

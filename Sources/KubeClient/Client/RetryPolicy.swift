@@ -1,5 +1,5 @@
 /// How idempotent requests (GET, server-side apply, DELETE, absolute merge patches) are retried:
-/// on 429, 500, 502, 503, 504 and on transport timeouts or refused connections, with
+/// on 429, 500, 502, 503, 504 and on transport timeouts, refused or broken connections, with
 /// exponential backoff. Other 4xx answers are never retried; POST and PUT never are.
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in total, the first included (1 = no retry).

@@ -3,7 +3,7 @@
 /// Integers and floating-point numbers stay apart (`replicas: 1` must not come back as `1.0`),
 /// which `AgentProtocol.JSONValue` does not need and does not do. Objects are unordered; the
 /// writer sorts keys so the same value always serializes to the same bytes.
-public enum JSON: Sendable, Hashable {
+public enum JSON: Sendable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -126,5 +126,42 @@ extension JSON {
     /// A string-to-string map as a JSON object.
     public init(_ map: [String: String]) {
         self = .object(map.mapValues { .string($0) })
+    }
+}
+
+extension JSON: Hashable {
+    /// Numbers compare by value: `.int(1000) == .double(1000)`, since the writer prints both as
+    /// `1000` (Kubernetes' Go decoder refuses `1000.0` for an integer field).
+    public static func == (a: JSON, b: JSON) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y
+        case (.int(let x), .double(let y)), (.double(let y), .int(let x)): return Double(x) == y && Int64(exactly: y) == x
+        case (.string(let x), .string(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(1); hasher.combine(b)
+        case .int(let i): hasher.combine(2); hasher.combine(i)
+        case .double(let d):
+            if let i = Int64(exactly: d) {
+                hasher.combine(2)
+                hasher.combine(i)
+            } else {
+                hasher.combine(3)
+                hasher.combine(d)
+            }
+        case .string(let s): hasher.combine(4); hasher.combine(s)
+        case .array(let a): hasher.combine(5); hasher.combine(a)
+        case .object(let o): hasher.combine(6); hasher.combine(o)
+        }
     }
 }

@@ -5,6 +5,24 @@ import Yams
 public struct YAMLConversionError: Error, CustomStringConvertible, Sendable {
     public let line: Int?
     public let reason: String
+
+    public init(line: Int?, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
+
+    init(yamlError: YamlError) {
+        switch yamlError {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            self.init(line: mark.line, reason: [context?.text, problem].compactMap { $0 }.joined(separator: " "))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            self.init(line: context.mark.line,
+                      reason: "key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) appears twice in the same mapping")
+        default:
+            self.init(line: nil, reason: "\(yamlError)")
+        }
+    }
     public var description: String {
         line.map { "line \($0): \(reason)" } ?? reason
     }
@@ -20,13 +38,18 @@ extension JSON {
     public static func parseYAMLDocuments(_ text: String) throws(YAMLConversionError) -> [JSON] {
         do {
             var result: [JSON] = []
-            for node in try Yams.compose_all(yaml: text, yamlResolver) {
+            var documents = try Yams.compose_all(yaml: text, yamlResolver)
+            while let node = documents.next() {
                 let value = try convert(node)
                 if value != .null { result.append(value) }
             }
+            // The sequence ends quietly on a parse error and keeps it here.
+            if let error = documents.error { throw error }
             return result
         } catch let error as YAMLConversionError {
             throw error
+        } catch let error as YamlError {
+            throw YAMLConversionError(yamlError: error)
         } catch {
             throw YAMLConversionError(line: nil, reason: "\(error)")
         }
@@ -44,7 +67,8 @@ extension JSON {
     private static func convert(_ node: Node) throws -> JSON {
         switch node {
         case .scalar(let scalar):
-            return try convert(scalar)
+            // `Node.tag` is the tag after resolution (quoted scalars are always strings).
+            return convert(scalar, tag: node.tag.rawValue)
         case .sequence(let sequence):
             return .array(try sequence.map(convert))
         case .mapping(let mapping):
@@ -65,8 +89,8 @@ extension JSON {
         }
     }
 
-    private static func convert(_ scalar: Node.Scalar) throws -> JSON {
-        switch scalar.tag.rawValue {
+    private static func convert(_ scalar: Node.Scalar, tag: String) -> JSON {
+        switch tag {
         case Tag.Name.null.rawValue:
             return .null
         case Tag.Name.bool.rawValue:
