@@ -454,6 +454,7 @@ final class StandInStore: @unchecked Sendable {
     /// The object with the timestamps of managedFields removed, to tell a no-op write.
     static func comparable(_ o: StandInJSON) -> StandInJSON {
         var copy = o
+        copy[path: ["metadata", "resourceVersion"]] = nil
         if case .array(let entries)? = o[path: ["metadata", "managedFields"]] {
             copy[path: ["metadata", "managedFields"]] = .array(entries.map { e in
                 var e = e

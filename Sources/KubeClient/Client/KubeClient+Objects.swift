@@ -158,7 +158,8 @@ extension KubeClient {
 
     /// Applies many objects in dependency order (`ApplyOrder`): namespaces before what lives in
     /// them, config before workloads. Objects of one stage are applied `concurrency` at a time.
-    /// Stops at the first stage with a failure and throws that failure.
+    /// Stops at the first stage with a failure and throws that failure. Returns the stored
+    /// objects in apply order.
     @discardableResult
     public func applyAll(_ objects: [KubeObject], fieldManager: String = "bok", force: Bool = true,
                          concurrency: Int = 1) throws(KubeError) -> [KubeObject]
