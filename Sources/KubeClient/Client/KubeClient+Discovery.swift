@@ -5,6 +5,11 @@ public struct ClusterDNS: Sendable, Hashable {
     public var serviceName: String
     /// The ClusterIP that pods (and, through BoK, Docker) use as nameserver.
     public var clusterIP: String
+
+    public init(serviceName: String, clusterIP: String) {
+        self.serviceName = serviceName
+        self.clusterIP = clusterIP
+    }
 }
 
 /// A node as an inventory needs it.
@@ -52,6 +57,13 @@ public struct ServerVersion: Sendable, Hashable {
     public var minor: String
     public var gitVersion: String
     public var platform: String
+
+    public init(major: String, minor: String, gitVersion: String, platform: String) {
+        self.major = major
+        self.minor = minor
+        self.gitVersion = gitVersion
+        self.platform = platform
+    }
 }
 
 extension KubeClient {
@@ -86,8 +98,8 @@ extension KubeClient {
         try list(.node).map(NodeInfo.init(node:)).sorted { $0.name < $1.name }
     }
 
-    /// The server's version (a cheap preflight that also proves the credentials work... for
-    /// `/version` most clusters allow anonymous access, so `listNodes` is the stronger check).
+    /// The server's version: a cheap reachability preflight. Most clusters serve `/version` to
+    /// anyone, so it does not prove the credentials; `listNodes` does.
     public func serverVersion() throws(KubeError) -> ServerVersion {
         let json = try sendJSON("GET", "/version", retry: true)
         guard let git = json["gitVersion"]?.stringValue else {
