@@ -226,10 +226,7 @@ public final class KubeStandIn: @unchecked Sendable {
             - name: bok-admin
               user:
             \(user)
-            """.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                // The interpolated blocks carry their own indentation relative to the template.
-                String(line)
-            }.joined(separator: "\n")
+            """
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bok-kube-stand-in-\(UUID().uuidString)")
         kubeconfigPath = directory.appendingPathComponent("kubeconfig").path
         do {

@@ -20,6 +20,7 @@ enum StandInJSON: Hashable, Sendable {
         }
         set {
             guard case .object(var o) = self else { return }
+            self = .null  // drop this reference so `o` is unique and changes in place
             o[key] = newValue
             self = .object(o)
         }
@@ -31,19 +32,22 @@ enum StandInJSON: Hashable, Sendable {
             for key in path { current = current?[key] }
             return current
         }
-        set {
-            guard let first = path.first else { return }
-            guard case .object(var o) = self else { return }
-            if path.count == 1 {
-                o[first] = newValue
-            } else {
-                var child = o[first] ?? .object([:])
-                if child.objectValue == nil { child = .object([:]) }
-                child[path: Array(path.dropFirst())] = newValue
-                o[first] = child
-            }
-            self = .object(o)
+        set { set(path[...], newValue) }
+    }
+
+    /// Sets a value at a path, creating maps on the way, without copying the maps it passes.
+    private mutating func set(_ path: ArraySlice<String>, _ newValue: StandInJSON?) {
+        guard let first = path.first, case .object(var o) = self else { return }
+        self = .null
+        if path.count == 1 {
+            o[first] = newValue
+        } else {
+            var child = o.removeValue(forKey: first) ?? .object([:])
+            if child.objectValue == nil { child = .object([:]) }
+            child.set(path.dropFirst(), newValue)
+            o[first] = child
         }
+        self = .object(o)
     }
 
     var stringValue: String? {
@@ -155,22 +159,20 @@ enum StandInJSON: Hashable, Sendable {
     }
 
     private static func from(_ any: Any) throws -> StandInJSON {
-        switch any {
-        case is NSNull: return .null
-        case let s as String: return .string(s)
-        case let n as NSNumber:
+        // The most frequent shapes first: casts from Any are not free.
+        if let o = any as? [String: Any] { return .object(try o.mapValues(from)) }
+        if let s = any as? String { return .string(s) }
+        if let n = any as? NSNumber {
             // Foundation gives booleans and numbers the same class; the type code tells them apart.
             switch String(cString: n.objCType) {
             case "c", "B": return .bool(n.boolValue)
-            case "d", "f":
-                let d = n.doubleValue
-                return .double(d)
+            case "d", "f": return .double(n.doubleValue)
             default: return .int(n.int64Value)
             }
-        case let a as [Any]: return .array(try a.map(from))
-        case let o as [String: Any]: return .object(try o.mapValues(from))
-        default: throw ParseError(description: "unexpected JSON value \(type(of: any))")
         }
+        if let a = any as? [Any] { return .array(try a.map(from)) }
+        if any is NSNull { return .null }
+        throw ParseError(description: "unexpected JSON value \(type(of: any))")
     }
 
     // MARK: Writing

@@ -12,7 +12,8 @@ public enum JSON: Sendable {
     case array([JSON])
     case object([String: JSON])
 
-    /// The member `key` of an object, or nil (also for non-objects).
+    /// The member `key` of an object, or nil (also for non-objects). Setting it on a non-object
+    /// does nothing.
     public subscript(key: String) -> JSON? {
         get {
             if case .object(let o) = self { return o[key] }
@@ -20,12 +21,14 @@ public enum JSON: Sendable {
         }
         set {
             guard case .object(var o) = self else { return }
+            self = .null  // drop this reference so `o` is unique and changes in place
             o[key] = newValue
             self = .object(o)
         }
     }
 
-    /// The value at a path of object keys (`["metadata", "labels", "app"]`), or nil.
+    /// The value at a path of object keys (`["metadata", "labels", "app"]`), or nil. Setting
+    /// creates the maps on the way (replacing non-map values there); nil removes the member.
     public subscript(path path: [String]) -> JSON? {
         get {
             var current: JSON? = self
@@ -33,21 +36,26 @@ public enum JSON: Sendable {
             return current
         }
         set {
-            guard let first = path.first else {
+            guard !path.isEmpty else {
                 if let newValue { self = newValue }
                 return
             }
-            guard case .object(var o) = self else { return }
-            if path.count == 1 {
-                o[first] = newValue
-            } else {
-                var child = o[first] ?? .object([:])
-                if case .object = child {} else { child = .object([:]) }
-                child[path: Array(path.dropFirst())] = newValue
-                o[first] = child
-            }
-            self = .object(o)
+            set(path[...], newValue)
         }
+    }
+
+    private mutating func set(_ path: ArraySlice<String>, _ newValue: JSON?) {
+        guard let first = path.first, case .object(var o) = self else { return }
+        self = .null
+        if path.count == 1 {
+            o[first] = newValue
+        } else {
+            var child = o.removeValue(forKey: first) ?? .object([:])
+            if child.objectValue == nil { child = .object([:]) }
+            child.set(path.dropFirst(), newValue)
+            o[first] = child
+        }
+        self = .object(o)
     }
 
     public var stringValue: String? {
