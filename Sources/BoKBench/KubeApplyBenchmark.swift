@@ -40,6 +40,7 @@ struct KubeApplyBenchmark: ParsableCommand {
         let set = objects.map(Self.syntheticSet) ?? Self.fabricLikeSet(orgs: orgs, peers: peers)
         let description = objects.map { "\($0) ConfigMaps" } ?? "\(orgs) orgs × \(peers) peers + 3 orderers"
         print("kube-apply: \(set.count) objects (\(description)), stand-in \(standIn.url), concurrency \(concurrency)")
+        if wait { print("(with --wait, writes include the status updates of the stand-in's simulated controllers)") }
 
         for round in ["first apply", "re-apply"] {
             standIn.resetRequestCounts()

@@ -173,7 +173,7 @@ final class KubeConfigTests: XCTestCase {
             XCTAssertTrue(text.contains("/nonexistent/a (from KUBECONFIG)"), text)
         }
         expectError({ try KubeConfig.load(path: "/nonexistent/kubeconfig", environment: [:]) }) { _, text in
-            XCTAssertTrue(text.contains("/nonexistent/kubeconfig"), text)
+            XCTAssertEqual(text, "kubeconfig /nonexistent/kubeconfig cannot be read: no such file")
         }
     }
 

@@ -56,7 +56,7 @@ public struct KubeConfig: Sendable {
     /// The files `load` reads, in order. With `$KUBECONFIG`, only those that exist.
     public static func searchPaths(explicit: String?, environment: [String: String]) throws(KubeConfigError) -> [String] {
         if let explicit {
-            guard FileManager.default.fileExists(atPath: explicit) else { throw .notFound(searched: [explicit]) }
+            guard FileManager.default.fileExists(atPath: explicit) else { throw .unreadable(file: explicit, reason: "no such file") }
             return [explicit]
         }
         if let list = environment["KUBECONFIG"], !list.isEmpty {
