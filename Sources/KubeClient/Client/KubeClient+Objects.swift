@@ -211,23 +211,26 @@ extension KubeClient {
         return try self.object(from: json, "PUT", path)
     }
 
-    /// A JSON merge patch (RFC 7386). Retried like the other idempotent calls: BoK only sends
-    /// patches that set absolute values.
+    /// A JSON merge patch (RFC 7386), recorded under `fieldManager`. Retried like the other
+    /// idempotent calls: BoK only sends patches that set absolute values.
     @discardableResult
-    public func patch(_ ref: ObjectRef, mergePatch: JSON) throws(KubeError) -> KubeObject {
+    public func patch(_ ref: ObjectRef, mergePatch: JSON, fieldManager: String = "bok") throws(KubeError) -> KubeObject {
         let path = try path(of: ref)
-        let json = try sendJSON("PATCH", path, body: mergePatch.serialized(), contentType: "application/merge-patch+json", retry: true)
+        let json = try sendJSON("PATCH", path, query: [("fieldManager", fieldManager)], body: mergePatch.serialized(),
+                                contentType: "application/merge-patch+json", retry: true)
         return try object(from: json, "PATCH", path)
     }
 
     /// Sets `spec.replicas` of a Deployment, StatefulSet or ReplicaSet (stop/start a tenant).
+    /// A later non-forced apply of a different replica count conflicts with this change, as on
+    /// a real cluster; BoK applies with force.
     @discardableResult
-    public func scale(_ ref: ObjectRef, replicas: Int) throws(KubeError) -> KubeObject {
+    public func scale(_ ref: ObjectRef, replicas: Int, fieldManager: String = "bok") throws(KubeError) -> KubeObject {
         guard ["Deployment", "StatefulSet", "ReplicaSet"].contains(ref.kind) else {
             throw .invalidObject("\(ref) cannot be scaled; only Deployments, StatefulSets and ReplicaSets can")
         }
         guard replicas >= 0 else { throw .invalidObject("replicas must not be negative (got \(replicas))") }
-        return try patch(ref, mergePatch: ["spec": ["replicas": .int(Int64(replicas))]])
+        return try patch(ref, mergePatch: ["spec": ["replicas": .int(Int64(replicas))]], fieldManager: fieldManager)
     }
 
     /// Deletes an object. Returns false when it did not exist (deleting is then done, too).
