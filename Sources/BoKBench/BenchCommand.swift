@@ -6,6 +6,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bok-bench",
         abstract: "Run BoK's benchmarks and print their figures.",
-        subcommands: [CryptoBenchmark.self, RenderBenchmark.self]
+        subcommands: [CryptoBenchmark.self, RenderBenchmark.self, KubeApplyBenchmark.self, KubeStandInCommand.self]
     )
 }
