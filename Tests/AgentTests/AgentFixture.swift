@@ -1,4 +1,5 @@
 import AgentProtocol
+import BoKTesting
 import DockerEngine
 import Fleet
 import Foundation
@@ -12,18 +13,7 @@ final class AgentFixture: @unchecked Sendable {
     var node: LabNode { state.nodes[0] }
     private(set) var agentPIDs: [pid_t] = []
 
-    static func buildDir() -> String {
-        // The test bundle lives next to the built executables (.build/<config>/).
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = (exe as NSString).deletingLastPathComponent
-        while !dir.isEmpty, dir != "/" {
-            if FileManager.default.isExecutableFile(atPath: dir + "/agent") { return dir }
-            dir = (dir as NSString).deletingLastPathComponent
-        }
-        return (exe as NSString).deletingLastPathComponent
-    }
-
-    static var agentBinary: String { buildDir() + "/agent" }
+    static var agentBinary: String { BuildProducts.agent }
 
     init(subnet: Int) throws {
         let root = "/tmp/bok-test-lab-\(subnet)"

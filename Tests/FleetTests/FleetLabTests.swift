@@ -1,4 +1,5 @@
 import AgentProtocol
+import BoKTesting
 import DockerConfig
 import DockerEngine
 import Fleet
@@ -12,16 +13,6 @@ final class FleetLabTests: XCTestCase {
     nonisolated(unsafe) static var setupError: String?
     static let subnet = 202
 
-    static func buildDir() -> String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = (exe as NSString).deletingLastPathComponent
-        while !dir.isEmpty, dir != "/" {
-            if FileManager.default.isExecutableFile(atPath: dir + "/agent") { return dir }
-            dir = (dir as NSString).deletingLastPathComponent
-        }
-        return (exe as NSString).deletingLastPathComponent
-    }
-
     override class func setUp() {
         super.setUp()
         guard geteuid() == 0 else { return }
@@ -29,7 +20,7 @@ final class FleetLabTests: XCTestCase {
         _ = LabEnvironment.down(root: root, subnet: subnet)
         do {
             lab = try LabEnvironment.up(LabSpec(name: "fleet-tests", subnet: subnet, nodeCount: 3, root: root,
-                                                agentBinary: buildDir() + "/agent"))
+                                                agentBinary: BuildProducts.agent))
         } catch {
             setupError = "\(error)"
         }
@@ -54,7 +45,7 @@ final class FleetLabTests: XCTestCase {
                 try edit.updated.write(to: URL(fileURLWithPath: node.defaultsFile))
                 node.run([lab.dockerdScript, "restart"])
             }
-            if !isAgentRunning(node) { try LabEnvironment.startAgent(node, state: lab, binary: Self.buildDir() + "/agent") }
+            if !isAgentRunning(node) { try LabEnvironment.startAgent(node, state: lab, binary: BuildProducts.agent) }
         }
     }
 
@@ -114,8 +105,8 @@ final class FleetLabTests: XCTestCase {
               *) exec \(lab.dockerdScript) restart ;;
             esac
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        try LabEnvironment.startAgent(node2, state: lab, binary: Self.buildDir() + "/agent", restartCommand: "/bin/sh \(script)")
-        defer { try? LabEnvironment.startAgent(node2, state: lab, binary: Self.buildDir() + "/agent") }
+        try LabEnvironment.startAgent(node2, state: lab, binary: BuildProducts.agent, restartCommand: "/bin/sh \(script)")
+        defer { try? LabEnvironment.startAgent(node2, state: lab, binary: BuildProducts.agent) }
         let original = try String(contentsOfFile: node2.defaultsFile, encoding: .utf8)
 
         let stopping = DNSRollout(runner: try runner(), spec: DNSRolloutSpec(kubeDNS: lab.kubeDNS, maxUnavailable: .count(1)))
@@ -201,7 +192,7 @@ final class LabLifecycleTests: XCTestCase {
         let root = "/tmp/bok-test-lab-\(subnet)"
         _ = LabEnvironment.down(root: root, subnet: subnet)
         let state = try LabEnvironment.up(LabSpec(name: "lifecycle", subnet: subnet, nodeCount: 2, root: root,
-                                                  agentBinary: FleetLabTests.buildDir() + "/agent"))
+                                                  agentBinary: BuildProducts.agent))
         let netns = CommandRunner.run(["ip", "netns", "list"]).stdout
         XCTAssertTrue(netns.contains("bok\(subnet)-node2"))
         var pids: [Int32] = []

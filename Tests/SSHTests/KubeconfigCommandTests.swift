@@ -60,12 +60,13 @@ final class KubeconfigCommandTests: SSHTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: output + ".bak"))
     }
 
-    func testUsageErrorsExitWith64() throws {
+    /// Usage errors exit 2 ("invalid input"), like every coordinator command.
+    func testUsageErrorsExitWithInvalidInput() throws {
         try XCTSkipUnless(
             FileManager.default.isExecutableFile(atPath: coordinator),
             "coordinator is not built next to the tests")
-        XCTAssertEqual(try runCoordinator(["kubeconfig", "fetch"]).status, 64)
+        XCTAssertEqual(try runCoordinator(["kubeconfig", "fetch"]).status, 2)
         XCTAssertEqual(
-            try runCoordinator(["kubeconfig", "fetch", "--master", "m", "--port", "70000"]).status, 64)
+            try runCoordinator(["kubeconfig", "fetch", "--master", "m", "--port", "70000"]).status, 2)
     }
 }
