@@ -322,3 +322,41 @@ final class AgentIntegrationTests: XCTestCase {
         XCTAssertNotNil(parseJSON(fresh.readLine())["result"])
     }
 }
+
+extension AgentIntegrationTests {
+    func testLiveRestoreIsTurnedOnFirstSoChaincodeSurvivesTheRestart() async throws {
+        let config = fx.node.dir + "/live-restore.yaml"
+        try "enableLiveRestore: true\n".write(toFile: config, atomically: true, encoding: .utf8)
+        fx.stopAgent(agentPID)
+        agentPID = try fx.startAgent(port: port, extraArgs: ["--config", config])
+        let name = "dev-peer0.org1-f-1-livecc-1.0"
+        let run = fx.docker(["run", "--pull", "never", "-d", "--name", name, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+        XCTAssertTrue(run.succeeded, run.stderr)
+        defer { fx.docker(["rm", "-f", name]) }
+        let client = try await fx.client(port: port)
+        defer { Task { await client.close() } }
+        let result = try await client.dnsApply(desired)
+        XCTAssertTrue(result.restarted)
+        XCTAssertTrue(result.warnings.contains { $0.contains("turned live-restore on") }, "\(result.warnings)")
+        XCTAssertEqual(result.stoppedContainers, [], "live-restore keeps containers running across the restart")
+        XCTAssertEqual(fx.docker(["inspect", "-f", "{{.State.Running}}", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "true")
+        let list = try await client.chaincodeList()
+        let cc = try XCTUnwrap(list.containers.first { $0.name == name })
+        XCTAssertEqual(cc.staleDNS, true, "a container started before the change keeps its old resolv.conf")
+        XCTAssertNotNil(cc.note)
+    }
+
+    func testWithoutLiveRestoreTheStoppedContainersAreReported() async throws {
+        let name = "dev-peer1.org1-f-1-mycc-2.0"
+        let run = fx.docker(["run", "--pull", "never", "-d", "--name", name, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+        XCTAssertTrue(run.succeeded, run.stderr)
+        defer { fx.docker(["rm", "-f", name]) }
+        let client = try await fx.client(port: port)
+        defer { Task { await client.close() } }
+        let plan = try await client.dnsPlan(desired)
+        XCTAssertTrue(plan.changed)
+        let result = try await client.dnsApply(desired)
+        XCTAssertEqual(result.stoppedContainers.map(\.name), [name])
+        XCTAssertTrue(result.warnings.contains { $0.contains("live-restore is off") }, "\(result.warnings)")
+    }
+}
