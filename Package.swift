@@ -53,7 +53,7 @@ let package = Package(
         // Docker Engine API, restart strategies, verification of the running dockerd.
         .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", logging]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
-        .target(name: "DNSQuery"),
+        .target(name: "DNSQuery", dependencies: ["DockerConfig"]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
                 dependencies: ["AgentProtocol", "DockerConfig", "DockerEngine", "DNSQuery", logging, yams] + nio),

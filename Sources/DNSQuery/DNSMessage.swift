@@ -1,3 +1,5 @@
+import DockerConfig
+
 /// Encoding of queries and decoding of replies (RFC 1035 §4), with name compression, bounds
 /// checks on every read and a cap on compression pointer chains.
 enum DNSMessage {
@@ -223,7 +225,7 @@ enum DNSMessage {
                 return bytes[start..<(start + 4)].map(String.init).joined(separator: ".")
             case .AAAA:
                 guard length == 16 else { throw Malformed(reason: "an AAAA record has \(length) bytes of data, not 16") }
-                return Self.ipv6Text(Array(bytes[start..<(start + 16)]))
+                return IPAddressLiteral.formatIPv6(Array(bytes[start..<(start + 16)]))
             case .CNAME: return "CNAME " + (try dataName())
             case .NS: return "NS " + (try dataName())
             case .PTR: return "PTR " + (try dataName())
@@ -251,27 +253,6 @@ enum DNSMessage {
                 let hex = bytes[start..<(start + length)].map { String($0, radix: 16).leftPadded(to: 2) }.joined()
                 return "TYPE\(type) \(hex)"
             }
-        }
-
-        static func ipv6Text(_ bytes: [UInt8]) -> String {
-            let groups = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
-            var bestStart = -1, bestLength = 0, index = 0
-            while index < 8 {
-                if groups[index] == 0 {
-                    var end = index
-                    while end < 8 && groups[end] == 0 { end += 1 }
-                    if end - index > bestLength {
-                        bestStart = index
-                        bestLength = end - index
-                    }
-                    index = end
-                } else {
-                    index += 1
-                }
-            }
-            func hex(_ slice: ArraySlice<UInt16>) -> String { slice.map { String($0, radix: 16) }.joined(separator: ":") }
-            if bestLength < 2 { return hex(groups[...]) }
-            return hex(groups[0..<bestStart]) + "::" + hex(groups[(bestStart + bestLength)...])
         }
     }
 }

@@ -1,6 +1,6 @@
 /// Strict IPv4 and IPv6 literal parsing (no zone ids, no ports, no brackets, no leading zeros in
 /// IPv4 octets), and the canonical text form used for comparison and for writing.
-enum IPAddressLiteral {
+public enum IPAddressLiteral {
     /// The four octets of a dotted-quad IPv4 address, or nil.
     static func parseIPv4<S: StringProtocol>(_ text: S) -> [UInt8]? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
@@ -55,7 +55,7 @@ enum IPAddressLiteral {
 
     /// RFC 5952 text: lower case, no leading zeros, the longest run of zero groups as `::`,
     /// IPv4-mapped addresses with a dotted tail.
-    static func formatIPv6(_ bytes: [UInt8]) -> String {
+    public static func formatIPv6(_ bytes: [UInt8]) -> String {
         let g = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
         if g[0..<5].allSatisfy({ $0 == 0 }) && g[5] == 0xFFFF {
             return "::ffff:\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])"
