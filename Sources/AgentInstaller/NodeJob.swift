@@ -32,7 +32,8 @@ struct NodeJob: Sendable {
         } catch let error as SSHError {
             let inner = error.step.rawValue
             let stepText = step.hasPrefix("connecting") && inner != "connect" ? "\(step) (\(inner))" : step
-            throw fail(target, stepText, error.reason, hint: error.hint)
+            let reason = error.kind == .timedOut && !error.reason.contains("timed out") ? "timed out: \(error.reason)" : error.reason
+            throw fail(target, stepText, reason, hint: error.hint)
         } catch {
             throw fail(target, step, "\(error)")
         }
@@ -350,13 +351,14 @@ struct NodeJob: Sendable {
                   if [ -e "$f" ] || [ -L "$f" ]; then rm -f -- "$f" && echo "$f" || exit 1; fi
                 done
                 if [ -d \(InstallLayout.stateDir) ]; then
-                  find \(InstallLayout.stateDir) -mindepth 1 -delete || exit 1
-                  rmdir \(InstallLayout.stateDir) 2>/dev/null
-                  echo \(InstallLayout.stateDir)/
+                  find \(InstallLayout.stateDir) -mindepth 1 -print | sort -r | while read -r f; do rm -rf -- "$f" && echo "$f"; done
+                  [ -z "$(ls -A \(InstallLayout.stateDir))" ] || exit 1
+                  rmdir \(InstallLayout.stateDir) 2>/dev/null && echo \(InstallLayout.stateDir)/
                 fi
                 for d in \(InstallLayout.tlsDir) \(InstallLayout.configDir) \(InstallLayout.libDir); do
                   if [ -d "$d" ]; then
-                    if [ -n "$(ls -A "$d")" ]; then echo "keeping $d: it holds files install did not write" >&2; else rmdir "$d" 2>/dev/null; echo "$d/"; fi
+                    if [ -n "$(ls -A "$d")" ]; then echo "keeping $d: it holds files install did not write" >&2
+                    else rmdir "$d" 2>/dev/null && echo "$d/"; fi
                   fi
                 done
                 \(state.systemd ? "systemctl daemon-reload" : "true")

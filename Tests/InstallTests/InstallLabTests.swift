@@ -64,7 +64,9 @@ final class InstallLabTests: XCTestCase {
     }
 
     func installer(_ options: AgentInstallOptions) -> AgentInstaller {
-        AgentInstaller(options: options) { node, message in print("  [\(node)] \(message)") }
+        AgentInstaller(options: options) { node, message in
+            print("  \(String(format: "%.3f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000))) [\(node)] \(message)")
+        }
     }
 
     func temporaryPath(_ name: String) -> String {
