@@ -113,7 +113,7 @@ public enum InstallLayout {
           child=$!
           echo "$child" >"$PIDFILE"
           # A binary that cannot start at all fails here, not only when nobody answers later.
-          sleep 0.5
+          sleep 0.3
           if ! alive "$child"; then
             rm -f "$PIDFILE"
             echo "bok-agent-service: $BIN exited right after start; last log lines:" >&2

@@ -30,7 +30,7 @@ public struct LabSSH: Codable, Sendable, Equatable {
     /// The directories `agents install` writes, bind-mounted privately in each node's mount namespace.
     static let installDirs: [(inside: String, name: String)] = [
         ("/etc/bok", "etc-bok"), ("/usr/local/bin", "usr-local-bin"), ("/usr/local/lib/bok", "usr-local-lib-bok"),
-        ("/var/lib/bok-agent", "var-lib-bok-agent"),
+        ("/var/lib/bok-agent", "var-lib-bok-agent"), ("/etc/systemd/system", "etc-systemd-system"),
     ]
 
     /// The node's own copy of an install directory (host-side path).

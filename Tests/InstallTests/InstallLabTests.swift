@@ -211,6 +211,66 @@ final class InstallLabTests: XCTestCase {
         XCTAssertEqual(again.map(\.action), [.absent, .absent, .absent])
     }
 
+    /// The systemd path, on a node that looks like a systemd host: `/run/systemd/system` exists in the
+    /// node's own /run and a recording `systemctl` stand-in (in the node's private /usr/local/bin)
+    /// runs the agent the way the unit's ExecStart does.
+    func testSystemdNodeGetsTheUnitDaemonReloadAndEnableNow() async throws {
+        let labNode = lab.nodes[0]
+        let node = try nodes()[0]
+        _ = await installer(options()).uninstall(nodes: [node])
+        let service = lab.root + "/fake-bok-agent-service"
+        try InstallLayout.serviceScriptText.write(toFile: service, atomically: true, encoding: .utf8)
+        chmod(service, 0o755)
+        let systemctl = LabSSH.installDir(labNode, "/usr/local/bin")! + "/systemctl"
+        try """
+            #!/bin/sh
+            # systemctl stand-in for InstallLabTests: records each call, runs the agent like ExecStart would.
+            echo "$*" >>/run/fake-systemctl.log
+            case "$1" in
+              daemon-reload|reset-failed) exit 0 ;;
+              enable) [ "${2:-}" = "--now" ] && exec \(service) start; exit 0 ;;
+              disable) [ "${2:-}" = "--now" ] && exec \(service) stop; exit 0 ;;
+              start|restart|stop) exec \(service) "$1" ;;
+              is-active) \(service) status >/dev/null ;;
+              show) exit 1 ;;
+              *) exit 0 ;;
+            esac
+
+            """.write(toFile: systemctl, atomically: true, encoding: .utf8)
+        chmod(systemctl, 0o755)
+        XCTAssertTrue(labNode.run(["mkdir", "-p", "/run/systemd/system"]).succeeded)
+        defer {
+            try? FileManager.default.removeItem(atPath: systemctl)
+            labNode.run(["rm", "-rf", "/run/systemd", "/run/fake-systemctl.log"])
+        }
+
+        let reports = await installer(options()).install(nodes: [node])
+        XCTAssertEqual(reports.first?.action, .installed, reports.first?.error ?? "")
+        XCTAssertEqual(reports.first?.initSystem, "systemd")
+        XCTAssertTrue(reports.first?.files.contains(InstallLayout.unit) == true, "\(reports.first?.files ?? [])")
+        let unit = try String(contentsOfFile: LabSSH.installDir(labNode, "/etc/systemd/system")! + "/bok-agent.service", encoding: .utf8)
+        XCTAssertEqual(unit, InstallLayout.systemdUnit)
+        let config = try String(contentsOfFile: LabSSH.installDir(labNode, "/etc/bok")! + "/agent.yaml", encoding: .utf8)
+        XCTAssertTrue(config.contains("restart: systemd"), config)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: LabSSH.installDir(labNode, "/usr/local/lib/bok")! + "/bok-agent-service"))
+        _ = try await hello(node)
+        var calls = labNode.run(["cat", "/run/fake-systemctl.log"]).stdout
+        XCTAssertTrue(calls.contains("daemon-reload\n"), calls)
+        XCTAssertTrue(calls.contains("enable --now bok-agent\n"), calls)
+
+        let again = await installer(options()).install(nodes: [node])
+        XCTAssertEqual(again.first?.action, .unchanged, again.first?.error ?? "")
+
+        let removed = await installer(options()).uninstall(nodes: [node])
+        XCTAssertEqual(removed.first?.action, .uninstalled, removed.first?.error ?? "")
+        XCTAssertTrue(removed.first?.files.contains(InstallLayout.unit) == true, "\(removed.first?.files ?? [])")
+        calls = labNode.run(["cat", "/run/fake-systemctl.log"]).stdout
+        XCTAssertTrue(calls.contains("disable --now bok-agent\n"), calls)
+        XCTAssertTrue(calls.hasSuffix("daemon-reload\n"), calls)
+        XCTAssertNil(LabEnvironment.installedAgentPID(labNode))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: LabSSH.installDir(labNode, "/etc/systemd/system")!), [])
+    }
+
     // MARK: SSH faults
 
     func testUnknownHostKeyIsRefusedInStrictModeAndAcceptNewRecordsIt() async throws {

@@ -1,3 +1,4 @@
+import AgentCore
 @testable import AgentInstaller
 import Fleet
 import Foundation
@@ -41,6 +42,33 @@ final class InstallUnitTests: XCTestCase {
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0, "\(shell) -n rejects the service script")
         }
+    }
+
+    /// The generated agent.yaml is read by the agent's own parser as intended.
+    func testGeneratedAgentConfigLoadsInTheAgent() throws {
+        let trust = TrustStore(dir: "/nonexistent")
+        var options = AgentInstallOptions(agentBinary: "/x", trust: trust, auth: .password("x"), knownHostsPath: "/x",
+                                          dockerRestartCommand: "/lab/bin/lab-dockerd restart", dockerLogFile: "/run/d.log")
+        let node = Inventory.Node(name: "node-1", agent: "198.18.9.21:7443", ssh: "root@198.18.9.21")
+        let target = try InstallTarget(node: node, defaultUser: "root")
+        let job = NodeJob(installer: AgentInstaller(options: options), node: node)
+        var config = AgentConfig()
+        try config.merge(yaml: job.agentConfig(target, systemd: false, hasInitDocker: false).text, source: "generated")
+        XCTAssertEqual(config.listenHost, "198.18.9.21")
+        XCTAssertEqual(config.listenPort, 7443)
+        XCTAssertEqual(config.nodeName, "node-1")
+        XCTAssertEqual(config.restart, "command")
+        XCTAssertEqual(config.restartCommand, ["/lab/bin/lab-dockerd", "restart"])
+        XCTAssertEqual(config.dockerLogFile, "/run/d.log")
+        XCTAssertEqual(config.tlsKey, InstallLayout.agentKey)
+        XCTAssertEqual(config.stateDir, InstallLayout.stateDir)
+
+        options.dockerRestartCommand = nil
+        let systemd = NodeJob(installer: AgentInstaller(options: options), node: node)
+        var config2 = AgentConfig()
+        try config2.merge(yaml: systemd.agentConfig(target, systemd: true, hasInitDocker: false).text, source: "generated")
+        XCTAssertEqual(config2.restart, "systemd")
+        XCTAssertNil(config2.dockerLogFile)
     }
 
     func testYAMLStringsAreQuoted() {
