@@ -67,10 +67,13 @@ let package = Package(
         .target(name: "KubeClient", dependencies: ["CurlHTTP", yams, logging]),
         .target(name: "SSHClient", dependencies: ["CLibSSH2", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "PKI", "DockerConfig", yams, logging] + nio + pki),
+        // Agents installed, upgraded and removed over SSH (`coordinator agents install|uninstall`).
+        .target(name: "AgentInstaller",
+                dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", logging] + pki + nio),
         .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", "DockerEngine", yams, logging]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "PKI", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "PKI", "AgentInstaller", argumentParser, logging, yams]),
 
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
         .target(name: "BoKTesting",
@@ -91,6 +94,8 @@ let package = Package(
         .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
         .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKTesting"]),
+        .testTarget(name: "InstallTests",
+                    dependencies: ["AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

@@ -10,7 +10,7 @@ fi
 
 packages=(
   libcurl4-openssl-dev libssh2-1-dev
-  docker.io openssh-server dnsmasq-base iproute2 iptables procps util-linux
+  docker.io openssh-server openssh-client dnsmasq-base iproute2 iptables procps util-linux
   python3-pip openssl busybox-static
 )
 missing=()

@@ -26,12 +26,21 @@ struct LabUp: AsyncParsableCommand {
     var agentBinary: String?
     @Flag(name: .long, help: "Start no agents (nodes with dockerd only).")
     var noAgents = false
+    @Flag(name: .long, help: "A real sshd per node (client key, known_hosts in the lab), no agents: install them with `coordinator agents install`.")
+    var ssh = false
 
     func run() async throws {
-        let agent = noAgents ? nil : (agentBinary ?? LabUp.siblingAgent())
+        let agent = noAgents || ssh ? nil : (agentBinary ?? LabUp.siblingAgent())
         do {
-            let state = try LabEnvironment.up(LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir, agentBinary: agent)) { print("lab: \($0)") }
+            var spec = LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir, agentBinary: agent)
+            spec.ssh = ssh
+            let state = try LabEnvironment.up(spec) { print("lab: \($0)") }
             print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); inventory \(state.inventory)")
+            if let s = state.ssh {
+                print("lab: sshd on port \(s.port) of every node; identity \(s.identity); known_hosts \(s.knownHosts)")
+                print("lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
+                      + "--known-hosts \(s.knownHosts) --docker-restart-command '\(state.dockerdScript) restart' --docker-log-file \(LabNode.dockerdLog)")
+            }
         } catch {
             FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
             throw ExitCode(1)
@@ -76,11 +85,22 @@ struct LabStatus: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if json {
-            let out: [String: Any] = [
+            var out: [String: Any] = [
                 "name": state.name, "inventory": state.inventory, "kubeDNS": state.kubeDNS, "upstreamDNS": state.upstreamDNS,
                 "chaincodeImage": state.chaincodeImage, "root": state.root,
                 "nodes": state.nodes.map { ["name": $0.name, "address": $0.address, "netns": $0.netns] },
             ]
+            if let s = state.ssh {
+                out["ssh"] = [
+                    "user": s.user, "port": s.port, "identity": s.identity, "knownHosts": s.knownHosts,
+                    "dockerRestartCommand": "\(state.dockerdScript) restart", "dockerLogFile": LabNode.dockerdLog,
+                    "nodes": state.nodes.map { n -> [String: Any] in
+                        var entry: [String: Any] = ["name": n.name, "address": "\(s.user)@\(n.address):\(s.port)", "hostKey": LabSSH.hostKey(n) + ".pub"]
+                        if let pid = LabEnvironment.sshdPID(n) { entry["sshdPID"] = Int(pid) }
+                        return entry
+                    },
+                ] as [String: Any]
+            }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -89,6 +109,9 @@ struct LabStatus: AsyncParsableCommand {
         print("kube-dns stand-in \(state.kubeDNS), upstream DNS \(state.upstreamDNS), image \(state.chaincodeImage)")
         print("inventory \(state.inventory)")
         for n in state.nodes { print("  \(n.name)  \(n.address)  netns \(n.netns)") }
+        if let s = state.ssh {
+            print("ssh: \(s.user)@<node>:\(s.port), identity \(s.identity), known_hosts \(s.knownHosts)")
+        }
     }
 }
 

@@ -15,6 +15,8 @@ public struct LabState: Codable, Sendable, Equatable {
     public var chaincodeImage: String
     public var inventory: String
     public var records: [String: String]
+    /// With `lab up --ssh`: the lab's sshd setup (client key, known_hosts); nil otherwise.
+    public var ssh: LabSSH? = nil
 
     public var statePath: String { root + "/lab.json" }
     public var dockerdScript: String { root + "/bin/lab-dockerd" }
@@ -46,6 +48,9 @@ public struct LabSpec: Sendable {
     /// The agent executable to run on each node; nil starts no agents.
     public var agentBinary: String?
     public var agentPort = 7443
+    /// A real sshd per node, a client key and known_hosts, private install directories per node, and
+    /// no agents (`coordinator agents install` puts them there).
+    public var ssh = false
 
     public init(name: String = "default", subnet: Int = 0, nodeCount: Int = 3, root: String = "/var/tmp/bok-lab",
                 records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab", agentBinary: String? = nil) {
@@ -86,7 +91,8 @@ public enum LabEnvironment {
         }
         return LabState(name: spec.name, subnet: s, root: spec.root, bridge: bridgeName(s), gateway: "198.18.\(s).1",
                         kubeDNS: "198.18.\(s).10", upstreamDNS: "198.18.\(s).2", dnsNetns: "bok\(s)-dns", nodes: nodes,
-                        chaincodeImage: spec.chaincodeImage, inventory: "\(spec.root)/inventory.yaml", records: spec.records)
+                        chaincodeImage: spec.chaincodeImage, inventory: "\(spec.root)/inventory.yaml", records: spec.records,
+                        ssh: spec.ssh ? LabSSH(dir: spec.root + "/ssh") : nil)
     }
 
     /// Creates the network, DNS and nodes with their dockerd (no agents). On failure everything
@@ -113,7 +119,9 @@ public enum LabEnvironment {
                 try startDockerd(node, state: state)
                 try importImage(node, state: state)
             }
-            if let agent = spec.agentBinary {
+            if let ssh = state.ssh {
+                try startSSH(state, ssh: ssh, agentPort: spec.agentPort, progress: progress)
+            } else if let agent = spec.agentBinary {
                 try startAgents(state, binary: agent, port: spec.agentPort, progress: progress)
             }
             return state
@@ -206,14 +214,15 @@ public enum LabEnvironment {
         try addLink(netns: node.netns, hostSide: "bk\(state.subnet)n\(node.index)", address: node.address, state: state)
         for d in ["/etc/docker", "/var/lib/docker", "/etc/default"] { try Host.mkdir(d) }
         _ = FileManager.default.createFile(atPath: node.mountNS, contents: nil)
-        let script = [
+        let installMountLines = try state.ssh != nil ? installMounts(node) : []
+        let script = ([
             "set -e",
             "mount --bind '\(node.defaultsDir)' /etc/default",
             "mount --bind '\(node.dockerConfigDir)' /etc/docker",
             "mount --bind '\(node.dir)/var-lib-docker' /var/lib/docker",
             "mount --bind '\(node.dir)/resolv.conf' /etc/resolv.conf",
             "mount -t tmpfs -o mode=0755 tmpfs /run",
-        ].joined(separator: "\n")
+        ] + installMountLines).joined(separator: "\n")
         try Host.run(["unshare", "--mount=\(node.mountNS)", "--propagation", "private", "--", "sh", "-c", script],
                      step: "creating the mount namespace of \(node.name)")
     }
@@ -272,6 +281,19 @@ public enum LabEnvironment {
                 if Host.isAlive(pid, expecting: "agent") { Host.stop(pid: pid, expecting: "agent", grace: 5); report.append("stopped agent \(n) (pid \(pid))") }
             }
             let mnt = "\(root)/ns/\(n).mnt"
+            // `lab up --ssh`: the agent `agents install` started (its pidfile in the node's /run), then sshd.
+            if netnsList.contains(prefix + n), isMountPoint(mnt) {
+                let r = CommandRunner.run(["nsenter", "--net=/run/netns/\(prefix + n)", "--mount=\(mnt)", "--", "cat", "/run/bok-agent.pid"], timeout: 10)
+                if r.succeeded, let pid = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "bok-agent") {
+                    Host.stop(pid: pid, expecting: "bok-agent", grace: 5)
+                    report.append("stopped the installed agent on \(n) (pid \(pid))")
+                }
+            }
+            if let text = try? String(contentsOfFile: dir + "/ssh/sshd.pid", encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "sshd") {
+                Host.stop(pid: pid, expecting: "sshd", grace: 5)
+                report.append("stopped sshd on \(n) (pid \(pid))")
+            }
             if netnsList.contains(prefix + n), isMountPoint(mnt) {
                 _ = CommandRunner.run(["nsenter", "--net=/run/netns/\(prefix + n)", "--mount=\(mnt)", "--", "\(root)/bin/lab-dockerd", "stop"], timeout: 60)
                 report.append("stopped dockerd on \(n)")
