@@ -68,9 +68,13 @@ let package = Package(
         .target(name: "SSHClient", dependencies: ["CLibSSH2", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "PKI", "DockerConfig", yams, logging] + nio + pki),
         .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", "DockerEngine", yams, logging]),
+        // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
+        .target(name: "Rollout",
+                dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet",
+                               .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "PKI", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "PKI", "Rollout", argumentParser, logging, yams]),
 
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
         .target(name: "BoKTesting",
@@ -91,6 +95,9 @@ let package = Package(
         .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
         .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKTesting"]),
+        .testTarget(name: "RolloutTests",
+                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
+                                   "DockerEngine"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

@@ -9,7 +9,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         abstract: "BoK coordinator: roll out Hyperledger Fabric and its worker nodes on Kubernetes.",
         version: BoKVersion.string,
         subcommands: [VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, CACommand.self, CertsCommand.self,
-                      HealthCommand.self, StatusCommand.self, DNSCommand.self, KubeconfigCommand.self, LabCommand.self]
+                      HealthCommand.self, StatusCommand.self, DNSCommand.self, KubeconfigCommand.self, LabCommand.self,
+                      RolloutCommand.self, StopCommand.self, StartCommand.self, TeardownCommand.self]
     )
 }
 
