@@ -86,7 +86,7 @@ let package = Package(
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
                           dependencies: ["AgentCore", "AgentProtocol", "Fleet", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", argumentParser] + nio),
+                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser] + nio),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),

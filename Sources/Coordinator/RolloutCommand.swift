@@ -82,11 +82,15 @@ struct RolloutCommand: AsyncParsableCommand {
         let client = try kube.client()
 
         let display = ProgressDisplay(enabled: true)
+        let throttle = ProgressThrottle()
         display.say("rollout of tenant \(loaded.tenant) to \(client.config.server)\(dryRun ? " (dry run: nothing is written)" : "")")
         let rollout = NetworkRollout(topology: loaded, client: client, options: options, provisioner: nil) { event in
             switch event {
             case .stepStarted(let step): display.say("[\(step.number)/\(RolloutStep.count)] \(step.title) …")
-            case .progress(let step, let message, _, _): display.say("[\(step.number)/\(RolloutStep.count)]   \(message)")
+            case .progress(let step, let message, let done, let total):
+                if throttle.shouldShow(step: step, done: done, total: total) {
+                    display.say("[\(step.number)/\(RolloutStep.count)]   \(message)")
+                }
             case .stepFinished(let step, let status, let detail):
                 display.say("[\(step.number)/\(RolloutStep.count)] \(step.title): \(status.rawValue) — \(detail)")
             case .warning(let text): display.say("warning: \(text)")
@@ -125,5 +129,24 @@ struct RolloutCommand: AsyncParsableCommand {
                       report.success ? (report.dryRun ? "dry run done" : "rollout done") : "rollout FAILED", report.seconds,
                       report.count(.create), report.count(.update) + report.count(.recreate), report.count(.unchanged))
         return out
+    }
+}
+
+/// Counted progress ("applied 37/120 objects") is shown at the start, at every tenth and at the
+/// end, so a log stays readable for thousands of objects; other progress lines always show.
+final class ProgressThrottle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: [RolloutStep: Int] = [:]
+
+    func shouldShow(step: RolloutStep, done: Int?, total: Int?) -> Bool {
+        guard let done, let total, total > 20 else { return true }
+        let decile = done * 10 / total
+        lock.lock()
+        defer { lock.unlock() }
+        if done == 0 || done == total || last[step] != decile {
+            last[step] = decile
+            return true
+        }
+        return false
     }
 }
