@@ -523,7 +523,6 @@ public final class NetworkRollout: Sendable {
         let selector = NetworkMaterial.tenantSelector(topology.tenant)
         let deadline = Date().addingTimeInterval(options.timeout)
         let started = Date()
-        let wanted = Set(refs.map(ObjectSync.key))
         var lastReady = -1
         while true {
             let listed: [KubeObject]
@@ -547,7 +546,6 @@ public final class NetworkRollout: Sendable {
                     throw RolloutError(step: step, "\(ref) failed: \(why); see `kubectl -n \(ref.namespace ?? "") describe \(ref.kind.lowercased()) \(ref.name)` and the pod logs, fix it and run again")
                 }
             }
-            _ = wanted
             if ready != lastReady {
                 progress(step, "\(ready)/\(refs.count) \(noun) \(noun == "Jobs" ? "complete" : "available")", ready, refs.count)
                 lastReady = ready

@@ -54,13 +54,10 @@ public typealias RolloutReporter = @Sendable (RolloutEvent) -> Void
 public struct RolloutError: Error, CustomStringConvertible, Sendable {
     public var step: RolloutStep?
     public var message: String
-    /// True when the cause is the invocation (a wrong flag or file), not the cluster or a node.
-    public var isUsageError: Bool
 
-    public init(step: RolloutStep?, _ message: String, isUsageError: Bool = false) {
+    public init(step: RolloutStep?, _ message: String) {
         self.step = step
         self.message = message
-        self.isUsageError = isUsageError
     }
 
     public var description: String {

@@ -117,9 +117,13 @@ final class RolloutLabTests: XCTestCase {
                    stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
-    func rolloutArgs(_ standIn: KubeStandIn, _ extra: [String] = []) -> [String] {
-        ["rollout", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
-         "--crypto-dir", workDir + "/crypto", "--max-unavailable", "100%", "--timeout", "120", "--json"] + extra
+    /// Arguments of a rollout; without `fromFile` the nodes come from the stand-in's Node objects (the lab's nodes).
+    func rolloutArgs(_ standIn: KubeStandIn, _ extra: [String] = [], inventoryFromFile: Bool = true) -> [String] {
+        let nodes = inventoryFromFile ? ["--inventory", lab.inventory] : ["--ca-dir", LabEnvironment.trust(lab).dir]
+        var args: [String] = ["rollout", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath]
+        args += nodes
+        args += ["--crypto-dir", workDir + "/crypto", "--max-unavailable", "100%", "--timeout", "120", "--json"]
+        return args + extra
     }
 
     func dockerdPID(_ node: LabNode) -> String { node.run(["cat", "/run/docker.pid"]).stdout }
@@ -220,14 +224,15 @@ final class RolloutLabTests: XCTestCase {
         defer { try? LabEnvironment.startAgent(node2, state: lab, binary: BuildProducts.agent) }
 
         let revision = standIn.currentResourceVersion
-        let stopped = try coordinator(rolloutArgs(standIn), tag: "agent-down")
+        // The nodes come from the cluster here: InternalIP → agent at <ip>:7443, named after the node.
+        let stopped = try coordinator(rolloutArgs(standIn, inventoryFromFile: false), tag: "agent-down")
         XCTAssertEqual(stopped.status, 1)
         let error = stopped.report["error"] as? String ?? ""
         XCTAssertTrue(error.contains("preflight") && error.contains(node2.name), error)
         XCTAssertEqual(standIn.currentResourceVersion, revision, "no Kubernetes object may be written")
         XCTAssertFalse(dockerDNS(lab.nodes[0]).contains(lab.kubeDNS), "no node may be touched either")
 
-        let going = try coordinator(rolloutArgs(standIn, ["--continue-on-error"]), tag: "continue")
+        let going = try coordinator(rolloutArgs(standIn, ["--continue-on-error"], inventoryFromFile: false), tag: "continue")
         XCTAssertEqual(going.status, 1, "a left-out node still fails the run")
         XCTAssertEqual((going.report["skippedNodes"] as? [String: Any]).map { Array($0.keys) }, [node2.name])
         XCTAssertNotNil(try client.getIfPresent(.deployment("peer0-org1-f-1", namespace: "org1-f-1")))
