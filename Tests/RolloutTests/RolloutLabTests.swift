@@ -153,7 +153,10 @@ final class RolloutLabTests: XCTestCase {
         XCTAssertEqual(try RolloutFixture.tenantObjects(client), rendered.union(["ConfigMap ordererorg-f-1/bok-rollout"]))
         // kubectl reads what BoK created.
         let kubectl = Process.runCapturing("/usr/bin/env", ["kubectl", "--kubeconfig", standIn.kubeconfigPath, "get", "deploy", "-A"])
-        if kubectl.status == 0 { XCTAssertTrue(kubectl.out.contains("peer0-org1-f-1"), kubectl.out) }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") {
+            XCTAssertEqual(kubectl.status, 0, kubectl.out)
+            XCTAssertTrue(kubectl.out.contains("peer0-org1-f-1"), kubectl.out)
+        }
 
         // Every node's Docker uses kube-dns first.
         for node in lab.nodes {
