@@ -71,9 +71,13 @@ let package = Package(
         .target(name: "AgentInstaller",
                 dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", logging] + pki + nio),
         .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", "DockerEngine", yams, logging]),
+        // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
+        .target(name: "Rollout",
+                dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
+                               .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "PKI", "AgentInstaller", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
 
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
         .target(name: "BoKTesting",
@@ -85,7 +89,7 @@ let package = Package(
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
                           dependencies: ["AgentCore", "AgentProtocol", "Fleet", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", argumentParser] + nio),
+                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser] + nio),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),
@@ -95,7 +99,10 @@ let package = Package(
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
         .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKTesting"]),
         .testTarget(name: "InstallTests",
-                    dependencies: ["AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting"]),
+                    dependencies: ["AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting", "KubeClient"]),
+        .testTarget(name: "RolloutTests",
+                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
+                                   "DockerEngine"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

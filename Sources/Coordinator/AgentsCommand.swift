@@ -13,14 +13,8 @@ struct AgentsCommand: AsyncParsableCommand {
         subcommands: [AgentsInstall.self, AgentsUninstall.self])
 }
 
-/// Which nodes, how to reach them over SSH, how many at once, and the report format.
-struct AgentsSSHOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The nodes, their agent and SSH addresses (see configs/inventory.yaml).", valueName: "FILE"))
-    var inventory: String = "inventory.yaml"
-    @Option(name: .long, help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "a,b"))
-    var nodes: String?
-    @Option(name: .long, help: ArgumentHelp("The coordinator's CA (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
-    var caDir: String?
+/// How to log in to the nodes over SSH: shared by `agents install|uninstall` and `rollout --install-agents`.
+struct SSHLoginOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("SSH user where the inventory's `ssh:` names none.", valueName: "USER"))
     var sshUser: String = "root"
     @Option(name: .long, help: ArgumentHelp("Private key to log in with (ed25519 recommended: libssh2 1.10 cannot use RSA keys with OpenSSH 8.8+).", valueName: "FILE"))
@@ -33,10 +27,73 @@ struct AgentsSSHOptions: ParsableArguments {
     var acceptNewHostKeys = false
     @Option(name: .long, help: ArgumentHelp("Log in with the password in this environment variable instead of a key.", valueName: "VAR"))
     var passwordEnv: String?
-    @Option(name: .long, help: "How many nodes to work on at once.")
-    var parallel: Int = 8
     @Option(name: .long, help: "Seconds for the TCP connect and SSH handshake.")
     var connectTimeout: Double = 10
+
+    func validate() throws {
+        guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive.") }
+        for name in [passwordEnv, identityPassphraseEnv].compactMap({ $0 }) where ProcessInfo.processInfo.environment[name] == nil {
+            throw ValidationError("The environment variable \(name) is not set.")
+        }
+    }
+}
+
+/// What to install and how the installed agent restarts Docker: shared by `agents install` and
+/// `rollout --install-agents`.
+struct AgentInstallFlags: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The agent executable to install (default: `agent` next to this coordinator).", valueName: "PATH"))
+    var agentBinary: String?
+    @Option(name: .long, help: "Seconds to wait for the started agent to answer agent.hello.")
+    var helloTimeout: Double = 30
+    @Option(name: .long, help: ArgumentHelp("On nodes without systemd: the command the agent restarts Docker with (default: /etc/init.d/docker restart).", valueName: "CMD"))
+    var dockerRestartCommand: String?
+    @Option(name: .long, help: ArgumentHelp("On nodes without systemd: dockerd's log file, quoted when a DNS apply fails.", valueName: "PATH"))
+    var dockerLogFile: String?
+
+    func validate() throws {
+        guard helloTimeout > 0 else { throw ValidationError("--hello-timeout must be positive.") }
+    }
+
+    /// The installer's options for these flags and this login.
+    func installOptions(trust: TrustStore, login: SSHLoginOptions, parallel: Int, operationTimeout: Double) -> AgentInstallOptions {
+        var options = login.installOptions(trust: trust, agentBinary: expandingTilde(agentBinary ?? LabUp.siblingAgent()),
+                                           parallel: parallel, operationTimeout: operationTimeout)
+        options.helloTimeout = helloTimeout
+        options.dockerRestartCommand = dockerRestartCommand
+        options.dockerLogFile = dockerLogFile
+        return options
+    }
+}
+
+extension SSHLoginOptions {
+    /// The installer's options for this login (install flags at their defaults).
+    func installOptions(trust: TrustStore, agentBinary: String, parallel: Int, operationTimeout: Double) -> AgentInstallOptions {
+        let environment = ProcessInfo.processInfo.environment
+        let auth: SSHAuth =
+            if let passwordEnv, let password = environment[passwordEnv] {
+                .password(password)
+            } else {
+                .key(privateKeyPath: expandingTilde(identity), passphrase: identityPassphraseEnv.flatMap { environment[$0] })
+            }
+        return AgentInstallOptions(agentBinary: agentBinary, trust: trust, sshUser: sshUser, auth: auth,
+                                   knownHostsPath: expandingTilde(knownHosts), hostKeyPolicy: acceptNewHostKeys ? .acceptNew : .strict,
+                                   connectTimeout: connectTimeout, operationTimeout: operationTimeout, parallel: parallel)
+    }
+}
+
+func expandingTilde(_ path: String) -> String { NSString(string: path).expandingTildeInPath }
+
+/// Which nodes, how to reach them over SSH, how many at once, and the report format.
+struct AgentsSSHOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The nodes, their agent and SSH addresses (see configs/inventory.yaml).", valueName: "FILE"))
+    var inventory: String = "inventory.yaml"
+    @Option(name: .long, help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "a,b"))
+    var nodes: String?
+    @Option(name: .long, help: ArgumentHelp("The coordinator's CA (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
+    var caDir: String?
+    @OptionGroup var login: SSHLoginOptions
+    @Option(name: .long, help: "How many nodes to work on at once.")
+    var parallel: Int = 8
     @Option(name: .long, help: "Seconds any later SSH step may wait for the node without progress.")
     var timeout: Double = 60
     @Flag(name: .long, help: "Print the per-node report as JSON (progress lines still go to stderr).")
@@ -44,10 +101,7 @@ struct AgentsSSHOptions: ParsableArguments {
 
     func validate() throws {
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1.") }
-        guard connectTimeout > 0, timeout > 0 else { throw ValidationError("--connect-timeout and --timeout must be positive.") }
-        for name in [passwordEnv, identityPassphraseEnv].compactMap({ $0 }) where ProcessInfo.processInfo.environment[name] == nil {
-            throw ValidationError("The environment variable \(name) is not set.")
-        }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
     }
 
     func loadInventory() throws -> Inventory {
@@ -61,21 +115,6 @@ struct AgentsSSHOptions: ParsableArguments {
             throw ExitCode(CoordinatorExit.invalidInput)
         }
     }
-
-    func installOptions(_ inventory: Inventory, agentBinary: String) -> AgentInstallOptions {
-        let environment = ProcessInfo.processInfo.environment
-        let auth: SSHAuth =
-            if let passwordEnv, let password = environment[passwordEnv] {
-                .password(password)
-            } else {
-                .key(privateKeyPath: expand(identity), passphrase: identityPassphraseEnv.flatMap { environment[$0] })
-            }
-        return AgentInstallOptions(agentBinary: agentBinary, trust: inventory.trust, sshUser: sshUser, auth: auth,
-                                   knownHostsPath: expand(knownHosts), hostKeyPolicy: acceptNewHostKeys ? .acceptNew : .strict,
-                                   connectTimeout: connectTimeout, operationTimeout: timeout, parallel: parallel)
-    }
-
-    func expand(_ path: String) -> String { NSString(string: path).expandingTildeInPath }
 
     /// Progress lines (`HH:MM:SS node: message`) on stderr, whatever the output format.
     static func progress() -> @Sendable (String, String) -> Void {
@@ -124,27 +163,13 @@ struct AgentsInstall: AsyncParsableCommand {
             Exit status: 0 when every node is ok, 1 when any failed (or was rolled back), 2 on a usage error.
             """)
     @OptionGroup var ssh: AgentsSSHOptions
-    @Option(name: .long, help: ArgumentHelp("The agent executable to install (default: `agent` next to this coordinator).", valueName: "PATH"))
-    var agentBinary: String?
-    @Option(name: .long, help: "Seconds to wait for the started agent to answer agent.hello.")
-    var helloTimeout: Double = 30
-    @Option(name: .long, help: ArgumentHelp("On nodes without systemd: the command the agent restarts Docker with (default: /etc/init.d/docker restart).", valueName: "CMD"))
-    var dockerRestartCommand: String?
-    @Option(name: .long, help: ArgumentHelp("On nodes without systemd: dockerd's log file, quoted when a DNS apply fails.", valueName: "PATH"))
-    var dockerLogFile: String?
+    @OptionGroup var agent: AgentInstallFlags
     @Flag(name: .long, help: "Only nodes whose agent does not answer agent.hello; leave the others alone.")
     var missingOnly = false
 
-    func validate() throws {
-        guard helloTimeout > 0 else { throw ValidationError("--hello-timeout must be positive.") }
-    }
-
     func run() async throws {
         let inventory = try ssh.loadInventory()
-        var options = ssh.installOptions(inventory, agentBinary: ssh.expand(agentBinary ?? LabUp.siblingAgent()))
-        options.helloTimeout = helloTimeout
-        options.dockerRestartCommand = dockerRestartCommand
-        options.dockerLogFile = dockerLogFile
+        let options = agent.installOptions(trust: inventory.trust, login: ssh.login, parallel: ssh.parallel, operationTimeout: ssh.timeout)
         let installer = AgentInstaller(options: options, logger: AgentsSSHOptions.logger(), progress: AgentsSSHOptions.progress())
         let reports = missingOnly ? await installer.installMissing(nodes: inventory.nodes) : await installer.install(nodes: inventory.nodes)
         try ssh.finish(reports)
@@ -160,7 +185,9 @@ struct AgentsUninstall: AsyncParsableCommand {
 
     func run() async throws {
         let inventory = try ssh.loadInventory()
-        let installer = AgentInstaller(options: ssh.installOptions(inventory, agentBinary: ""), logger: AgentsSSHOptions.logger(),
+        let options = ssh.login.installOptions(trust: inventory.trust, agentBinary: "", parallel: ssh.parallel,
+                                               operationTimeout: ssh.timeout)
+        let installer = AgentInstaller(options: options, logger: AgentsSSHOptions.logger(),
                                        progress: AgentsSSHOptions.progress())
         try ssh.finish(await installer.uninstall(nodes: inventory.nodes))
     }

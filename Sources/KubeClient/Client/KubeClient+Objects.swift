@@ -126,8 +126,11 @@ extension KubeClient {
     /// is YAML) and `?fieldManager=…&force=…`. Creates the object when it does not exist and
     /// changes nothing (not even `resourceVersion`) when it already matches. Returns the object
     /// as stored. Namespaced objects without a namespace go to the context's namespace.
+    /// `dryRun` sends `?dryRun=All`: the server validates, authorizes and answers as if it
+    /// applied, and stores nothing (a permission preflight).
     @discardableResult
-    public func apply(_ object: KubeObject, fieldManager: String = "bok", force: Bool = true) throws(KubeError) -> KubeObject {
+    public func apply(_ object: KubeObject, fieldManager: String = "bok", force: Bool = true,
+                      dryRun: Bool = false) throws(KubeError) -> KubeObject {
         let type = try resourceType(apiVersion: object.apiVersion, kind: object.kind)
         guard !object.name.isEmpty else {
             throw .invalidObject("\(object.kind) has no metadata.name; server-side apply needs one")
@@ -136,7 +139,8 @@ extension KubeClient {
             throw .invalidObject("\(object.kind) \(object.name) is cluster-scoped but sets metadata.namespace \(ns)")
         }
         let path = type.objectPath(namespace: type.namespaced ? (object.namespace ?? config.namespace) : nil, name: object.name)
-        let query: [(String, String)] = [("fieldManager", fieldManager), ("force", force ? "true" : "false")]
+        var query: [(String, String)] = [("fieldManager", fieldManager), ("force", force ? "true" : "false")]
+        if dryRun { query.append(("dryRun", "All")) }
         let json = try sendJSON("PATCH", path, query: query, body: object.serialized(),
                                 contentType: "application/apply-patch+yaml", retry: true)
         return try self.object(from: json, "PATCH", path)

@@ -1,0 +1,54 @@
+import FabricTopology
+import Foundation
+import KubeManifests
+import MSP
+
+// This file sees KubeManifests' `KubeObject` only; the rest of the module works with KubeClient's.
+
+/// Which rollout step applies a rendered object.
+public enum ObjectPhase: String, Sendable, Codable {
+    /// Namespaces, storage, config, Services and Deployments (step 4).
+    case main
+    /// The channel Jobs (step 6), applied once every Deployment is available.
+    case channel
+    /// The explorer's objects (step 7), applied once the channel exists.
+    case explorer
+}
+
+/// One rendered object as YAML, with the step that applies it.
+public struct RenderedManifest: Sendable {
+    public var yaml: String
+    public var phase: ObjectPhase
+}
+
+/// Crypto material and the rendered network: the inputs of the Kubernetes steps.
+public enum NetworkMaterial {
+    /// Generates (or completes) the MSP material in `directory`, keeping every existing key.
+    public static func generateCrypto(_ topology: FabricTopology, into directory: String) throws -> CryptoReport {
+        try MSPGenerator(topology: topology).generate(into: directory)
+    }
+
+    /// Every object of the network with its Secrets, rendered from the crypto directory.
+    public static func render(_ topology: FabricTopology, cryptoDirectory: String) throws -> [RenderedManifest] {
+        let credentials = try ServiceCredentials(topology: topology, cryptoDirectory: cryptoDirectory)
+        let renderer = ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: cryptoDirectory),
+                                        passwords: { credentials.password(namespace: $0, purpose: $1) })
+        let explorerNamespace = topology.explorerOrg?.namespace
+        return try renderer.render().map { object in
+            let phase: ObjectPhase
+            if object.kind == "Job" {
+                phase = .channel
+            } else if let explorerNamespace, object.namespace == explorerNamespace,
+                      object.labels[BoKLabels.instance] == "explorer" {
+                phase = .explorer
+            } else {
+                phase = .main
+            }
+            return RenderedManifest(yaml: object.yaml, phase: phase)
+        }
+    }
+
+    /// The label that marks what a tenant owns, and its selector.
+    public static let tenantLabel = BoKLabels.tenant
+    public static func tenantSelector(_ tenant: String) -> String { BoKLabels.tenantSelector(tenant) }
+}
