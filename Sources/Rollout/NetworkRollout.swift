@@ -332,6 +332,15 @@ public final class NetworkRollout: Sendable {
             directory = temp + "/crypto"
         }
         defer { if let scratch { try? FileManager.default.removeItem(atPath: scratch) } }
+        // New keys for a network that already runs would replace every identity in its Secrets
+        // (and break it): refuse unless the material of the first rollout is here.
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: options.cryptoDirectory)) ?? []
+        if existing.isEmpty, let previous = run.previous, let last = previous.lastCompleted, last >= .crypto {
+            throw RolloutError(step: .crypto, "tenant \(topology.tenant) was already rolled out (ConfigMap \(RolloutState.configMapName) "
+                + "says so) but \(options.cryptoDirectory) holds no crypto material: new keys would replace every identity of the "
+                + "running network. Copy the crypto directory of the first rollout here (or pass its path with --crypto-dir); to "
+                + "start over on purpose, run `coordinator teardown` first")
+        }
         progress(.crypto, "MSP material in \(options.cryptoDirectory)")
         let report: CryptoSummary
         do {

@@ -94,6 +94,25 @@ final class RolloutStandInTests: XCTestCase {
         XCTAssertEqual(standIn.requests(method: "PATCH"), 1)
     }
 
+    func testARolledOutTenantIsNotGivenNewKeysFromAnEmptyCryptoDirectory() async throws {
+        let standIn = try makeStandIn()
+        let client = try makeClient(standIn)
+        try RolloutFixture.createDefaultStorageClass(client)
+        _ = try await rollout(client, try options()).run()
+        let secretsBefore = try client.list(.secret, namespace: "org1-f-1").map { $0["data"] }
+
+        // The same tenant from a machine without the first run's crypto directory.
+        var elsewhere = try options()
+        elsewhere.cryptoDirectory = workDir + "/empty-crypto"
+        let report = try await rollout(client, elsewhere).run()
+        XCTAssertFalse(report.success)
+        let error = report.error ?? ""
+        XCTAssertTrue(error.contains("step 2/8") && error.contains("holds no crypto material"), error)
+        XCTAssertTrue(error.contains("--crypto-dir") && error.contains("coordinator teardown"), error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workDir + "/empty-crypto/peerOrganizations"), "no keys were generated")
+        XCTAssertEqual(try client.list(.secret, namespace: "org1-f-1").map { $0["data"] }, secretsBefore, "Secrets untouched")
+    }
+
     func testDriftIsPutBackAndDryRunShowsItWithoutWriting() async throws {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
