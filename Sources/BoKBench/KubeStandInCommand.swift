@@ -1,6 +1,7 @@
 import ArgumentParser
 import BoKTesting
 import Foundation
+import KubeClient
 
 /// `bok-bench kube-stand-in`: runs the Kubernetes stand-in on its own until Ctrl-C, to try
 /// kubectl (or the coordinator) against it by hand.
@@ -18,6 +19,21 @@ struct KubeStandInCommand: ParsableCommand {
     @Flag(help: "Serve plain HTTP without authentication instead of HTTPS with a client certificate.")
     var http = false
 
+    @Option(name: .customLong("node"), help: ArgumentHelp("A worker Node object (repeatable; default: three made-up nodes).", valueName: "NAME=IP"))
+    var nodes: [String] = []
+
+    @Option(help: ArgumentHelp("Create this StorageClass, marked as the default one (as most clusters have).", valueName: "NAME"))
+    var defaultStorageClass: String?
+
+    @Option(help: ArgumentHelp("Also copy the kubeconfig to this path (removed again on exit).", valueName: "FILE"))
+    var kubeconfigOut: String?
+
+    func validate() throws {
+        for node in nodes where node.split(separator: "=").count != 2 {
+            throw ValidationError("--node must be NAME=IP, got '\(node)'")
+        }
+    }
+
     func run() throws {
         var options = KubeStandIn.Options()
         options.readinessDelay = readinessDelay
@@ -26,9 +42,27 @@ struct KubeStandInCommand: ParsableCommand {
             options.scheme = .http
             options.authentication = .none
         }
+        if !nodes.isEmpty {
+            options.nodes = nodes.map { pair in
+                let parts = pair.split(separator: "=").map(String.init)
+                return KubeStandIn.Node(name: parts[0], internalIP: parts[1])
+            }
+        }
         let standIn = try KubeStandIn(options: options)
+        if let defaultStorageClass {
+            var storageClass = KubeObject(apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: defaultStorageClass)
+            storageClass["metadata", "annotations"] = ["storageclass.kubernetes.io/is-default-class": "true"]
+            storageClass["provisioner"] = "rancher.io/local-path"
+            try KubeClient(config: try KubeConfig.load(path: standIn.kubeconfigPath)).apply(storageClass)
+        }
+        var kubeconfig = standIn.kubeconfigPath
+        if let kubeconfigOut {
+            try? FileManager.default.removeItem(atPath: kubeconfigOut)
+            try FileManager.default.copyItem(atPath: standIn.kubeconfigPath, toPath: kubeconfigOut)
+            kubeconfig = kubeconfigOut
+        }
         print("Kubernetes stand-in listening at \(standIn.url)")
-        print("  kubectl --kubeconfig \(standIn.kubeconfigPath) get ns,svc,deploy -A")
+        print("  kubectl --kubeconfig \(kubeconfig) get ns,svc,deploy -A")
         print("Ctrl-C stops it and deletes the kubeconfig.")
         fflush(nil)  // all output streams: stdout may be a pipe
         // A plain handler and a flag: libdispatch signal sources miss signals that a shell
@@ -37,6 +71,7 @@ struct KubeStandInCommand: ParsableCommand {
         signal(SIGTERM, { _ in stopRequested = 1 })
         while stopRequested == 0 { usleep(100_000) }
         standIn.stop()
+        if let kubeconfigOut { try? FileManager.default.removeItem(atPath: kubeconfigOut) }
     }
 }
 
