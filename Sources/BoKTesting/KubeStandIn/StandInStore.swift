@@ -154,7 +154,7 @@ final class StandInStore: @unchecked Sendable {
         guard !r.body.isEmpty else { throw StandInError.badRequest("the request has no body") }
         let value: StandInJSON
         do {
-            value = try StandInJSON.parse(r.body)
+            value = try StandInBody.parse(r.body)
         } catch {
             throw StandInError.badRequest("\(error)")
         }
@@ -531,7 +531,7 @@ final class StandInStore: @unchecked Sendable {
         var propagation = r.query["propagationPolicy"] ?? "Background"
         var rv: String?
         var uid: String?
-        if !r.body.isEmpty, let options = try? StandInJSON.parse(r.body) {
+        if !r.body.isEmpty, let options = try? StandInBody.parse(r.body) {
             if let p = options["propagationPolicy"]?.stringValue { propagation = p }
             if options["orphanDependents"]?.boolValue == true { propagation = "Orphan" }
             rv = options[path: ["preconditions", "resourceVersion"]]?.stringValue
