@@ -105,15 +105,7 @@ struct AgentsSSHOptions: ParsableArguments {
     }
 
     func loadInventory() throws -> Inventory {
-        do {
-            var inv = try Inventory.load(path: inventory)
-            if let caDir { inv.caDir = caDir }
-            let names = nodes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
-            return try inv.selecting(names)
-        } catch {
-            StandardError.print("coordinator: \(error)")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
+        try loadSelectedInventory(path: inventory, nodes: nodes, caDir: caDir)
     }
 
     /// Progress lines (`HH:MM:SS node: message`) on stderr, whatever the output format.

@@ -16,15 +16,7 @@ struct FleetOptions: ParsableArguments {
     var connectTimeout: Double = 5
 
     func loadInventory() throws -> Inventory {
-        do {
-            var inv = try Inventory.load(path: inventory)
-            if let caDir { inv.caDir = caDir }
-            let names = nodes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
-            return try inv.selecting(names)
-        } catch {
-            StandardError.print("coordinator: \(error)")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
+        try loadSelectedInventory(path: inventory, nodes: nodes, caDir: caDir)
     }
 
     func runner(_ inventory: Inventory) throws -> FleetRunner {
@@ -64,5 +56,19 @@ final class ProgressDisplay: @unchecked Sendable {
         let f = DateFormatter()
         f.dateFormat = "HH:mm:ss"
         return f.string(from: Date())
+    }
+}
+
+/// The inventory at `path`, its CA directory overridden by `--ca-dir`, narrowed to `--nodes a,b`;
+/// a bad file or an unknown node is a usage error (exit 2).
+func loadSelectedInventory(path: String, nodes: String?, caDir: String?) throws -> Inventory {
+    do {
+        var inv = try Inventory.load(path: path)
+        if let caDir { inv.caDir = caDir }
+        let names = nodes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
+        return try inv.selecting(names)
+    } catch {
+        StandardError.print("coordinator: \(error)")
+        throw ExitCode(CoordinatorExit.invalidInput)
     }
 }

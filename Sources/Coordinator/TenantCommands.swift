@@ -5,40 +5,39 @@ import Foundation
 import KubeClient
 import Rollout
 
-/// `coordinator stop`: scale the tenant's workloads to zero, remembering their replica counts.
-struct StopCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop",
-        abstract: "Scale every Deployment and StatefulSet of the tenant to 0 (counts kept in annotation bok.io/replicas).")
+/// What `stop` and `start` share: the tenant (from the topology), the cluster, the output format.
+struct TenantScaleOptions: ParsableArguments {
     @OptionGroup var topology: TopologyOptions
     @OptionGroup var kube: KubeOptions
     @Flag(name: .long, help: "Machine-readable output.")
     var json = false
 
-    func run() async throws {
+    func scale(verb: String, _ action: (TenantLifecycle) throws -> [TenantLifecycle.ScaleChange]) throws {
         let loaded = try topology.load()
+        let json = self.json
         let lifecycle = TenantLifecycle(client: try kube.client(), tenant: loaded.tenant) { line in
             if !json { StandardError.print(line) }
         }
-        try TenantCommandOutput.scale(json: json, verb: "stopped", tenant: loaded.tenant) { try lifecycle.stop() }
+        try TenantCommandOutput.scale(json: json, verb: verb, tenant: loaded.tenant) { try action(lifecycle) }
     }
+}
+
+/// `coordinator stop`: scale the tenant's workloads to zero, remembering their replica counts.
+struct StopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop",
+        abstract: "Scale every Deployment and StatefulSet of the tenant to 0 (counts kept in annotation bok.io/replicas).")
+    @OptionGroup var options: TenantScaleOptions
+
+    func run() async throws { try options.scale(verb: "stopped") { try $0.stop() } }
 }
 
 /// `coordinator start`: scale the tenant's workloads back to the counts `stop` remembered.
 struct StartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "start",
         abstract: "Restore the replica counts `coordinator stop` remembered.")
-    @OptionGroup var topology: TopologyOptions
-    @OptionGroup var kube: KubeOptions
-    @Flag(name: .long, help: "Machine-readable output.")
-    var json = false
+    @OptionGroup var options: TenantScaleOptions
 
-    func run() async throws {
-        let loaded = try topology.load()
-        let lifecycle = TenantLifecycle(client: try kube.client(), tenant: loaded.tenant) { line in
-            if !json { StandardError.print(line) }
-        }
-        try TenantCommandOutput.scale(json: json, verb: "started", tenant: loaded.tenant) { try lifecycle.start() }
-    }
+    func run() async throws { try options.scale(verb: "started") { try $0.start() } }
 }
 
 /// `coordinator teardown`: delete exactly what the tenant owns.

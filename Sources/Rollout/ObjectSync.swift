@@ -90,39 +90,29 @@ struct ObjectSync: Sendable {
         let counter = ProgressCounter(start: changes.count)
         progress(counter.value, total)
         for stage in ApplyOrder.stages(work) {
-            let results = StageResults(count: stage.count)
             let client = self.client
-            let body: @Sendable (Int) -> Void = { i in
+            let results = ConcurrentWork.map(count: stage.count, concurrency: concurrency) { i -> Result<ObjectChange, KubeError> in
                 let object = stage[i]
                 let action = actions[Self.key(object.ref)] ?? .update
+                defer { progress(counter.increment(), total) }
                 do throws(KubeError) {
                     if action == .recreate {
                         try client.delete(object.ref, propagation: .background)
                         try client.waitForDeletion([object.ref], timeout: jobTimeout, pollInterval: 0.5)
                     }
                     try client.apply(object)
-                    results.set(i, .success(ObjectChange(object: object.ref.description, action: action)))
+                    return .success(ObjectChange(object: object.ref.description, action: action))
                 } catch {
-                    results.set(i, .failure(error))
-                }
-                progress(counter.increment(), total)
-            }
-            if concurrency <= 1 || stage.count == 1 {
-                for i in stage.indices { body(i) }
-            } else {
-                let next = IndexDealer()
-                DispatchQueue.concurrentPerform(iterations: min(concurrency, stage.count)) { _ in
-                    while let i = next.take(below: stage.count) { body(i) }
+                    return .failure(error)
                 }
             }
             var failure: (ObjectRef, KubeError)?
-            for (i, result) in results.all().enumerated() {
+            for (i, result) in results.enumerated() {
                 switch result {
-                case .success(let change)?: changes.append(change)
-                case .failure(let error)?:
+                case .success(let change): changes.append(change)
+                case .failure(let error):
                     changes.append(ObjectChange(object: stage[i].ref.description, action: .failed, message: error.description))
                     if failure == nil { failure = (stage[i].ref, error) }
-                case nil: break
                 }
             }
             if let failure { throw Failure(object: failure.0, error: failure.1, changes: changes) }
@@ -146,35 +136,5 @@ final class ProgressCounter: @unchecked Sendable {
         defer { lock.unlock() }
         count += 1
         return count
-    }
-}
-
-/// Per-object results of a concurrent stage.
-final class StageResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<ObjectChange, KubeError>?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<ObjectChange, KubeError>) {
-        lock.lock()
-        slots[i] = r
-        lock.unlock()
-    }
-    func all() -> [Result<ObjectChange, KubeError>?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
-    }
-}
-
-/// Hands out indices to concurrent workers.
-final class IndexDealer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func take(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard value < limit else { return nil }
-        value += 1
-        return value - 1
     }
 }

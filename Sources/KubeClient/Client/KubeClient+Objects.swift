@@ -174,23 +174,17 @@ extension KubeClient {
                 for object in stage { results.append(try apply(object, fieldManager: fieldManager, force: force)) }
                 continue
             }
-            let outcomes = ResultSlots(count: stage.count)
-            let workers = min(concurrency, stage.count)
-            let next = Counter()
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while let i = next.take(below: stage.count) {
-                    do throws(KubeError) {
-                        outcomes.set(i, .success(try apply(stage[i], fieldManager: fieldManager, force: force)))
-                    } catch {
-                        outcomes.set(i, .failure(error))
-                    }
+            let outcomes = ConcurrentWork.map(count: stage.count, concurrency: concurrency) { i -> Result<KubeObject, KubeError> in
+                do throws(KubeError) {
+                    return .success(try apply(stage[i], fieldManager: fieldManager, force: force))
+                } catch {
+                    return .failure(error)
                 }
             }
-            for outcome in outcomes.all() {
+            for outcome in outcomes {
                 switch outcome {
                 case .success(let object): results.append(object)
                 case .failure(let error): throw error
-                case nil: break
                 }
             }
         }
@@ -265,35 +259,5 @@ extension KubeClient {
             if try delete(object.ref, propagation: propagation) { deleted.append(object.ref) }
         }
         return deleted
-    }
-}
-
-/// Result slots filled by concurrent workers.
-private final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<KubeObject, KubeError>?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<KubeObject, KubeError>) {
-        lock.lock()
-        slots[i] = r
-        lock.unlock()
-    }
-    func all() -> [Result<KubeObject, KubeError>?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
-    }
-}
-
-/// Hands out indices to concurrent workers.
-private final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func take(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard value < limit else { return nil }
-        value += 1
-        return value - 1
     }
 }
