@@ -81,7 +81,7 @@ let package = Package(
 
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
         .target(name: "BoKTesting",
-                dependencies: ["AgentProtocol", "DockerConfig", "KubeClient", yams,
+                dependencies: ["AgentProtocol", "DockerConfig", "KubeClient", "Lab", yams,
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),

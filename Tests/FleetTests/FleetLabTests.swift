@@ -9,34 +9,23 @@ import XCTest
 
 /// The node-side rollout end to end on a 3-node lab: real dockerd, dnsmasq and agents over mutual TLS.
 final class FleetLabTests: XCTestCase {
-    nonisolated(unsafe) static var lab: LabState?
-    nonisolated(unsafe) static var setupError: String?
-    static let subnet = 202
+    static let shared = SharedLab(LabSpec(name: "fleet-tests", subnet: 202, nodeCount: 3, root: "/tmp/bok-test-lab-202",
+                                          agentBinary: BuildProducts.agent))
 
     override class func setUp() {
         super.setUp()
-        guard geteuid() == 0 else { return }
-        let root = "/tmp/bok-test-lab-\(subnet)"
-        _ = LabEnvironment.down(root: root, subnet: subnet)
-        do {
-            lab = try LabEnvironment.up(LabSpec(name: "fleet-tests", subnet: subnet, nodeCount: 3, root: root,
-                                                agentBinary: BuildProducts.agent))
-        } catch {
-            setupError = "\(error)"
-        }
+        shared.up()
     }
 
     override class func tearDown() {
-        if let lab { _ = LabEnvironment.down(root: lab.root, subnet: lab.subnet) }
-        lab = nil
+        shared.down()
         super.tearDown()
     }
 
-    var lab: LabState { Self.lab! }
+    var lab: LabState { Self.shared.state! }
 
     override func setUp() async throws {
-        try XCTSkipUnless(geteuid() == 0, "needs root: creates namespaces and runs dockerd")
-        guard Self.lab != nil else { throw XCTSkip("lab could not be created: \(Self.setupError ?? "?")") }
+        if let reason = Self.shared.unavailable { throw XCTSkip(reason) }
         // Every test starts with the nodes' original DNS-less files and agents from the lab.
         for node in lab.nodes {
             let text = (try? String(contentsOfFile: node.defaultsFile, encoding: .utf8)) ?? ""

@@ -11,39 +11,28 @@ import XCTest
 /// `agents install|uninstall` against a real sshd (Debian's openssh-server) in each of 3 lab nodes:
 /// install, unchanged re-run, upgrade, rollback, uninstall, host-key, authentication and timeout errors.
 final class InstallLabTests: XCTestCase {
-    nonisolated(unsafe) static var lab: LabState?
-    nonisolated(unsafe) static var setupError: String?
-    static let subnet = 205
-    static let root = "/tmp/bok-test-lab-205"
+    static let shared: SharedLab = {
+        var spec = LabSpec(name: "install-tests", subnet: 205, nodeCount: 3, root: "/tmp/bok-test-lab-205")
+        spec.ssh = true
+        return SharedLab(spec, requiring: ["/usr/sbin/sshd"])
+    }()
 
     override class func setUp() {
         super.setUp()
-        guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") else { return }
-        _ = LabEnvironment.down(root: root, subnet: subnet)
-        do {
-            var spec = LabSpec(name: "install-tests", subnet: subnet, nodeCount: 3, root: root)
-            spec.ssh = true
-            lab = try LabEnvironment.up(spec)
-        } catch {
-            setupError = "\(error)"
-        }
+        shared.up()
     }
 
     override class func tearDown() {
-        let report = LabEnvironment.down(root: root, subnet: subnet)
-        print("lab down: \(report.joined(separator: "; "))")
-        lab = nil
+        print("lab down: \(shared.down().joined(separator: "; "))")
         super.tearDown()
     }
 
-    var lab: LabState { Self.lab! }
+    var lab: LabState { Self.shared.state! }
     var ssh: LabSSH { lab.ssh! }
     private var scratch: [String] = []
 
     override func setUp() async throws {
-        try XCTSkipUnless(geteuid() == 0, "needs root: creates namespaces and runs sshd and dockerd")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"), "openssh-server is not installed")
-        guard Self.lab != nil else { throw XCTSkip("lab could not be created: \(Self.setupError ?? "?")") }
+        if let reason = Self.shared.unavailable { throw XCTSkip(reason) }
     }
 
     override func tearDown() async throws {

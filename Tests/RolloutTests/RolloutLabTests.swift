@@ -12,37 +12,26 @@ import XCTest
 /// as kube-dns, agents over mutual TLS) and the Kubernetes stand-in whose kube-dns ClusterIP is
 /// the lab's dnsmasq.
 final class RolloutLabTests: XCTestCase {
-    nonisolated(unsafe) static var lab: LabState?
-    nonisolated(unsafe) static var setupError: String?
-    static let subnet = 204
+    static let shared = SharedLab(LabSpec(name: "rollout-tests", subnet: 204, nodeCount: 3, root: "/tmp/bok-test-lab-204",
+                                          agentBinary: BuildProducts.agent))
 
     override class func setUp() {
         super.setUp()
-        guard geteuid() == 0 else { return }
-        let root = "/tmp/bok-test-lab-\(subnet)"
-        _ = LabEnvironment.down(root: root, subnet: subnet)
-        do {
-            lab = try LabEnvironment.up(LabSpec(name: "rollout-tests", subnet: subnet, nodeCount: 3, root: root,
-                                                agentBinary: BuildProducts.agent))
-        } catch {
-            setupError = "\(error)"
-        }
+        shared.up()
     }
 
     override class func tearDown() {
-        if let lab { _ = LabEnvironment.down(root: lab.root, subnet: lab.subnet) }
-        lab = nil
+        shared.down()
         super.tearDown()
     }
 
-    var lab: LabState { Self.lab! }
+    var lab: LabState { Self.shared.state! }
     var workDir: String!
     /// Coordinator processes started by a test, killed by PID if still running at the end.
     var spawned: [pid_t] = []
 
     override func setUp() async throws {
-        try XCTSkipUnless(geteuid() == 0, "needs root: creates namespaces and runs dockerd")
-        guard Self.lab != nil else { throw XCTSkip("lab could not be created: \(Self.setupError ?? "?")") }
+        if let reason = Self.shared.unavailable { throw XCTSkip(reason) }
         guard FileManager.default.isExecutableFile(atPath: BuildProducts.coordinator) else {
             throw XCTSkip("the coordinator executable is not built next to the tests")
         }
