@@ -6,6 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bok-bench",
         abstract: "Run BoK's benchmarks and print their figures.",
-        subcommands: [CryptoBenchmark.self, RenderBenchmark.self, KubeApplyBenchmark.self, KubeStandInCommand.self]
+        subcommands: [CryptoBenchmark.self, RenderBenchmark.self, KubeApplyBenchmark.self, AgentIdleBenchmark.self,
+                      FleetHealthBenchmark.self, DNSRolloutBenchmark.self, KubeStandInCommand.self]
     )
 }

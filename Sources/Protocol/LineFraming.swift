@@ -70,10 +70,12 @@ public enum RPCLineParser {
             return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
                 "invalid request: expected a JSON object (batches are not supported)")))
         }
+        // `Int64(exactly:)`, never `Int64(_:)`: an id like 1e30 or a non-finite number must become
+        // an error response, not a trap that takes the agent down.
         let id: RPCID? = {
             switch obj["id"] {
             case .string(let s): return .string(s)
-            case .number(let n) where n.rounded() == n: return .number(Int64(n))
+            case .number(let n): return Int64(exactly: n).map { .number($0) }
             default: return nil
             }
         }()
@@ -84,10 +86,10 @@ public enum RPCLineParser {
         if let idValue = obj["id"] {
             switch idValue {
             case .string, .null: break
-            case .number(let n) where n.rounded() == n: break
+            case .number(let n) where Int64(exactly: n) != nil: break
             default:
                 return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
-                    "invalid request: \"id\" must be a string or an integer")))
+                    "invalid request: \"id\" must be a string or an integer between -2^63 and 2^63-1")))
             }
         }
         if obj["method"] == nil, obj["result"] != nil || obj["error"] != nil {
