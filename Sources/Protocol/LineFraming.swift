@@ -62,7 +62,7 @@ public enum RPCLineParser {
     public static func parse(_ bytes: [UInt8]) -> Outcome {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONValue.parse(bytes)
         } catch {
             return .invalid(RPCResponse(id: nil, error: RPCError(.parseError, "parse error: the line is not valid JSON")))
         }
@@ -93,11 +93,22 @@ public enum RPCLineParser {
             }
         }
         if obj["method"] == nil, obj["result"] != nil || obj["error"] != nil {
-            do {
-                return .response(try JSONCoding.decode(RPCResponse.self, from: value))
-            } catch {
-                return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest, "invalid response object")))
+            // Built from the parsed object directly: no second encode/decode of the result.
+            let idIsValid: Bool
+            switch obj["id"] {
+            case nil, .null?, .string?: idIsValid = true
+            default: idIsValid = id != nil
             }
+            guard idIsValid else {
+                return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest, "invalid response object: bad id")))
+            }
+            if let e = obj["error"], e != .null {
+                guard let error = try? JSONCoding.decode(RPCError.self, from: e) else {
+                    return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest, "invalid response object: bad error")))
+                }
+                return .response(RPCResponse(id: id, error: error))
+            }
+            return .response(RPCResponse(id: id, result: obj["result"] ?? .null))
         }
         guard case .string(let method) = obj["method"] ?? .null else {
             return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest,
