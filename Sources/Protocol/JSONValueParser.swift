@@ -93,7 +93,9 @@ struct JSONValueParser {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             skipWhitespace()
-            members[key] = try value()
+            let v = try value()
+            // A repeated key keeps its first value, as JSONDecoder does.
+            if members[key] == nil { members[key] = v }
             skipWhitespace()
             guard i < bytes.count else { throw fail("unexpected end of input") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
