@@ -88,8 +88,8 @@ let package = Package(
                                .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
-                          dependencies: ["AgentCore", "AgentProtocol", "Fleet", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser] + nio),
+                          dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
+                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser, logging] + nio + pki),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),

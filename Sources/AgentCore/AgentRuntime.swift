@@ -32,11 +32,15 @@ public final class AgentRuntime: Sendable {
         } else {
             logger.warning("INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests.")
         }
-        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger)
+        // One event loop thread: the agent serves a handful of coordinator connections, and every
+        // further thread costs memory on nodes with many cores (the default group has one per core).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group)
         let address: SocketAddress
         do {
             address = try await server.start(host: config.listenHost, port: config.listenPort)
         } catch {
+            try? await group.shutdownGracefully()
             throw AgentConfigError(source: "listen", key: "listen", reason: "cannot listen on \(config.listenHost):\(config.listenPort): \(error)")
         }
         let ms = Int(Date().timeIntervalSince(started) * 1000)
@@ -50,6 +54,7 @@ public final class AgentRuntime: Sendable {
         }
         await server.waitUntilClosed()
         signals.cancel()
+        try? await group.shutdownGracefully()
         logger.info("stopped")
     }
 }

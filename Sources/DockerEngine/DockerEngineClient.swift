@@ -51,10 +51,21 @@ public struct DockerInfo: Sendable, Equatable {
 
 /// The Docker Engine API over its unix socket, through the project's libcurl client.
 /// Every call has a timeout: while Docker restarts, socket activation can make calls hang.
-public final class DockerEngineClient: Sendable {
+public final class DockerEngineClient: @unchecked Sendable {
     public let socketPath: String
     public let timeout: Double
-    private let http = HTTPClient()
+    /// Made on the first call, not at start-up: an idle agent without Docker never initialises
+    /// libcurl (and the TLS libraries behind it). Guarded by `httpLock`.
+    private var lazyHTTP: HTTPClient?
+    private let httpLock = NSLock()
+    private var http: HTTPClient {
+        httpLock.lock()
+        defer { httpLock.unlock() }
+        if let h = lazyHTTP { return h }
+        let h = HTTPClient()
+        lazyHTTP = h
+        return h
+    }
 
     public init(socketPath: String, timeout: Double = 5) {
         self.socketPath = socketPath

@@ -51,7 +51,12 @@ public final class AgentClient: Sendable {
         var pending: [Int64: CheckedContinuation<RPCResponse, Error>] = [:]
         var closed = false
         var notificationHandler: (@Sendable (RPCRequest) -> Void)?
+        var greeting: HelloResult?
     }
+
+    /// The agent's `agent.hello` answer from connecting (TLS connections only), so callers that
+    /// need it do not ask again.
+    public var connectHello: HelloResult? { state.withLockedValue { $0.greeting } }
 
     public var address: String { "\(host):\(port)" }
 
@@ -92,7 +97,9 @@ public final class AgentClient: Sendable {
         if tls != nil {
             // Surface TLS refusals now, not on the first call.
             do {
-                _ = try await client.callRaw(AgentMethod.hello.rawValue, params: try JSONCoding.value(HelloParams(client: "coordinator")), timeout: timeout)
+                let answer = try await client.callRaw(AgentMethod.hello.rawValue, params: try JSONCoding.value(HelloParams(client: "coordinator")), timeout: timeout)
+                let greeting = try? JSONCoding.decode(HelloResult.self, from: answer)
+                state.withLockedValue { $0.greeting = greeting }
             } catch let e as AgentClientError {
                 try? await channel.close()
                 throw e

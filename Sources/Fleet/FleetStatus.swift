@@ -33,7 +33,11 @@ public struct FleetStatusCollector: Sendable {
         let kubeDNS = self.kubeDNS
         let includeChaincode = self.includeChaincode
         let outcomes = await runner.run { client throws(AgentClientError) -> NodeStatus in
-            let hello = try await retryingReadOnly { () throws(AgentClientError) in try await client.hello() }
+            // Connecting over TLS already said hello; ask again only on plain connections.
+            let hello: HelloResult
+            if let greeting = client.connectHello { hello = greeting } else {
+                hello = try await retryingReadOnly { () throws(AgentClientError) in try await client.hello() }
+            }
             var desired: DNSParams? = nil
             if let kubeDNS {
                 let up = try await retryingReadOnly { () throws(AgentClientError) in try await client.upstreamDNS() }

@@ -62,7 +62,7 @@ public enum RPCLineParser {
     public static func parse(_ bytes: [UInt8]) -> Outcome {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONValue.parse(bytes)
         } catch {
             return .invalid(RPCResponse(id: nil, error: RPCError(.parseError, "parse error: the line is not valid JSON")))
         }
@@ -70,10 +70,12 @@ public enum RPCLineParser {
             return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
                 "invalid request: expected a JSON object (batches are not supported)")))
         }
+        // `Int64(exactly:)`, never `Int64(_:)`: an id like 1e30 or a non-finite number must become
+        // an error response, not a trap that takes the agent down.
         let id: RPCID? = {
             switch obj["id"] {
             case .string(let s): return .string(s)
-            case .number(let n) where n.rounded() == n: return .number(Int64(n))
+            case .number(let n): return Int64(exactly: n).map { .number($0) }
             default: return nil
             }
         }()
@@ -84,18 +86,29 @@ public enum RPCLineParser {
         if let idValue = obj["id"] {
             switch idValue {
             case .string, .null: break
-            case .number(let n) where n.rounded() == n: break
+            case .number(let n) where Int64(exactly: n) != nil: break
             default:
                 return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
-                    "invalid request: \"id\" must be a string or an integer")))
+                    "invalid request: \"id\" must be a string or an integer between -2^63 and 2^63-1")))
             }
         }
         if obj["method"] == nil, obj["result"] != nil || obj["error"] != nil {
-            do {
-                return .response(try JSONCoding.decode(RPCResponse.self, from: value))
-            } catch {
-                return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest, "invalid response object")))
+            // Built from the parsed object directly: no second encode/decode of the result.
+            let idIsValid: Bool
+            switch obj["id"] {
+            case nil, .null?, .string?: idIsValid = true
+            default: idIsValid = id != nil
             }
+            guard idIsValid else {
+                return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest, "invalid response object: bad id")))
+            }
+            if let e = obj["error"], e != .null {
+                guard let error = try? JSONCoding.decode(RPCError.self, from: e) else {
+                    return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest, "invalid response object: bad error")))
+                }
+                return .response(RPCResponse(id: id, error: error))
+            }
+            return .response(RPCResponse(id: id, result: obj["result"] ?? .null))
         }
         guard case .string(let method) = obj["method"] ?? .null else {
             return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest,

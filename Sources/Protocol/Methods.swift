@@ -348,7 +348,7 @@ public enum JSONCoding {
     /// Converts any Codable value to a ``JSONValue``.
     public static func value<T: Encodable>(_ v: T) throws -> JSONValue {
         let data = try encoder().encode(v)
-        return try JSONDecoder().decode(JSONValue.self, from: data)
+        return try JSONValue.parse(data)
     }
 
     /// Decodes a typed value out of a ``JSONValue`` (params or result).

@@ -88,6 +88,32 @@ final class RPCParserTests: XCTestCase {
         XCTAssertTrue(s.contains("-32601"))
     }
 
+    /// Ids that are numbers but not representable as Int64 (huge, fractional, beyond Double's
+    /// range) are answered with an error, never a trap; the process must survive them.
+    func testOutOfRangeOrFractionalIdsAreInvalidRequestsNotCrashes() throws {
+        for id in ["1e30", "-1e30", "9223372036854775808", "1.5", "-0.5", "1e400", "-1e400", "1e308"] {
+            let line = #"{"jsonrpc":"2.0","id":"# + id + #","method":"agent.hello","params":{}}"#
+            guard case .invalid(let resp) = parse(line) else { XCTFail("id \(id) was accepted"); continue }
+            XCTAssertTrue([-32600, -32700].contains(resp.error?.code ?? 0), "id \(id): \(String(describing: resp.error))")
+            XCTAssertNil(resp.id, "id \(id)")
+            let encoded = String(decoding: try RPCLineParser.line(resp), as: UTF8.self)
+            XCTAssertTrue(encoded.contains(#""id":null"#), encoded)
+        }
+        // Out-of-range ids with a bad version, and responses carrying them, take the other paths.
+        guard case .invalid(let v) = parse(#"{"jsonrpc":"1.0","id":1e30,"method":"m"}"#) else { return XCTFail() }
+        XCTAssertEqual(v.error?.code, -32600)
+        XCTAssertNil(v.id)
+        guard case .invalid(let r) = parse(#"{"jsonrpc":"2.0","id":1e30,"result":{}}"#) else { return XCTFail() }
+        XCTAssertEqual(r.error?.code, -32600)
+    }
+
+    func testLargestAndSmallestExactIntegerIdsAreKept() {
+        guard case .request(let a) = parse(#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"m"}"#) else { return XCTFail() }
+        XCTAssertEqual(a.id, .number(Int64.min))
+        guard case .request(let b) = parse(#"{"jsonrpc":"2.0","id":4503599627370496,"method":"m"}"#) else { return XCTFail() }
+        XCTAssertEqual(b.id, .number(4_503_599_627_370_496))
+    }
+
     func testProjectErrorCodesAreInTheServerRange() {
         for c in RPCErrorCode.allCases where c.rawValue > -32100 {
             XCTAssertTrue((-32099 ... -32000).contains(c.rawValue), "\(c)")
