@@ -21,6 +21,14 @@ struct NodeJob: Sendable {
 
     private func say(_ message: String) { installer.progress(node.name, message) }
 
+    /// A failed step: into the report, and said.
+    private func record(_ error: InstallError, in report: inout NodeInstallReport) {
+        report.action = .failed
+        report.step = error.step
+        report.error = error.description
+        say("FAILED: \(error.step): \(error.reason)")
+    }
+
     private func fail(_ target: InstallTarget?, _ step: String, _ reason: String, hint: String? = nil) -> InstallError {
         InstallError(node: node.name, ssh: target.map { "\($0.ssh)" } ?? (node.ssh ?? node.agentHost), step: step, reason: reason, hint: hint)
     }
@@ -123,10 +131,7 @@ struct NodeJob: Sendable {
         do throws(InstallError) {
             try await install(local, &report)
         } catch {
-            report.action = .failed
-            report.step = error.step
-            report.error = error.description
-            say("FAILED: \(error.step): \(error.reason)")
+            record(error, in: &report)
         }
         report.seconds = Date().timeIntervalSince(start)
         return report
@@ -370,10 +375,7 @@ struct NodeJob: Sendable {
             report.action = report.files.isEmpty ? .absent : .uninstalled
             say(report.files.isEmpty ? "nothing of the agent was installed" : "removed \(report.files.count) file(s) and directories")
         } catch {
-            report.action = .failed
-            report.step = error.step
-            report.error = error.description
-            say("FAILED: \(error.step): \(error.reason)")
+            record(error, in: &report)
         }
         report.seconds = Date().timeIntervalSince(start)
         return report
