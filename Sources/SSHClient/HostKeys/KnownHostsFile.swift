@@ -53,10 +53,14 @@ final class KnownHostsFile {
                 if fields.first == "@revoked", fields.count >= 4 { revokedKeys.insert(String(fields[3])) }
                 continue
             }
-            let bytes = Array(trimmed.utf8)
+            // Handed over as fgets would: ending in "\n" (counted) and NUL. libssh2 1.10's readline
+            // looks at the byte after the last counted one to see whether it is a newline; without
+            // one there, a stray 0x0a past the buffer made it drop the key's last character, and a
+            // correct known_hosts entry intermittently "did not match".
+            let bytes = Array(trimmed.utf8) + [0x0A, 0]
             let rc = bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
-                    libssh2_knownhost_readline(handle, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+                    libssh2_knownhost_readline(handle, $0.baseAddress, $0.count - 1, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
                 }
             }
             if rc != 0 {
