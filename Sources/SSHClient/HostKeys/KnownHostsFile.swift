@@ -53,14 +53,10 @@ final class KnownHostsFile {
                 if fields.first == "@revoked", fields.count >= 4 { revokedKeys.insert(String(fields[3])) }
                 continue
             }
-            // Handed over as fgets would: ending in "\n" (counted) and NUL. libssh2 1.10's readline
-            // looks at the byte after the last counted one to see whether it is a newline; without
-            // one there, a stray 0x0a past the buffer made it drop the key's last character, and a
-            // correct known_hosts entry intermittently "did not match".
-            let bytes = Array(trimmed.utf8) + [0x0A, 0]
-            let rc = bytes.withUnsafeBufferPointer { buffer in
+            let line = Self.readlineArgument(trimmed)
+            let rc = line.bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
-                    libssh2_knownhost_readline(handle, $0.baseAddress, $0.count - 1, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+                    libssh2_knownhost_readline(handle, $0.baseAddress, line.length, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
                 }
             }
             if rc != 0 {
@@ -72,6 +68,15 @@ final class KnownHostsFile {
     }
 
     deinit { libssh2_knownhost_free(handle) }
+
+    /// One known_hosts line as `libssh2_knownhost_readline` must get it: as fgets would give it,
+    /// ending in "\n" (counted in `length`) and a NUL. libssh2 1.10 looks at the byte after the
+    /// last counted one to see whether it is a newline; a line without one let a stray 0x0a past
+    /// the buffer drop the key's last character, and a correct entry intermittently "did not match".
+    static func readlineArgument(_ line: Substring) -> (bytes: [UInt8], length: Int) {
+        let bytes = Array(line.utf8) + [0x0A, 0]
+        return (bytes, bytes.count - 1)
+    }
 
     /// The key types recorded for `name` (a known_hosts name: `host` or `[host]:port`), hashed entries
     /// included. libssh2 has no query for this; checking a key that cannot match reveals it: a
