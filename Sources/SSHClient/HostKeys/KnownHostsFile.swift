@@ -53,10 +53,10 @@ final class KnownHostsFile {
                 if fields.first == "@revoked", fields.count >= 4 { revokedKeys.insert(String(fields[3])) }
                 continue
             }
-            let line = Self.readlineArgument(trimmed)
-            let rc = line.bytes.withUnsafeBufferPointer { buffer in
+            let argument = Self.readlineArgument(trimmed)
+            let rc = argument.bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {
-                    libssh2_knownhost_readline(handle, $0.baseAddress, line.length, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+                    libssh2_knownhost_readline(handle, $0.baseAddress, argument.length, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
                 }
             }
             if rc != 0 {
