@@ -42,8 +42,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CLibSSH2", path: "Sources/CLibSSH2"),
 
+        // BoK's one JSON text parser, building the protocol's and the Kubernetes client's value types.
+        .target(name: "JSONScanning"),
         // The wire contract shared by agent and coordinator (no I/O policy).
-        .target(name: "AgentProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+        .target(name: "AgentProtocol", dependencies: ["JSONScanning", .product(name: "NIOCore", package: "swift-nio")],
                 path: "Sources/Protocol"),
 
         // One HTTP client over libcurl: Docker Engine API (unix socket) and Kubernetes API (HTTPS).
@@ -64,7 +66,7 @@ let package = Package(
         .target(name: "PKI", dependencies: pki),
         .target(name: "MSP", dependencies: ["FabricTopology", "PKI"] + pki),
         .target(name: "KubeManifests", dependencies: ["FabricTopology", yams]),
-        .target(name: "KubeClient", dependencies: ["CurlHTTP", yams, logging]),
+        .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", yams, logging]),
         .target(name: "SSHClient", dependencies: ["CLibSSH2", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "PKI", "DockerConfig", yams, logging] + nio + pki),
         // Agents installed, upgraded and removed over SSH (`coordinator agents install|uninstall`).
