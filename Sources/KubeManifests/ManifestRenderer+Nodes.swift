@@ -102,12 +102,19 @@ extension ManifestRenderer {
         return variables
     }
 
-    func peerDeployment(_ node: FabricNode, identity: CryptoLayout.Identity, org: Organization) -> KubeObject {
-        var volumes = PodVolumes()
+    /// What every Fabric node's pod mounts: its MSP/TLS identity and its ledger volume.
+    func mountIdentityAndLedger(_ node: FabricNode, identity: CryptoLayout.Identity, org: Organization,
+                                volumes: inout PodVolumes) -> (identity: YAMLValue, ledger: YAMLValue) {
         let identityMount = mountIdentity(identity, secretName: Names.identity(node.hostname), volumeName: "identity",
                                           at: Paths.identity, volumes: &volumes)
         let ledgerMount = mountData(volumeName: "ledger", claim: "\(node.hostname)-ledger",
                                     nfsSubPath: "ledgers/\(org.namespace)/\(node.hostname)", at: Paths.ledger, volumes: &volumes)
+        return (identityMount, ledgerMount)
+    }
+
+    func peerDeployment(_ node: FabricNode, identity: CryptoLayout.Identity, org: Organization) -> KubeObject {
+        var volumes = PodVolumes()
+        let (identityMount, ledgerMount) = mountIdentityAndLedger(node, identity: identity, org: org, volumes: &volumes)
         volumes.add(["name": "docker-socket",
                      "hostPath": ["path": .string(topology.platform.dockerSocketDirectory), "type": "Directory"]])
         var containers: [YAMLValue] = [[
@@ -206,10 +213,7 @@ extension ManifestRenderer {
 
     func ordererDeployment(_ node: FabricNode, identity: CryptoLayout.Identity, org: Organization) -> KubeObject {
         var volumes = PodVolumes()
-        let identityMount = mountIdentity(identity, secretName: Names.identity(node.hostname), volumeName: "identity",
-                                          at: Paths.identity, volumes: &volumes)
-        let ledgerMount = mountData(volumeName: "ledger", claim: "\(node.hostname)-ledger",
-                                    nfsSubPath: "ledgers/\(org.namespace)/\(node.hostname)", at: Paths.ledger, volumes: &volumes)
+        let (identityMount, ledgerMount) = mountIdentityAndLedger(node, identity: identity, org: org, volumes: &volumes)
         let container: YAMLValue = [
             "name": "orderer",
             "image": .string(topology.fabric.images.orderer),
