@@ -2,6 +2,7 @@ import AgentProtocol
 import ArgumentParser
 import Fleet
 import Foundation
+import KubeClient
 
 /// `coordinator dns plan|apply`: the node-side rollout alone.
 struct DNSCommand: AsyncParsableCommand {
@@ -11,16 +12,19 @@ struct DNSCommand: AsyncParsableCommand {
 }
 
 struct DNSRolloutOptions: ParsableArguments {
-    @Option(name: .long, help: "kube-dns' ClusterIP (default: the inventory's kubeDNS).")
+    @Option(name: .long, help: "kube-dns' ClusterIP (default: the inventory's kubeDNS, else read from the Kubernetes API).")
     var kubeDNS: String?
+    @OptionGroup(title: "Kubernetes API (for kube-dns' ClusterIP when neither --kube-dns nor the inventory gives it)")
+    var kube: KubeOptions
     @Option(name: .long, parsing: .singleValue, help: "A search domain (repeatable; default default.svc.cluster.local and svc.cluster.local).")
     var search: [String] = []
     @Option(name: .long, parsing: .singleValue, help: "A resolver option (repeatable; default ndots:2 timeout:2 attempts:2).")
     var option: [String] = []
 
     func spec(_ inventory: Inventory, maxUnavailable: MaxUnavailable = .count(1), continueOnError: Bool = false) throws -> DNSRolloutSpec {
-        guard let ip = kubeDNS ?? inventory.kubeDNS else {
-            StandardError.print("coordinator: no kube-dns address: pass --kube-dns IP (kubectl -n kube-system get svc kube-dns) or set kubeDNS in \(inventory.path)")
+        guard let ip = try kubeDNS ?? inventory.kubeDNS ?? clusterDNSFromAPI() else {
+            StandardError.print("coordinator: no kube-dns address: pass --kube-dns IP (kubectl -n kube-system get svc kube-dns), "
+                + "set kubeDNS in \(inventory.path), or give a kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) to read it from the API")
             throw ExitCode(CoordinatorExit.invalidInput)
         }
         let spec = DNSRolloutSpec(kubeDNS: ip, search: search.isEmpty ? DNSRolloutSpec.defaultSearch : search,
@@ -31,6 +35,25 @@ struct DNSRolloutOptions: ParsableArguments {
             throw ExitCode(CoordinatorExit.invalidInput)
         }
         return spec
+    }
+
+    /// kube-dns' (or CoreDNS') ClusterIP from kube-system, when a kubeconfig is at hand; nil without one.
+    func clusterDNSFromAPI() throws -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        let defaultConfig = NSString(string: "~/.kube/config").expandingTildeInPath
+        guard kube.kubeconfig != nil || environment["KUBECONFIG"] != nil || FileManager.default.fileExists(atPath: defaultConfig) else {
+            return nil
+        }
+        let client = try kube.client()
+        do {
+            let ip = try client.clusterDNS().clusterIP
+            StandardError.print("coordinator: kube-dns \(ip) (from the Kubernetes API at \(client.config.server))")
+            return ip
+        } catch {
+            StandardError.print("coordinator: cannot read kube-dns' ClusterIP from the Kubernetes API at \(client.config.server): "
+                + "\(error); pass --kube-dns IP instead")
+            throw ExitCode(CoordinatorExit.failure)
+        }
     }
 }
 

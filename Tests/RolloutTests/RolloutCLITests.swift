@@ -44,6 +44,20 @@ final class RolloutCLITests: XCTestCase {
         ["-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath]
     }
 
+    func testDNSPlanReadsKubeDNSFromTheAPIWhenNoOneGivesIt() throws {
+        let standIn = try makeStandIn { $0.clusterDNS = KubeStandIn.DNSService(clusterIP: "198.18.9.10") }
+        // The inventory has no kubeDNS: the plan reads it from kube-system through the kubeconfig,
+        // then fails on the (absent) agent — a node failure (1), not a usage error (2).
+        let plan = try run(["dns", "plan", "--inventory", workDir + "/inventory.yaml", "--kubeconfig", standIn.kubeconfigPath,
+                            "--connect-timeout", "1"])
+        XCTAssertEqual(plan.status, 1, plan.err + plan.out)
+        XCTAssertTrue(plan.err.contains("kube-dns 198.18.9.10 (from the Kubernetes API at \(standIn.url)"), plan.err)
+        // Without a kubeconfig anywhere, it says how to give the address.
+        let none = try run(["dns", "plan", "--inventory", workDir + "/inventory.yaml", "--kubeconfig", workDir + "/missing"])
+        XCTAssertEqual(none.status, 2, none.err)
+        XCTAssertTrue(none.err.contains(workDir + "/missing"), none.err)
+    }
+
     func testUsageErrorsExitTwo() throws {
         let standIn = try makeStandIn()
         let mu = try run(["rollout"] + base(standIn) + ["--max-unavailable", "0"])
