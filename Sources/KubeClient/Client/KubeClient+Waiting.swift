@@ -44,16 +44,40 @@ extension KubeClient {
     }
 
     /// Waits until none of the objects exists any more (namespaces take a while to terminate).
+    /// A few objects are checked with one GET each; many with one LIST per kind and namespace
+    /// per poll, so a large tenant's teardown does not cost a request per object per second.
     public func waitForDeletion(_ refs: [ObjectRef], timeout: Double, pollInterval: Double = 1) throws(KubeError) {
         let deadline = Date().addingTimeInterval(timeout)
+        var pending = refs
         while true {
-            var remaining: [String] = []
-            for ref in refs where try getIfPresent(ref) != nil { remaining.append(ref.description) }
-            if remaining.isEmpty { return }
+            pending = try stillPresent(pending)
+            if pending.isEmpty { return }
             guard try pause(until: deadline, pollInterval: pollInterval) else {
-                throw .timedOut(waitingFor: "objects to be deleted", seconds: timeout, pending: remaining)
+                throw .timedOut(waitingFor: "objects to be deleted", seconds: timeout, pending: pending.map(\.description))
             }
         }
+    }
+
+    /// The refs that still exist.
+    private func stillPresent(_ refs: [ObjectRef]) throws(KubeError) -> [ObjectRef] {
+        struct Group: Hashable {
+            var apiVersion, kind: String
+            var namespace: String?
+        }
+        var groups: [Group: [ObjectRef]] = [:]
+        for ref in refs { groups[Group(apiVersion: ref.apiVersion, kind: ref.kind, namespace: ref.namespace), default: []].append(ref) }
+        var present: [ObjectRef] = []
+        for (group, members) in groups {
+            if members.count <= 2 {
+                for ref in members where try getIfPresent(ref) != nil { present.append(ref) }
+                continue
+            }
+            let type = try resourceType(apiVersion: group.apiVersion, kind: group.kind)
+            let names = Set(try list(type, namespace: group.namespace).map(\.name))
+            present += members.filter { names.contains($0.name) }
+        }
+        let stillThere = Set(present)
+        return refs.filter { stillThere.contains($0) }
     }
 
     private func waitForWorkloads(_ type: ResourceType, namespace: String, names: [String], timeout: Double,
