@@ -83,25 +83,13 @@ public enum RPCLineParser {
             return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest,
                 "invalid request: \"jsonrpc\" must be \"2.0\"")))
         }
-        if let idValue = obj["id"] {
-            switch idValue {
-            case .string, .null: break
-            case .number(let n) where Int64(exactly: n) != nil: break
-            default:
-                return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
-                    "invalid request: \"id\" must be a string or an integer between -2^63 and 2^63-1")))
-            }
+        // An id that is present, not null, and yet not read above is of the wrong type or range.
+        if let idValue = obj["id"], idValue != .null, id == nil {
+            return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
+                "invalid request: \"id\" must be a string or an integer between -2^63 and 2^63-1")))
         }
         if obj["method"] == nil, obj["result"] != nil || obj["error"] != nil {
             // Built from the parsed object directly: no second encode/decode of the result.
-            let idIsValid: Bool
-            switch obj["id"] {
-            case nil, .null?, .string?: idIsValid = true
-            default: idIsValid = id != nil
-            }
-            guard idIsValid else {
-                return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest, "invalid response object: bad id")))
-            }
             if let e = obj["error"], e != .null {
                 guard let error = try? JSONCoding.decode(RPCError.self, from: e) else {
                     return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest, "invalid response object: bad error")))
