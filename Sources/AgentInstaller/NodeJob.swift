@@ -62,6 +62,18 @@ struct NodeJob: Sendable {
         return session
     }
 
+    /// Connects to the node and probes it (OS, init system, our files), noting both in the report:
+    /// the first steps of install and uninstall alike.
+    private func open(_ report: inout NodeInstallReport) async throws(InstallError) -> (InstallTarget, SSHSession, RemoteState) {
+        let target = try InstallTarget(node: node, defaultUser: options.sshUser)
+        report.ssh = "\(target.ssh)"
+        let session = try await connect(target)
+        let state = try await probe(session, target)
+        report.os = state.os
+        report.initSystem = state.systemd ? "systemd" : "command"
+        return (target, session, state)
+    }
+
     private func probe(_ session: SSHSession, _ target: InstallTarget) async throws(InstallError) -> RemoteState {
         let files = [InstallLayout.binary, InstallLayout.config, InstallLayout.agentCert, InstallLayout.agentKey, InstallLayout.caCert,
                      InstallLayout.unit, InstallLayout.serviceScript]
@@ -138,13 +150,7 @@ struct NodeJob: Sendable {
     }
 
     private func install(_ local: LocalArtifacts, _ report: inout NodeInstallReport) async throws(InstallError) {
-        let target: InstallTarget
-        do { target = try InstallTarget(node: node, defaultUser: options.sshUser) }
-        report.ssh = "\(target.ssh)"
-        let session = try await connect(target)
-        let state = try await probe(session, target)
-        report.os = state.os
-        report.initSystem = state.systemd ? "systemd" : "command"
+        let (target, session, state) = try await open(&report)
         say("\(state.os), \(state.systemd ? "systemd" : "no systemd (service script)")\(state.running ? ", agent running" : "")")
 
         // The files, each written only when its content differs.
@@ -333,13 +339,7 @@ struct NodeJob: Sendable {
         let start = Date()
         var report = NodeInstallReport(node: node.name, ssh: node.ssh ?? node.agentHost, action: .failed)
         do throws(InstallError) {
-            let target: InstallTarget
-            do { target = try InstallTarget(node: node, defaultUser: options.sshUser) }
-            report.ssh = "\(target.ssh)"
-            let session = try await connect(target)
-            let state = try await probe(session, target)
-            report.os = state.os
-            report.initSystem = state.systemd ? "systemd" : "command"
+            let (target, session, state) = try await open(&report)
             let stop: String
             if state.systemd {
                 stop = "if [ -f \(InstallLayout.unit) ]; then systemctl disable --now \(InstallLayout.unitName) || exit 1; fi"
