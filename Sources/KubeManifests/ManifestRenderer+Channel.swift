@@ -125,9 +125,11 @@ extension ManifestRenderer {
 
     private func peerScript(_ org: Organization) -> String {
         let admin = "\(Paths.crypto)/\(CryptoLayout.admin(org).directory)"
+        // Each entry is one double-quoted shell word, `ENDPOINT|CAFILE`: unquoted, the `|` would be a pipeline and
+        // the `for` line would be a syntax error in every shell.
         let orderers = topology.ordererOrgs.flatMap { ordererOrg in
             org.kind == .peer ? ordererOrg.nodes.map { node in
-                "\(node.endpoint)|\(Paths.crypto)/\(CryptoLayout.mspDirectory(ordererOrg))/\(CryptoLayout.mspFiles(ordererOrg)[1])"
+                "\"\(node.endpoint)|\(Paths.crypto)/\(CryptoLayout.mspDirectory(ordererOrg))/\(CryptoLayout.mspFiles(ordererOrg)[1])\""
             } : []
         }
         let peers = org.nodes.map(\.endpoint).joined(separator: " ")

@@ -59,13 +59,12 @@ extension ManifestRenderer {
         return ["name": .string(volumeName), "mountPath": .string(mountPath), "readOnly": true]
     }
 
-    /// Public files every pod of a namespace may need under their cryptogen paths: the orderer org namespaces get
-    /// every org's verifying MSP and the orderers' TLS certificates (to build the channel); peer org namespaces get
-    /// the orderer orgs' MSPs (their TLS CA) and their own.
+    /// Public files every pod of a namespace may need under their cryptogen paths: every org's verifying MSP (its CA
+    /// and TLS CA: a peer org's admin must reach the other orgs' peers over TLS to commit chaincode under the
+    /// channel's MAJORITY policies), and in orderer org namespaces the orderers' TLS certificates (to build the channel).
     func publicFiles(for org: Organization) -> [String] {
         var files: [String] = []
-        let orgs = org.kind == .orderer ? topology.organizations : topology.ordererOrgs + [org]
-        for other in orgs {
+        for other in topology.organizations {
             files += CryptoLayout.mspFiles(other).map { "\(CryptoLayout.mspDirectory(other))/\($0)" }
         }
         if org.kind == .orderer {
