@@ -12,6 +12,7 @@ packages=(
   libcurl4-openssl-dev libssh2-1-dev
   docker.io openssh-server openssh-client dnsmasq-base iproute2 iptables procps util-linux
   python3-pip openssl busybox-static
+  debootstrap systemd-container
 )
 missing=()
 for p in "${packages[@]}"; do
