@@ -79,15 +79,19 @@ let package = Package(
                                .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
 
-        // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
-        .target(name: "BoKTesting",
-                dependencies: ["AgentProtocol", "DockerConfig", "KubeClient", "Lab", yams,
+        // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
+        .target(name: "KubeAPIStandIn",
+                dependencies: ["KubeClient", yams,
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        // `lab up --fabric`: the executor that runs applied Deployments and Jobs as real processes from a Fabric release.
+        .target(name: "LabExecutor", dependencies: ["Lab", "KubeClient", "KubeAPIStandIn", "DockerEngine"]),
+        // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
+        .target(name: "BoKTesting", dependencies: ["KubeAPIStandIn", "Lab"]),
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
                           dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
@@ -105,6 +109,7 @@ let package = Package(
         .testTarget(name: "RolloutTests",
                     dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
+        .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Lab
+import LabExecutor
 
 /// `coordinator lab …`: BoK's built-in local environment (like kind for Kubernetes).
 struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A local lab of worker nodes with real dockerd, dnsmasq as kube-dns, and agents (needs root).",
-        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabExec.self])
+        subcommands: [LabUp.self, LabDown.self, LabStatus.self, LabExec.self, LabServe.self])
 }
 
 struct LabOptions: ParsableArguments {
@@ -28,14 +29,29 @@ struct LabUp: AsyncParsableCommand {
     var noAgents = false
     @Flag(name: .long, help: "A real sshd per node (client key, known_hosts in the lab), no agents: install them with `coordinator agents install`.")
     var ssh = false
+    @Flag(name: .long, help: ArgumentHelp(
+        "Run the real Fabric network: a Kubernetes API whose executor runs every applied Deployment and Job as real processes "
+            + "from a Fabric release, and Fabric's chaincode images (built from Debian packages) in every node's Docker."))
+    var fabric = false
+    @OptionGroup var release: FabricReleaseOptions
 
     func run() async throws {
         let agent = noAgents || ssh ? nil : (agentBinary ?? LabUp.siblingAgent())
         do {
             var spec = LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir, agentBinary: agent)
             spec.ssh = ssh
-            let state = try LabEnvironment.up(spec) { print("lab: \($0)") }
+            let fabricRelease = fabric ? try release.resolve() : nil
+            var state = try LabEnvironment.up(spec) { print("lab: \($0)") }
             print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); inventory \(state.inventory)")
+            if let fabricRelease {
+                do {
+                    state = try LabFabric.up(state, release: fabricRelease, coordinator: LabUp.selfExecutable()) { print("lab: \($0)") }
+                } catch {
+                    print("lab: the Fabric part failed (\(error)); removing the lab")
+                    _ = LabEnvironment.down(root: state.root, subnet: state.subnet)
+                    throw error
+                }
+            }
             if let s = state.ssh {
                 print("lab: sshd on port \(s.port) of every node; identity \(s.identity); known_hosts \(s.knownHosts)")
                 print("lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
@@ -49,10 +65,34 @@ struct LabUp: AsyncParsableCommand {
 }
 
 extension LabUp {
+    /// This coordinator's own executable.
+    static func selfExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     /// `agent` in the coordinator's own directory (where `swift build` and installs put it).
     static func siblingAgent() -> String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return ((exe as NSString).deletingLastPathComponent as NSString).appendingPathComponent("agent")
+    }
+}
+
+/// `coordinator lab serve`: the lab's Kubernetes API and executor in the foreground (started by `lab up --fabric`).
+struct LabServe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the lab's Kubernetes API and its executor in the foreground (lab up --fabric starts it).",
+        shouldDisplay: false)
+    @OptionGroup var lab: LabOptions
+    @OptionGroup var release: FabricReleaseOptions
+
+    func run() throws {
+        guard let state = LabState.load(root: lab.dir) else {
+            throw ValidationError("no lab in \(lab.dir); create one with `coordinator lab up --fabric`")
+        }
+        let dir = try release.resolve()
+        try LabAPIServer.run(lab: state, release: dir) { line in
+            FileHandle.standardOutput.write(Data("\(Date().formatted(.iso8601)) \(line)\n".utf8))
+        }
     }
 }
 

@@ -187,6 +187,19 @@ extension CommandRunner {
         return .success(pid)
     }
 
+    /// Reaps `pid` if it is our child and has exited: its exit code (128 + the signal when a signal ended it), or nil
+    /// while it runs. A PID that is not our child and no longer exists counts as exited with 255.
+    public static func exitStatus(ifExited pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid {
+            let signal = status & 0x7f
+            return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        }
+        if r < 0 && errno == ECHILD && kill(pid, 0) != 0 { return 255 }
+        return nil
+    }
+
     /// Reaps `pid` if it is our child and has exited; true when it is gone.
     public static func reapIfExited(_ pid: pid_t) -> Bool {
         var status: Int32 = 0

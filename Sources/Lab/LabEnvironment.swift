@@ -17,6 +17,8 @@ public struct LabState: Codable, Sendable, Equatable {
     public var records: [String: String]
     /// With `lab up --ssh`: the lab's sshd setup (client key, known_hosts); nil otherwise.
     public var ssh: LabSSH? = nil
+    /// With `lab up --fabric`: the Fabric release the executor runs and the lab's Kubernetes API; nil otherwise.
+    public var fabric: LabFabricInfo? = nil
 
     public var statePath: String { root + "/lab.json" }
     public var dockerdScript: String { root + "/bin/lab-dockerd" }
@@ -27,7 +29,7 @@ public struct LabState: Codable, Sendable, Equatable {
         return try? JSONDecoder().decode(LabState.self, from: data)
     }
 
-    func save() throws(LabError) {
+    public func save() throws(LabError) {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? e.encode(self) else { throw LabError(step: "saving lab state", detail: "encoding failed") }
@@ -275,6 +277,14 @@ public enum LabEnvironment {
         let netnsList = (CommandRunner.run(["ip", "netns", "list"]).stdout).split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0.hasPrefix(prefix) }
         let nodeDirs = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/nodes")) ?? []).sorted()
+        // `lab up --fabric`: the Kubernetes API and executor first; it stops the pods it runs (what is left of them
+        // goes with the pod namespaces below).
+        if let text = try? String(contentsOfFile: LabFabricInfo.servePIDFile(root: root), encoding: .utf8),
+           let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "coordinator")
+        {
+            Host.stop(pid: pid, expecting: "coordinator", grace: 30)
+            report.append("stopped the lab's Kubernetes API and executor (pid \(pid))")
+        }
         for n in nodeDirs {
             let dir = "\(root)/nodes/\(n)"
             if let text = try? String(contentsOfFile: dir + "/agent.pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
@@ -316,7 +326,7 @@ public enum LabEnvironment {
         // Host-side veths go away with their namespace, but asynchronously: delete them now.
         let links = CommandRunner.run(["ip", "-br", "link"]).stdout.split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map { String($0.split(separator: "@").first ?? $0) } }
-            .filter { $0.hasPrefix("bk\(s)n") || $0 == "bk\(s)dns" }
+            .filter { $0.hasPrefix("bk\(s)n") || $0.hasPrefix("bk\(s)p") || $0 == "bk\(s)dns" }
         for link in links { _ = CommandRunner.run(["ip", "link", "delete", link]) }
         if !links.isEmpty { report.append("deleted \(links.count) veth link(s)") }
         for ns in netnsList {

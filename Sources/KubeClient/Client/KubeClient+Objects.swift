@@ -212,8 +212,10 @@ extension KubeClient {
     /// A JSON merge patch (RFC 7386), recorded under `fieldManager`. Retried like the other
     /// idempotent calls: BoK only sends patches that set absolute values.
     @discardableResult
-    public func patch(_ ref: ObjectRef, mergePatch: JSON, fieldManager: String = "bok") throws(KubeError) -> KubeObject {
-        let path = try path(of: ref)
+    public func patch(_ ref: ObjectRef, mergePatch: JSON, subresource: String? = nil, fieldManager: String = "bok") throws(KubeError)
+        -> KubeObject
+    {
+        let path = try path(of: ref) + (subresource.map { "/\($0)" } ?? "")
         let json = try sendJSON("PATCH", path, query: [("fieldManager", fieldManager)], body: mergePatch.serialized(),
                                 contentType: "application/merge-patch+json", retry: true)
         return try object(from: json, "PATCH", path)

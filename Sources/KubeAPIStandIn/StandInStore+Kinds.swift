@@ -457,13 +457,18 @@ extension StandInStore {
 
     static func ipv4String(_ v: UInt32) -> String { "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)" }
 
-    /// The next free address of 10.96.0.0/12.
+    /// The next free address of 10.96.0.0/12, or of the configured service address range.
     func allocateClusterIP() -> String {
         while true {
             let candidate = Self.ipv4String(nextClusterIP)
             nextClusterIP += 1
-            if nextClusterIP & 0xff == 0xff { nextClusterIP += 2 }
-            if nextClusterIP >= 0x0A70_0000 { nextClusterIP = 0x0A60_000B }
+            if let range = settings.serviceAddresses {
+                if !range.contains(nextClusterIP) { nextClusterIP = range.lowerBound }
+                if usedClusterIPs.count >= range.count { return candidate }  // full: the duplicate is refused by the caller
+            } else {
+                if nextClusterIP & 0xff == 0xff { nextClusterIP += 2 }
+                if nextClusterIP >= 0x0A70_0000 { nextClusterIP = 0x0A60_000B }
+            }
             if usedClusterIPs[candidate] == nil { return candidate }
         }
     }

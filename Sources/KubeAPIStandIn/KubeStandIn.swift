@@ -37,6 +37,14 @@ public final class KubeStandIn: @unchecked Sendable {
         case fails(String)
     }
 
+    /// Who drives Deployments, StatefulSets, Jobs and Pods.
+    public enum Workloads: Sendable {
+        /// The simulated controllers (`readinessDelay`, `setBehaviour`).
+        case simulated
+        /// An outside kubelet and controllers; `podLogs(namespace, pod, container)` answers `pods/log`.
+        case external(podLogs: @Sendable (String, String, String?) -> String?)
+    }
+
     /// An injected fault for matching requests.
     public enum Fault: Sendable, Equatable {
         /// Answer with this HTTP code and a `Status` body (reason and message default sensibly).
@@ -92,6 +100,12 @@ public final class KubeStandIn: @unchecked Sendable {
         /// Seconds a deleted namespace stays `Terminating`; 0 deletes it and its objects at once.
         public var namespaceTerminationDelay: Double = 0
         public var kubernetesVersion: String = "v1.32.0"
+        /// Who makes workloads run: the stand-in's simulated controllers, or something real (the lab's executor)
+        /// that writes their status and creates their Pods, and serves the Pods' logs.
+        public var workloads: Workloads = .simulated
+        /// Allocate ClusterIPs from this inclusive IPv4 range instead of 10.96.0.0/12 (the lab uses its own subnet,
+        /// where the executor gives each pod its Service's ClusterIP).
+        public var serviceAddresses: (first: String, last: String)? = nil
 
         public init() {}
     }
@@ -136,8 +150,20 @@ public final class KubeStandIn: @unchecked Sendable {
         self.options = options
         var nodeIPs: [String: String] = [:]
         for n in options.nodes { nodeIPs[n.name] = n.internalIP }
-        let store = StandInStore(settings: .init(readinessDelay: options.readinessDelay,
-                                                 namespaceTerminationDelay: options.namespaceTerminationDelay, nodeIPs: nodeIPs))
+        var settings = StandInStore.Settings(readinessDelay: options.readinessDelay,
+                                             namespaceTerminationDelay: options.namespaceTerminationDelay, nodeIPs: nodeIPs)
+        var podLogs: (@Sendable (String, String, String?) -> String?)? = nil
+        if case .external(let logs) = options.workloads {
+            settings.externalWorkloads = true
+            podLogs = logs
+        }
+        if let range = options.serviceAddresses {
+            guard let first = StandInStore.ipv4(range.first), let last = StandInStore.ipv4(range.last), first <= last else {
+                throw StandInError.badRequest("serviceAddresses \(range.first)…\(range.last) is not an IPv4 range")
+            }
+            settings.serviceAddresses = first...last
+        }
+        let store = StandInStore(settings: settings)
         self.store = store
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
@@ -172,6 +198,7 @@ public final class KubeStandIn: @unchecked Sendable {
         if case .bearerToken(let t) = options.authentication { token = t } else { token = nil }
         let portBox = PortBox()
         let context = StandInServerContext(store: store, traffic: traffic, bearerToken: token, gitVersion: options.kubernetesVersion,
+                                           podLogs: podLogs,
                                            address: { "127.0.0.1:\(portBox.port)" })
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)

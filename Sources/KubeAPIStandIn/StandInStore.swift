@@ -28,6 +28,11 @@ final class StandInStore: @unchecked Sendable {
         var readinessDelay: Double
         var namespaceTerminationDelay: Double
         var nodeIPs: [String: String]
+        /// Workloads are driven by something real (the lab's executor) through the status subresource: the simulated
+        /// controllers leave Deployments, StatefulSets, ReplicaSets, Jobs and Pods alone.
+        var externalWorkloads = false
+        /// ClusterIPs are allocated from this inclusive range of IPv4 addresses (default 10.96.0.11 upwards).
+        var serviceAddresses: ClosedRange<UInt32>? = nil
     }
 
     let lock = NSLock()
@@ -44,8 +49,12 @@ final class StandInStore: @unchecked Sendable {
     /// Runs a closure after a delay (on the server's event loop). Set by the server at start.
     var schedule: @Sendable (Double, @escaping @Sendable () -> Void) -> Void = { _, _ in }
 
+    /// Kinds a real kubelet and controllers drive when `externalWorkloads` is on.
+    static let workloadKinds: Set<String> = ["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "Pod"]
+
     init(settings: Settings) {
         self.settings = settings
+        if let range = settings.serviceAddresses { nextClusterIP = range.lowerBound }
     }
 
     static func key(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
@@ -432,14 +441,15 @@ final class StandInStore: @unchecked Sendable {
         }
         if old == nil { initialStatus(resource, &o) }
         let generationChanged = old == nil || old?[path: ["metadata", "generation"]] != o[path: ["metadata", "generation"]]
-        if generationChanged { progressStatus(resource, &o, old: old) }
+        let simulated = !(settings.externalWorkloads && Self.workloadKinds.contains(resource.kind))
+        if generationChanged && simulated { progressStatus(resource, &o, old: old) }
         if dryRun {
             o[path: ["metadata", "resourceVersion"]] = old?[path: ["metadata", "resourceVersion"]]
             return o
         }
         o[path: ["metadata", "resourceVersion"]] = .string(nextRevision())
         put(resource, o)
-        if generationChanged { scheduleReadiness(resource, o) }
+        if generationChanged && simulated { scheduleReadiness(resource, o) }
         return o
     }
 
