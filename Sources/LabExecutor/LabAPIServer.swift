@@ -47,6 +47,11 @@ public enum LabAPIServer {
         close(fd)
         rename(path + ".tmp", path)
         let kube = try KubeClient(config: KubeConfig.load(path: path))
+        // What a kind/local-path cluster has: a default StorageClass; the executor binds claims to lab directories.
+        var storageClass = KubeObject(apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: "standard")
+        storageClass["metadata", "annotations"] = ["storageclass.kubernetes.io/is-default-class": "true"]
+        storageClass["provisioner"] = "bok.io/lab-directories"
+        try kube.apply(storageClass, fieldManager: "bok-lab")
         let executor = LabExecutor(kube: kube, lab: lab, release: release, log: say)
         executorBox.executor = executor
         say("lab api: Kubernetes API at \(api.url), kubeconfig \(path); executor running pods from \(release)")
