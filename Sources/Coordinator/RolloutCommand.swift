@@ -35,6 +35,10 @@ struct RolloutCommand: AsyncParsableCommand {
     var maxUnavailable: String = "1"
     @Flag(name: .long, help: "Go on without a node whose agent is down or whose DNS change failed; the exit status is still 1.")
     var continueOnError = false
+    @Flag(name: .long, help: ArgumentHelp(
+        "Leave the nodes' Docker DNS as it is (step 3 skipped): for nodes whose Docker another tool configures, or to see "
+            + "chaincode fail to reach its peer before `coordinator dns apply`. Agents are still checked."))
+    var skipNodeDNS = false
     @Flag(name: .long, help: "Install the agent over SSH on nodes where it does not answer (as `agents install --missing-only`; SSH and install flags below).")
     var installAgents = false
     @OptionGroup(title: "With --install-agents: SSH login") var sshLogin: SSHLoginOptions
@@ -76,6 +80,7 @@ struct RolloutCommand: AsyncParsableCommand {
         options.kubeDNS = kubeDNS
         options.maxUnavailable = mu
         options.continueOnError = continueOnError
+        options.skipNodeDNS = skipNodeDNS
         options.installAgents = installAgents
         options.timeout = timeout
         options.dryRun = dryRun

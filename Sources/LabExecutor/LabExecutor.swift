@@ -294,7 +294,7 @@ public final class LabExecutor: @unchecked Sendable {
                 guard let process = pod.processes[c.name], process.started.timeIntervalSinceNow < -0.5 else { return false }
                 return c.readiness.map { ReadinessProbe.check($0, address: pod.sandbox.podIP) } ?? true
             }
-        if ready != pod.ready {
+        if ready != pod.ready && pod.finished == nil {
             pod.ready = ready
             changed = true
             say("executor: \(pod.plan.namespace)/\(pod.podName) is \(ready ? "ready" : "not ready")")

@@ -19,6 +19,8 @@ public struct RolloutOptions: Sendable {
     public var maxUnavailable: MaxUnavailable = .count(1)
     /// Go on past a node whose agent is down or whose DNS change failed; the rollout still fails in the end.
     public var continueOnError = false
+    /// Leave every node's Docker DNS alone (step 3 is reported as skipped).
+    public var skipNodeDNS = false
     /// Try the `AgentProvisioner` on nodes whose agent does not answer.
     public var installAgents = false
     /// Seconds each wait (Deployments, Jobs, explorer) may take.
@@ -406,6 +408,10 @@ public final class NetworkRollout: Sendable {
             throw RolloutError(step: .nodeDNS, "no inventory or kube-dns address (preflight did not finish)")
         }
         guard !inventory.nodes.isEmpty else { return (.skipped, "no node left to configure") }
+        if options.skipNodeDNS {
+            return (.skipped, "--skip-node-dns: Docker DNS left as it is on \(inventory.nodes.count) node(s); chaincode containers resolve "
+                + "peers only after `coordinator dns apply`")
+        }
         let spec = DNSRolloutSpec(kubeDNS: kubeDNS, maxUnavailable: options.maxUnavailable, continueOnError: options.continueOnError)
         do { try spec.validate() } catch { throw RolloutError(step: .nodeDNS, "\(error); check --kube-dns") }
         let rollout = DNSRollout(runner: FleetRunner(inventory: inventory, tls: run.tls, connectTimeout: options.agentConnectTimeout), spec: spec)
