@@ -110,6 +110,8 @@ let package = Package(
                     dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
         .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
+        // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
+        .testTarget(name: "FabricLabTests", dependencies: ["BoKTesting", "Lab", "DockerEngine"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

@@ -1,80 +1,77 @@
 #!/usr/bin/env bash
-# BoK's built-in demo on the local lab: 3 worker nodes with real dockerd and a real sshd each,
-# dnsmasq as kube-dns, and the Kubernetes stand-in as the API server. Shows a chaincode container
-# failing to resolve peer0, runs `coordinator rollout` (which installs the agents over SSH, fixes
-# every node's Docker DNS, and rolls out the Fabric network), shows that it now resolves, runs the
-# rollout again (nothing changes), and prints the status table.
+# BoK's built-in demo: the whole mission on the local lab, with real Hyperledger Fabric.
+#
+# 3 worker nodes (a network namespace, a real dockerd and an agent each), dnsmasq as kube-dns, and a Kubernetes
+# API whose executor runs every Deployment and Job BoK applies as real processes from a Fabric release (peer,
+# orderer, CA, the channel and chaincode Jobs' scripts). Fabric's chaincode images are built from Debian packages.
+#   1. rollout of the Fabric network, leaving the nodes' Docker DNS as it is (--skip-node-dns)
+#   2. chaincode deploy: install (each peer builds `simple` through its node's Docker), approve, commit, then init:
+#      the chaincode container cannot resolve its peer (peer0.org1-f-1) and the launch fails
+#   3. coordinator dns apply: every node's Docker gets kube-dns first
+#   4. chaincode deploy again (install/approve/commit skipped), init, invoke a→b 10, query a → 90
+#   5. the chaincode containers per node and the DNS they see; status
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export PATH=/opt/swift/usr/bin:$PATH
+start=$(date +%s)
 echo "== building"
-for product in agent coordinator bok-bench; do swift build --product "$product" 2>&1 | tail -1; done
+swift build --product agent 2>&1 | tail -1
+swift build --product coordinator 2>&1 | tail -1
 bin=$(swift build --show-bin-path)
 C="$bin/coordinator"
 LAB=${BOK_LAB_DIR:-/var/tmp/bok-lab}
 NODES=${BOK_LAB_NODES:-3}
-CONFIG=${BOK_CLUSTER_CONFIG:-configs/cluster-config.yaml}
-
-echo "== lab: removing any earlier lab, then bringing up $NODES nodes (real dockerd + sshd each, no agents yet)"
-"$C" lab down --dir "$LAB" >/dev/null
-"$C" lab up --dir "$LAB" --nodes "$NODES" --ssh
-INV="$LAB/inventory.yaml"
-STATUS=$("$C" lab status --dir "$LAB" --json)
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <<<"$STATUS"; }
-IMAGE=$(field 'd["chaincodeImage"]')
-KUBEDNS=$(field 'd["kubeDNS"]')
-NODEARGS=$(field '" ".join("--node %s=%s" % (n["name"], n["address"]) for n in d["nodes"])')
-
-echo "== Kubernetes API: the stand-in (kube-dns ClusterIP $KUBEDNS, the lab's nodes, a default StorageClass)"
-KUBECONFIG_FILE="$LAB/kubeconfig"
-# shellcheck disable=SC2086
-"$bin/bok-bench" kube-stand-in --cluster-dns "$KUBEDNS" $NODEARGS --default-storage-class standard \
-    --readiness-delay 1 --kubeconfig-out "$KUBECONFIG_FILE" >"$LAB/stand-in.log" 2>&1 &
-STANDIN=$!
-trap 'kill "$STANDIN" 2>/dev/null || true; wait "$STANDIN" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -s "$KUBECONFIG_FILE" ] && break; sleep 0.1; done
-[ -s "$KUBECONFIG_FILE" ] || { echo "the Kubernetes stand-in did not start:"; cat "$LAB/stand-in.log"; exit 1; }
-
-# ping resolves through the container's resolv.conf and its search list (busybox nslookup ignores
-# the search list). "bad address" means the name did not resolve; ping statistics mean it did.
-probe() {
-  for n in $(seq 1 "$NODES"); do
-    for attempt in 1 2; do
-      out=$("$C" lab exec --dir "$LAB" "node$n" -- docker run --rm --pull never "$IMAGE" ping -c1 -W1 peer0.org1-f-1 2>&1 || true)
-      if echo "$out" | grep -q "PING peer0.org1-f-1 ("; then
-        echo "  node$n: chaincode container resolves peer0.org1-f-1 -> $(echo "$out" | sed -n 's/.*PING peer0.org1-f-1 (\([^)]*\)).*/\1/p')"
-      elif echo "$out" | grep -q "bad address"; then
-        echo "  node$n: chaincode container CANNOT resolve peer0.org1-f-1 ($(echo "$out" | grep "bad address" | head -1))"
-      elif echo "$out" | grep -q "packets transmitted" && [ "$attempt" = 2 ]; then
-        echo "  node$n: chaincode container resolves peer0.org1-f-1"
-      elif [ "$attempt" = 2 ]; then
-        echo "  node$n: could not run the probe container: $(echo "$out" | tail -1)"
-      else
-        continue
-      fi
-      break
-    done
+CONFIG=${BOK_CLUSTER_CONFIG:-configs/lab-cluster-config.yaml}
+CHAINCODE=${BOK_CHAINCODE:-}
+if [ -z "$CHAINCODE" ]; then
+  for d in "${BOK_CACHE_DIR:-/var/cache/bok}/fabric/chaincode/simple" ../shared/fabric/chaincode/simple; do
+    [ -d "$d" ] && CHAINCODE=$d && break
   done
-}
+fi
+[ -d "$CHAINCODE" ] || { echo "no chaincode source: set BOK_CHAINCODE to a Go chaincode directory (e.g. Fabric's simple)"; exit 1; }
+INIT='{"Args":["init","a","100","b","200"]}'
 
-ROLLOUT=("$C" rollout -c "$CONFIG" --kubeconfig "$KUBECONFIG_FILE" --inventory "$INV" --crypto-dir "$LAB/crypto-config"
-         --install-agents --identity "$LAB/ssh/id_ed25519" --known-hosts "$LAB/ssh/known_hosts"
-         --docker-restart-command "$LAB/bin/lab-dockerd restart" --docker-log-file /run/bok-lab-dockerd.log)
+echo "== lab: removing any earlier lab, then $NODES nodes with real dockerd and agents, and the Fabric executor"
+"$C" lab down --dir "$LAB" >/dev/null
+"$C" lab up --dir "$LAB" --nodes "$NODES" --fabric
+INV="$LAB/inventory.yaml"
+KUBECONFIG="$LAB/kubeconfig"
+export KUBECONFIG
+built=$(date +%s)
 
-echo "== before: can a chaincode container on each node resolve its peer?"
-probe
-echo "== coordinator rollout: install agents over SSH, Docker DNS node by node, then the Fabric network"
-"${ROLLOUT[@]}"
-echo "== after"
-probe
-echo "== a second rollout changes nothing and restarts nothing"
-"${ROLLOUT[@]}" 2>/dev/null | tail -1
-echo "== status"
+echo "== 1. coordinator rollout (Docker DNS left as it is: --skip-node-dns)"
+"$C" rollout -c "$CONFIG" --inventory "$INV" --crypto-dir "$LAB/crypto-config" --skip-node-dns --timeout 300
+
+echo "== 2. chaincode deploy BEFORE the DNS fix: the peer builds and launches simple, which cannot reach its peer"
+if "$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300; then
+  echo "UNEXPECTED: the chaincode answered before the DNS fix"; exit 1
+fi
+echo "-- what the chaincode container on each node printed:"
+for n in $(seq 1 "$NODES"); do
+  ids=$("$C" lab exec --dir "$LAB" "node$n" -- docker ps -aq --filter name=dev-peer 2>/dev/null || true)
+  for id in $ids; do
+    echo "  node$n: $("$C" lab exec --dir "$LAB" "node$n" -- docker logs "$id" 2>&1 | grep -iE 'lookup|no such host|error' | tail -1)"
+  done
+done
+
+echo "== 3. coordinator dns apply: kube-dns first on every node's Docker"
+"$C" dns apply --inventory "$INV" --kubeconfig "$KUBECONFIG"
+
+echo "== 4. chaincode deploy again: installed/approved/committed is skipped; init now answers"
+"$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300
+"$C" chaincode invoke -c "$CONFIG" --name simple --args '{"Args":["invoke","a","b","10"]}'
+echo -n "query a: "
+"$C" chaincode query -c "$CONFIG" --name simple --args '{"Args":["query","a"]}'
+
+echo "== 5. chaincode containers per node (the DNS each one sees), and status"
+"$C" chaincode list --inventory "$INV"
 "$C" status --inventory "$INV" || true
+end=$(date +%s)
 echo
-echo "The lab is still running (the Kubernetes stand-in stops with this script). Explore it:"
-echo "  $C status --inventory $INV"
+echo "demo done in $((end - start)) s ($((end - built)) s from rollout to the answered query)"
+echo "The lab is still running. Explore it:"
+echo "  KUBECONFIG=$KUBECONFIG kubectl get pods -A          (if kubectl is installed)"
 echo "  $C lab exec --dir $LAB node1 -- docker ps"
 echo "Take it down with:"
 echo "  sudo $C lab down --dir $LAB"

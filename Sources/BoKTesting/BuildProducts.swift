@@ -13,6 +13,16 @@ public enum BuildProducts {
         return (exe as NSString).deletingLastPathComponent
     }
 
+    /// The package's root: the nearest directory above the build products that holds Package.swift.
+    public static var repositoryRoot: String {
+        var dir = directory
+        while !dir.isEmpty, dir != "/" {
+            if FileManager.default.fileExists(atPath: dir + "/Package.swift") { return dir }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return FileManager.default.currentDirectoryPath
+    }
+
     public static var agent: String { directory + "/agent" }
     public static var coordinator: String { directory + "/coordinator" }
 }
