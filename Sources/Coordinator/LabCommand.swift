@@ -130,6 +130,9 @@ struct LabStatus: AsyncParsableCommand {
                 "chaincodeImage": state.chaincodeImage, "root": state.root,
                 "nodes": state.nodes.map { ["name": $0.name, "address": $0.address, "netns": $0.netns] },
             ]
+            if let f = state.fabric {
+                out["fabric"] = ["release": f.release, "kubeconfig": f.kubeconfig, "servePID": Int(f.servePID), "images": f.images]
+            }
             if let s = state.ssh {
                 out["ssh"] = [
                     "user": s.user, "port": s.port, "identity": s.identity, "knownHosts": s.knownHosts,
@@ -151,6 +154,10 @@ struct LabStatus: AsyncParsableCommand {
         for n in state.nodes { print("  \(n.name)  \(n.address)  netns \(n.netns)") }
         if let s = state.ssh {
             print("ssh: \(s.user)@<node>:\(s.port), identity \(s.identity), known_hosts \(s.knownHosts)")
+        }
+        if let f = state.fabric {
+            print("fabric: Kubernetes API kubeconfig \(f.kubeconfig) (executor pid \(f.servePID)); release \(f.release)")
+            if !f.images.isEmpty { print("fabric: images in every node's Docker: \(f.images.joined(separator: ", "))") }
         }
     }
 }

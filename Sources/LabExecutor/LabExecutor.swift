@@ -424,9 +424,15 @@ public final class LabExecutor: @unchecked Sendable {
                 }
                 if replicas - ready > 0 { s["unavailableReplicas"] = .int(Int64(replicas - ready)) }
             }
+            // A container the lab cannot run never becomes ready: say so at once instead of letting a rollout wait.
+            let progressing = notRun.isEmpty
+                ? condition("Progressing", true, ready >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", "run by the BoK lab executor")
+                : condition("Progressing", false, "ProgressDeadlineExceeded",
+                            "the lab runs only Fabric's own images and cannot run \(Set(notRun).sorted().joined(separator: ", ")); "
+                                + "use StateDatabase: LevelDB and Explorer: false on the lab (configs/lab-cluster-config.yaml)")
             s["conditions"] = [
                 condition("Available", ready >= replicas, ready >= replicas ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", message),
-                condition("Progressing", true, ready >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", "run by the BoK lab executor"),
+                progressing,
             ]
             writeStatus(d, .object(s))
         }
