@@ -33,6 +33,8 @@ struct LabUp: AsyncParsableCommand {
         "Run the real Fabric network: a Kubernetes API whose executor runs every applied Deployment and Job as real processes "
             + "from a Fabric release, and Fabric's chaincode images (built from Debian packages) in every node's Docker."))
     var fabric = false
+    @Flag(name: .long, help: "With --fabric: do not build or import Fabric's chaincode images (pods still run; chaincode cannot).")
+    var noFabricImages = false
     @OptionGroup var release: FabricReleaseOptions
 
     func run() async throws {
@@ -45,7 +47,9 @@ struct LabUp: AsyncParsableCommand {
             print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); inventory \(state.inventory)")
             if let fabricRelease {
                 do {
-                    state = try LabFabric.up(state, release: fabricRelease, coordinator: LabUp.selfExecutable()) { print("lab: \($0)") }
+                    state = try LabFabric.up(state, release: fabricRelease, coordinator: LabUp.selfExecutable(), images: !noFabricImages) {
+                        print("lab: \($0)")
+                    }
                 } catch {
                     print("lab: the Fabric part failed (\(error)); removing the lab")
                     _ = LabEnvironment.down(root: state.root, subnet: state.subnet)

@@ -4,7 +4,8 @@ import Lab
 /// `lab up --fabric`: on top of a lab that is up, Fabric's chaincode images in every node's Docker, and the lab's
 /// Kubernetes API with the executor that runs what is applied to it.
 public enum LabFabric {
-    public static func up(_ lab: LabState, release: String, coordinator: String, progress: (String) -> Void) throws -> LabState {
+    public static func up(_ lab: LabState, release: String, coordinator: String, images withImages: Bool = true,
+                          progress: (String) -> Void) throws -> LabState {
         var state = lab
         let images: [String] = []
         progress("fabric: Kubernetes API and executor (pods run from \(release))")
