@@ -90,7 +90,15 @@ public struct TenantLifecycle: Sendable {
         var namespaces = Set<String>()
         for kind in Self.teardownKinds {
             guard let type = ResourceType.known(kind: kind) else { continue }
-            let objects = try client.list(type, namespace: nil, labelSelector: selector)
+            let objects: [KubeObject]
+            do {
+                objects = try client.list(type, namespace: nil, labelSelector: selector)
+            } catch {
+                // An API server that does not serve a kind (404 on its list) holds nothing of it to delete.
+                guard error.isNotFound else { throw error }
+                reporter("the API does not serve \(type.plural).\(type.group.isEmpty ? "core" : type.group) (\(kind)); nothing of it to delete")
+                continue
+            }
             for object in objects.sorted(by: { $0.ref.description < $1.ref.description }) where object.deletionTimestamp == nil || kind == "Namespace" {
                 refs.append(ObjectRef(type, namespace: object.namespace, name: object.name))
                 if kind == "Namespace" { namespaces.insert(object.name) }

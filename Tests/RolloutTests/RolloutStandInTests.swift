@@ -296,6 +296,24 @@ final class RolloutStandInTests: XCTestCase {
         XCTAssertNotNil(try client.getIfPresent(.service("kube-dns", namespace: "kube-system")))
     }
 
+    /// An API server that does not serve one of the kinds teardown looks for (here CronJobs: 404 on their list)
+    /// still gets everything else of the tenant deleted.
+    func testTeardownSkipsKindsTheAPIDoesNotServe() async throws {
+        let standIn = try makeStandIn()
+        let client = try makeClient(standIn)
+        try RolloutFixture.createDefaultStorageClass(client)
+        _ = try await rollout(client, try options()).run()
+        standIn.injectFault(.status(404, reason: "NotFound", message: "the server could not find the requested resource"),
+                            method: "GET", pathContains: "/apis/batch/v1/cronjobs", count: 100)
+        let said = EventLog()
+        let lifecycle = TenantLifecycle(client: client, tenant: "f-1", reporter: { said.add(.warning($0)) })
+        let plan = try lifecycle.teardownPlan()
+        XCTAssertFalse(plan.isEmpty)
+        _ = try lifecycle.teardown(plan, timeout: 20, pollInterval: 0.05)
+        XCTAssertEqual(try RolloutFixture.tenantObjects(client), [])
+        XCTAssertTrue(said.all.contains { $0.contains("does not serve cronjobs.batch") }, said.all.joined(separator: "\n"))
+    }
+
     // MARK: Pieces
 
     func testSubsetComparisonIgnoresServerDefaultsButNotChangedValues() {
