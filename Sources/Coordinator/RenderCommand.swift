@@ -3,6 +3,7 @@ import FabricTopology
 import Foundation
 import KubeManifests
 import MSP
+import Rollout
 
 /// `coordinator render`: every Kubernetes object of the network as YAML files, for review or GitOps.
 struct RenderCommand: ParsableCommand {
@@ -26,6 +27,20 @@ struct RenderCommand: ParsableCommand {
                                valueName: "DIR"))
     var crypto: String?
 
+    @Option(name: .customLong("node-address"),
+            help: ArgumentHelp("A worker node's IP address (repeat for each): the NetworkPolicies let only these reach the peers' "
+                + "chaincode port 7052. Without any, 7052 is open to every source (`rollout` takes them from the inventory).",
+                valueName: "IP"))
+    var nodeAddresses: [String] = []
+
+    func validate() throws {
+        let cidrs = NetworkMaterial.nodeCIDRs(nodeAddresses)
+        if cidrs.count != Set(nodeAddresses).count {
+            throw ValidationError("--node-address takes IP addresses; not one: "
+                + nodeAddresses.filter { !cidrs.contains($0 + "/32") && !cidrs.contains($0 + "/128") }.joined(separator: ", "))
+        }
+    }
+
     func run() throws {
         let loaded = try topology.load()
         do {
@@ -35,6 +50,7 @@ struct RenderCommand: ParsableCommand {
                 renderer = ManifestRenderer(topology: loaded, crypto: DirectoryCryptoFiles(root: crypto),
                                             passwords: { credentials.password(namespace: $0, purpose: $1) })
             }
+            renderer.nodeCIDRs = NetworkMaterial.nodeCIDRs(nodeAddresses)
             let report = try renderer.write(to: output)
             print("\(output): \(report.objects) objects written (\(report.bytes) bytes)")
             if !report.omittedSecretObjects.isEmpty {

@@ -20,6 +20,8 @@ public struct FabricTopology: Sendable, Equatable {
     public let channel: String
     public let explorer: ExplorerSettings
     public let nodePorts: NodePortSettings
+    /// NetworkPolicies per org namespace (default on): deny ingress, then allow exactly what Fabric needs.
+    public let networkPolicies: Bool
     /// Where the topology came from (the file as named by the user).
     public let source: String
     /// Tolerated oddities (e.g. `Users:` not indented under its org), with their lines.
@@ -30,7 +32,8 @@ public struct FabricTopology: Sendable, Equatable {
         fabric: FabricRelease = FabricRelease(version: FabricRelease.defaultVersion)!, ordering: String = "etcdraft",
         stateDatabase: StateDatabase = .couchDB, storage: StorageSettings = .defaultSettings,
         platform: PlatformProfile = .standard, channel: String = "mychannel", explorer: ExplorerSettings = ExplorerSettings(),
-        nodePorts: NodePortSettings = NodePortSettings(), source: String = "<input>", warnings: [TopologyDiagnostic] = []
+        nodePorts: NodePortSettings = NodePortSettings(), networkPolicies: Bool = true, source: String = "<input>",
+        warnings: [TopologyDiagnostic] = []
     ) {
         self.tenant = tenant
         self.ordererOrgs = ordererOrgs
@@ -43,6 +46,7 @@ public struct FabricTopology: Sendable, Equatable {
         self.channel = channel
         self.explorer = explorer
         self.nodePorts = nodePorts
+        self.networkPolicies = networkPolicies
         self.source = source
         self.warnings = warnings
     }

@@ -46,7 +46,7 @@ struct TopologyParser {
 
     private static let topLevelKeys = [
         "Tenant", "OrdererOrgs", "PeerOrgs", "Fabric", "Ordering", "StateDatabase", "Storage", "Platform", "Channel",
-        "Explorer", "NodePorts",
+        "Explorer", "NodePorts", "NetworkPolicies",
     ]
 
     private mutating func readTopology(_ root: Node) -> FabricTopology? {
@@ -65,6 +65,7 @@ struct TopologyParser {
         let platform = readEnum(fields["Platform"]?.value, path: "Platform", default: PlatformProfile.standard)
         let channel = readChannel(fields["Channel"]?.value)
         let explorer = readExplorer(fields["Explorer"]?.value)
+        let networkPolicies = fields["NetworkPolicies"].flatMap { bool($0.value, path: "NetworkPolicies") } ?? true
 
         let ordererOrgs = readOrgs(fields, key: "OrdererOrgs", kind: .orderer, tenant: tenant)
         let peerOrgs = readOrgs(fields, key: "PeerOrgs", kind: .peer, tenant: tenant)
@@ -76,7 +77,7 @@ struct TopologyParser {
         return FabricTopology(
             tenant: tenant, ordererOrgs: ordererOrgs.map(\.org), peerOrgs: peerOrgs.map(\.org), fabric: fabric,
             ordering: ordering, stateDatabase: stateDatabase, storage: storage, platform: platform, channel: channel,
-            explorer: explorer, nodePorts: nodePorts, source: source,
+            explorer: explorer, nodePorts: nodePorts, networkPolicies: networkPolicies, source: source,
             warnings: diagnostics.filter { $0.severity == .warning })
     }
 

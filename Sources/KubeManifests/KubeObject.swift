@@ -37,7 +37,7 @@ public struct KubeObject: Sendable, Equatable {
 
     /// The order objects are applied in: what others refer to comes first.
     static let applyOrder: [String: Int] = [
-        "Namespace": 0, "PersistentVolume": 5, "Secret": 10, "ConfigMap": 15, "PersistentVolumeClaim": 20,
+        "Namespace": 0, "NetworkPolicy": 3, "PersistentVolume": 5, "Secret": 10, "ConfigMap": 15, "PersistentVolumeClaim": 20,
         "Service": 30, "Deployment": 40, "Job": 50,
     ]
 }

@@ -16,6 +16,9 @@ public struct ManifestRenderer: Sendable {
     public let topology: FabricTopology
     public let crypto: CryptoFileSource?
     public let passwords: PasswordSource?
+    /// The worker nodes' addresses as CIDRs (`10.0.0.5/32`): where chaincode containers reach their peer's 7052 from
+    /// (the NetworkPolicies). Empty: port 7052 stays open to every source.
+    public var nodeCIDRs: [String] = []
 
     public init(topology: FabricTopology, crypto: CryptoFileSource? = nil, passwords: PasswordSource? = nil) {
         self.topology = topology
@@ -61,6 +64,9 @@ public struct ManifestRenderer: Sendable {
         var objects: [KubeObject] = []
         for org in topology.organizations {
             objects.append(namespace(org))
+        }
+        for org in topology.organizations {
+            objects.append(contentsOf: networkPolicies(org))
         }
         objects.append(contentsOf: persistentVolumes())
         for org in topology.ordererOrgs {

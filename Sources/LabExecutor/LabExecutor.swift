@@ -20,6 +20,8 @@ public final class LabExecutor: @unchecked Sendable {
     private var pods: [String: RunningPod] = [:]
     private var writtenStatus: [String: JSON] = [:]
     private var dnsRecords: [String: String] = [:]
+    /// The NetworkPolicy rules loaded into each pod's namespace (by pod key), so unchanged rules are not reloaded.
+    private var loadedRules: [String: String] = [:]
     private let lock = NSLock()
 
     /// Pod addresses when no Service selects the pod: 198.18.<subnet>.60–98; Services get .100–.254.
@@ -48,6 +50,7 @@ public final class LabExecutor: @unchecked Sendable {
         var ready = false
         var failures = 0
         var finished: String?  // "Succeeded" or "Failed" for Job pods
+        var launched = false
         var created = Date()
         var message: String?
     }
@@ -130,7 +133,42 @@ public final class LabExecutor: @unchecked Sendable {
         let keys = Array(pods.keys)
         lock.unlock()
         for key in keys { supervise(key) }
+        try enforceNetworkPolicies()
+        launchPending()
         writeWorkloadStatus(deployments: deployments, jobs: jobs)
+    }
+
+    // MARK: NetworkPolicies
+
+    private func enforceNetworkPolicies() throws {
+        lock.lock()
+        let running = pods.values.filter { $0.finished == nil }
+        lock.unlock()
+        loadedRules = loadedRules.filter { key, _ in running.contains { $0.key == key } }
+        guard !running.isEmpty else { return }
+        let policies = try kube.list(apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy")
+        var namespaceLabels: [String: [String: String]] = [:]
+        for ns in try kube.list(apiVersion: "v1", kind: "Namespace") {
+            var labels = ns.metadata["labels"]?.stringMap ?? [:]
+            labels["kubernetes.io/metadata.name"] = ns.name
+            namespaceLabels[ns.name] = labels
+        }
+        let all = running.map { PolicyPod(namespace: $0.plan.namespace, labels: $0.plan.labels, addresses: $0.sandbox.addresses) }
+        for pod in running {
+            let me = PolicyPod(namespace: pod.plan.namespace, labels: pod.plan.labels, addresses: pod.sandbox.addresses)
+            let rules = NetworkPolicyEnforcer.rules(for: me, policies: policies, namespaceLabels: namespaceLabels, pods: all, host: lab.gateway)
+            let text = rules ?? ""
+            guard loadedRules[pod.key] != text else { continue }
+            do {
+                try NetworkPolicyEnforcer.apply(rules, to: pod.sandbox)
+                loadedRules[pod.key] = text
+                if rules != nil || !text.isEmpty {
+                    say("executor: NetworkPolicies of \(pod.plan.namespace)/\(pod.podName) loaded (\(text.split(separator: "\n").count) lines)")
+                }
+            } catch {
+                say("executor: \(error)")
+            }
+        }
     }
 
     // MARK: DNS
@@ -213,22 +251,38 @@ public final class LabExecutor: @unchecked Sendable {
             say("executor: \(key): \(error)")
             return
         }
-        var pod = RunningPod(key: key, ownerKind: kind, owner: owner, podName: podName, templateHash: hash, sandbox: sandbox, plan: plan)
+        let pod = RunningPod(key: key, ownerKind: kind, owner: owner, podName: podName, templateHash: hash, sandbox: sandbox, plan: plan)
         for notRun in plan.notRun { say("executor: \(ns)/\(podName): container \(notRun.container) NOT RUN: \(notRun.reason)") }
-        for container in plan.containers {
-            do {
-                pod.processes[container.name] = try sandboxes.start(container, of: plan, in: sandbox, node: node, restartCount: 0)
-            } catch {
-                pod.message = error.description
-                say("executor: \(key): \(error)")
-            }
-        }
-        say("executor: started pod \(ns)/\(podName) on \(node.name) at \(addresses.joined(separator: ",")) "
-            + "(\(plan.containers.map { "\($0.name): \($0.argv.first ?? "")" }.joined(separator: ", ")))")
         createPodObject(pod)
         lock.lock()
         pods[key] = pod
         lock.unlock()
+    }
+
+    /// Starts the containers of pods made this round: after the NetworkPolicies know their addresses, so a Job's first
+    /// connection is not refused by a peer that has not heard of it yet.
+    private func launchPending() {
+        lock.lock()
+        let pending = pods.values.filter { !$0.launched }
+        lock.unlock()
+        for var pod in pending {
+            guard let node = lab.nodes.first(where: { $0.name == pod.sandbox.node }) else { continue }
+            for container in pod.plan.containers {
+                do {
+                    pod.processes[container.name] = try sandboxes.start(container, of: pod.plan, in: pod.sandbox, node: node, restartCount: 0)
+                } catch {
+                    pod.message = error.description
+                    say("executor: \(pod.key): \(error)")
+                }
+            }
+            pod.launched = true
+            say("executor: started pod \(pod.plan.namespace)/\(pod.podName) on \(node.name) at \(pod.sandbox.addresses.joined(separator: ",")) "
+                + "(\(pod.plan.containers.map { "\($0.name): \($0.argv.first ?? "")" }.joined(separator: ", ")))")
+            lock.lock()
+            pods[pod.key] = pod
+            lock.unlock()
+            updatePodObject(pod)
+        }
     }
 
     private func recordWaiting(key: String, owner: KubeObject, message: String) {
@@ -246,7 +300,7 @@ public final class LabExecutor: @unchecked Sendable {
             return
         }
         lock.unlock()
-        guard pod.finished == nil else { return }
+        guard pod.finished == nil, pod.launched else { return }
         let node = lab.nodes.first { $0.name == pod.sandbox.node }!
         var changed = false
         for container in pod.plan.containers {

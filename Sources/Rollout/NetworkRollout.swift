@@ -357,7 +357,8 @@ public final class NetworkRollout: Sendable {
         }
         let rendered: [RenderedManifest]
         do {
-            rendered = try NetworkMaterial.render(topology, cryptoDirectory: directory)
+            let addresses = (run.inventory?.nodes ?? []).map(\.agentHost)
+            rendered = try NetworkMaterial.render(topology, cryptoDirectory: directory, nodeAddresses: addresses)
         } catch {
             throw RolloutError(step: .crypto, "cannot render the network from \(options.cryptoDirectory): \(error)")
         }

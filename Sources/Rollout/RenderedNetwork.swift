@@ -1,5 +1,8 @@
 import FabricTopology
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import KubeManifests
 import MSP
 
@@ -29,10 +32,14 @@ public enum NetworkMaterial {
     }
 
     /// Every object of the network with its Secrets, rendered from the crypto directory.
-    public static func render(_ topology: FabricTopology, cryptoDirectory: String) throws -> [RenderedManifest] {
+    /// `nodeAddresses`: the worker nodes' IP addresses, which the NetworkPolicies let reach the peers' chaincode port.
+    public static func render(_ topology: FabricTopology, cryptoDirectory: String, nodeAddresses: [String] = []) throws
+        -> [RenderedManifest]
+    {
         let credentials = try ServiceCredentials(topology: topology, cryptoDirectory: cryptoDirectory)
-        let renderer = ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: cryptoDirectory),
+        var renderer = ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: cryptoDirectory),
                                         passwords: { credentials.password(namespace: $0, purpose: $1) })
+        renderer.nodeCIDRs = nodeCIDRs(nodeAddresses)
         let explorerNamespace = topology.explorerOrg?.namespace
         return try renderer.render().map { object in
             let phase: ObjectPhase
@@ -46,6 +53,20 @@ public enum NetworkMaterial {
             }
             return RenderedManifest(yaml: object.yaml, phase: phase)
         }
+    }
+
+    /// Host addresses as single-address CIDRs (`/32`, `/128`), sorted and unique; names that are not IP literals are
+    /// left out (a NetworkPolicy's ipBlock takes addresses only).
+    public static func nodeCIDRs(_ addresses: [String]) -> [String] {
+        var out = Set<String>()
+        for address in addresses {
+            var a4 = in_addr()
+            var a6 = in6_addr()
+            if inet_pton(AF_INET, address, &a4) == 1 { out.insert(address + "/32") } else if inet_pton(AF_INET6, address, &a6) == 1 {
+                out.insert(address + "/128")
+            }
+        }
+        return out.sorted()
     }
 
     /// The label that marks what a tenant owns, and its selector.

@@ -57,7 +57,7 @@ final class CoordinatorCLITests: XCTestCase {
             let result = try TestSupport.run(coordinator, ["render", "-c", TestSupport.exampleConfigPath, "-o",
                                                            dir.appendingPathComponent(name).path, "--crypto", crypto])
             XCTAssertEqual(result.status, 0, result.output)
-            XCTAssertTrue(result.output.contains("63 objects written"), result.output)
+            XCTAssertTrue(result.output.contains("73 objects written"), result.output)  // 63 + 10 NetworkPolicies
         }
         let diff = try TestSupport.run("/usr/bin/diff", ["-r", dir.appendingPathComponent("a").path, dir.appendingPathComponent("b").path])
         XCTAssertEqual(diff.status, 0, diff.output)
