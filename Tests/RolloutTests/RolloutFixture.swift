@@ -54,7 +54,7 @@ enum RolloutFixture {
     /// Every tenant-labelled object in the stand-in, as `Kind namespace/name`.
     static func tenantObjects(_ client: KubeClient, tenant: String = "f-1") throws -> Set<String> {
         var result = Set<String>()
-        for kind in ["Namespace", "PersistentVolume", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service", "Deployment", "Job"] {
+        for kind in ["Namespace", "NetworkPolicy", "PersistentVolume", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service", "Deployment", "Job"] {
             for o in try client.list(ResourceType.known(kind: kind)!, labelSelector: "bok.io/tenant=\(tenant)") {
                 result.insert(o.ref.description)
             }
