@@ -8,18 +8,24 @@ public enum BoKCache {
     public static let environmentVariable = "BOK_CACHE_DIR"
     public static let defaultRoot = "/var/cache/bok"
 
-    public static func root(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func root(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
         if let dir = environment[environmentVariable], !dir.isEmpty { return dir }
         return defaultRoot
     }
 
     /// Where unpacked Fabric releases are kept: `<root>/fabric`.
-    public static func fabricDir(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func fabricDir(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
         root(environment: environment) + "/fabric"
     }
 
     /// Where the chaincode images' tars are kept: `<root>/images`.
-    public static func imagesDir(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func imagesDir(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
         root(environment: environment) + "/images"
     }
 }
@@ -73,7 +79,8 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
     public func chaincode(_ name: String) -> String? {
         guard let dir = chaincodeDir else { return nil }
         var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDir) && isDir.boolValue ? dir + "/" + name : nil
+        return FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDir)
+            && isDir.boolValue ? dir + "/" + name : nil
     }
 
     public var description: String {
@@ -90,20 +97,25 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
     ) throws(LabError) -> FabricRelease {
         let cache = cacheDir ?? BoKCache.fabricDir(environment: environment)
         if let value = explicit, !value.isEmpty {
-            return try open(value, cacheDir: cache, origin: "--fabric-release \(value)", progress: progress)
+            return try open(
+                value, cacheDir: cache, origin: "--fabric-release \(value)", progress: progress)
         }
         if let value = environment[environmentVariable], !value.isEmpty {
-            return try open(value, cacheDir: cache, origin: "\(environmentVariable)=\(value)", progress: progress)
+            return try open(
+                value, cacheDir: cache, origin: "\(environmentVariable)=\(value)", progress: progress)
         }
         return try cached(cacheDir: cache)
     }
 
     /// Opens one value: a release directory, a release tarball, or a directory of release tarballs.
-    public static func open(_ path: String, cacheDir: String, origin: String? = nil, progress: (String) -> Void = { _ in })
+    public static func open(
+        _ path: String, cacheDir: String, origin: String? = nil, progress: (String) -> Void = { _ in }
+    )
         throws(LabError) -> FabricRelease
     {
         let origin = origin ?? path
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let absolute =
+            path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDir) else {
             throw LabError(
@@ -126,7 +138,9 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
         }
         throw LabError(
             step: "opening the Fabric release (\(origin))",
-            detail: "\(absolute) holds neither a release (bin/ and config/) nor a \(fabricTarballPrefix)*.tar.gz; \(howToPoint)")
+            detail:
+                "\(absolute) holds neither a release (bin/ and config/) nor a \(fabricTarballPrefix)*.tar.gz; \(howToPoint)"
+        )
     }
 
     /// The release the cache holds: `<cache>/current`, else the most recently unpacked entry.
@@ -142,12 +156,15 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
             .filter { !$0.hasPrefix(".") && $0 != "current" }
             .map { cacheDir + "/" + $0 }
             .filter { FileManager.default.fileExists(atPath: $0 + "/" + marker) }
-        let newest = entries.max { modificationDate($0 + "/" + marker) < modificationDate($1 + "/" + marker) }
+        let newest = entries.max {
+            modificationDate($0 + "/" + marker) < modificationDate($1 + "/" + marker)
+        }
         guard let newest else {
             throw LabError(
                 step: "finding the Fabric release",
                 detail:
-                    "no --fabric-release given, \(environmentVariable) is not set and the cache \(cacheDir) holds no release; \(howToPoint), or run scripts/install-deps.sh with ../shared/fabric beside the checkout")
+                    "no --fabric-release given, \(environmentVariable) is not set and the cache \(cacheDir) holds no release; \(howToPoint), or run scripts/install-deps.sh with ../shared/fabric beside the checkout"
+            )
         }
         return try validate(root: newest, origin: "the cache (\(newest))")
     }
@@ -159,7 +176,8 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
 
     static func isReleaseLayout(_ dir: String) -> Bool {
         var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: dir + "/bin", isDirectory: &isDir) && isDir.boolValue
+        return FileManager.default.fileExists(atPath: dir + "/bin", isDirectory: &isDir)
+            && isDir.boolValue
     }
 
     /// Checks the layout, the executables and the configuration, and reads the version.
@@ -186,7 +204,9 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
             )
         }
         let peer = "\(root)/bin/peer"
-        let r = CommandRunner.run([peer, "version"], timeout: 30, environment: ["PATH": "/usr/bin:/bin", "FABRIC_CFG_PATH": root + "/config"])
+        let r = CommandRunner.run(
+            [peer, "version"], timeout: 30,
+            environment: ["PATH": "/usr/bin:/bin", "FABRIC_CFG_PATH": root + "/config"])
         guard r.succeeded else {
             throw LabError(
                 step: "reading the version of the Fabric release in \(root) (from \(origin))",
@@ -197,17 +217,26 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
         guard let version = parseVersion(r.stdout) else {
             throw LabError(
                 step: "reading the version of the Fabric release in \(root) (from \(origin))",
-                detail: "`\(peer) version` printed no `Version:` line (\(r.tail(3).joined(separator: " | "))); \(howToPoint)")
+                detail:
+                    "`\(peer) version` printed no `Version:` line (\(r.tail(3).joined(separator: " | "))); \(howToPoint)"
+            )
         }
         guard version.hasPrefix("2.") else {
             throw LabError(
                 step: "checking the version of the Fabric release in \(root) (from \(origin))",
-                detail: "it is Fabric \(version); BoK renders Fabric 2.x configuration and runs Go chaincode on fabric-ccenv/baseos 2.5: \(howToPoint)")
+                detail:
+                    "it is Fabric \(version); BoK renders Fabric 2.x configuration and runs Go chaincode on fabric-ccenv/baseos 2.5: \(howToPoint)"
+            )
         }
-        let hasCA = ["fabric-ca-server", "fabric-ca-client"].allSatisfy { fm.isExecutableFile(atPath: "\(root)/bin/\($0)") }
+        let hasCA = ["fabric-ca-server", "fabric-ca-client"].allSatisfy {
+            fm.isExecutableFile(atPath: "\(root)/bin/\($0)")
+        }
         var isDir: ObjCBool = false
-        let chaincode = fm.fileExists(atPath: root + "/chaincode", isDirectory: &isDir) && isDir.boolValue ? root + "/chaincode" : nil
-        return FabricRelease(root: root, version: version, hasFabricCA: hasCA, chaincodeDir: chaincode, origin: origin)
+        let chaincode =
+            fm.fileExists(atPath: root + "/chaincode", isDirectory: &isDir) && isDir.boolValue
+            ? root + "/chaincode" : nil
+        return FabricRelease(
+            root: root, version: version, hasFabricCA: hasCA, chaincodeDir: chaincode, origin: origin)
     }
 
     /// `Version: 2.5.0` from `peer version`'s output.
@@ -235,7 +264,9 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// (b): one tarball → `<cache>/<sha256 of the tarball>`.
-    static func unpackTarball(_ tarball: String, cacheDir: String, origin: String, progress: (String) -> Void) throws(LabError)
+    static func unpackTarball(
+        _ tarball: String, cacheDir: String, origin: String, progress: (String) -> Void
+    ) throws(LabError)
         -> FabricRelease
     {
         let key = try sha256(ofFile: tarball)
@@ -263,12 +294,16 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
 
     /// (c): a directory of tarballs → `<cache>/<sha256 of the manifest>` holding Fabric, Fabric CA
     /// and `chaincode/`.
-    static func unpackDirectory(_ dir: String, cacheDir: String, origin: String, progress: (String) -> Void) throws(LabError)
+    static func unpackDirectory(
+        _ dir: String, cacheDir: String, origin: String, progress: (String) -> Void
+    ) throws(LabError)
         -> FabricRelease
     {
         let found = try tarballs(in: dir)
         guard let fabric = found.fabric.first else {
-            throw LabError(step: "opening the Fabric release (\(origin))", detail: "\(dir) holds no \(fabricTarballPrefix)*.tar.gz; \(howToPoint)")
+            throw LabError(
+                step: "opening the Fabric release (\(origin))",
+                detail: "\(dir) holds no \(fabricTarballPrefix)*.tar.gz; \(howToPoint)")
         }
         let ca = found.ca.first
         let key = try manifestKey(dir: dir, tarballs: [fabric] + (ca.map { [$0] } ?? []))
@@ -278,15 +313,21 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
             try pointCurrent(cacheDir: cacheDir, at: key)
             return release
         }
-        progress("fabric release: unpacking \(fabric)\(ca.map { " and \($0)" } ?? "") from \(dir) into \(dest)")
+        progress(
+            "fabric release: unpacking \(fabric)\(ca.map { " and \($0)" } ?? "") from \(dir) into \(dest)"
+        )
         let partial = try makePartial(cacheDir: cacheDir)
         do {
             try untar(dir + "/" + fabric, into: partial)
             if let ca { try untar(dir + "/" + ca, into: partial) }
             if FileManager.default.fileExists(atPath: dir + "/chaincode") {
-                try Host.run(["cp", "-R", dir + "/chaincode", partial + "/chaincode"], step: "copying \(dir)/chaincode into the cache", timeout: 120)
+                try Host.run(
+                    ["cp", "-R", dir + "/chaincode", partial + "/chaincode"],
+                    step: "copying \(dir)/chaincode into the cache", timeout: 120)
                 // The source may be read-only (a shared mount); the cache copy is ours.
-                try Host.run(["chmod", "-R", "u+w", partial + "/chaincode"], step: "making \(partial)/chaincode writable")
+                try Host.run(
+                    ["chmod", "-R", "u+w", partial + "/chaincode"],
+                    step: "making \(partial)/chaincode writable")
             }
             try Host.write(
                 "source: \(dir)\nfabric: \(fabric)\n\(ca.map { "fabric-ca: \($0)\n" } ?? "")manifest-sha256: \(key)\n",
@@ -310,7 +351,9 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
         if let walker = fm.enumerator(atPath: dir + "/chaincode") {
             for case let rel as String in walker {
                 let path = dir + "/chaincode/" + rel
-                if let type = try? fm.attributesOfItem(atPath: path)[.type] as? FileAttributeType, type == .typeRegular {
+                if let type = try? fm.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
+                    type == .typeRegular
+                {
                     files.append("chaincode/" + rel)
                 }
             }
@@ -323,7 +366,9 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
 
     public static func sha256(ofFile path: String) throws(LabError) -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw LabError(step: "reading \(path)", detail: "cannot open it for reading; check that it exists and is readable")
+            throw LabError(
+                step: "reading \(path)",
+                detail: "cannot open it for reading; check that it exists and is readable")
         }
         defer { try? handle.close() }
         var hasher = SHA256()
@@ -346,11 +391,13 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func untar(_ tarball: String, into dir: String) throws(LabError) {
-        let r = CommandRunner.run(["tar", "-xzf", tarball, "-C", dir, "--no-same-owner", "-m"], timeout: 300)
+        let r = CommandRunner.run(
+            ["tar", "-xzf", tarball, "-C", dir, "--no-same-owner", "-m"], timeout: 300)
         guard r.succeeded else {
             throw LabError(
                 step: "unpacking \(tarball) into \(dir)",
-                detail: "`tar -xzf` \(r.timedOut ? "timed out" : "exited \(r.exitCode)"): \(r.tail(3).joined(separator: " | ")); is it a complete, uncorrupted release tarball? Download it again, then \(howToPoint)"
+                detail:
+                    "`tar -xzf` \(r.timedOut ? "timed out" : "exited \(r.exitCode)"): \(r.tail(3).joined(separator: " | ")); is it a complete, uncorrupted release tarball? Download it again, then \(howToPoint)"
             )
         }
     }
@@ -358,11 +405,15 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
     /// A tarball with everything under one top directory (`fabric-2.5.0/bin/…`): move it up.
     static func hoistSingleTopDirectory(_ dir: String) throws(LabError) {
         guard !isReleaseLayout(dir) else { return }
-        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            !$0.hasPrefix(".")
+        }
         guard entries.count == 1, isReleaseLayout(dir + "/" + entries[0]) else { return }
         let top = dir + "/" + entries[0]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: top)) ?? [] {
-            do { try FileManager.default.moveItem(atPath: top + "/" + name, toPath: dir + "/" + name) } catch {
+            do {
+                try FileManager.default.moveItem(atPath: top + "/" + name, toPath: dir + "/" + name)
+            } catch {
                 throw LabError(step: "arranging the unpacked release in \(dir)", detail: "\(error)")
             }
         }
@@ -377,7 +428,9 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
             _ = CommandRunner.run(["rm", "-rf", partial], timeout: 120)
             return
         }
-        throw LabError(step: "moving \(partial) to \(dest)", detail: "\(String(cString: strerror(err))); remove \(dest) and try again")
+        throw LabError(
+            step: "moving \(partial) to \(dest)",
+            detail: "\(String(cString: strerror(err))); remove \(dest) and try again")
     }
 
     static func pointCurrent(cacheDir: String, at key: String) throws(LabError) {
@@ -386,11 +439,14 @@ public struct FabricRelease: Sendable, Equatable, CustomStringConvertible {
         guard symlink(key, tmp) == 0, rename(tmp, cacheDir + "/current") == 0 else {
             let err = String(cString: strerror(errno))
             unlink(tmp)
-            throw LabError(step: "pointing \(cacheDir)/current at \(key)", detail: "\(err); check that \(cacheDir) is writable")
+            throw LabError(
+                step: "pointing \(cacheDir)/current at \(key)",
+                detail: "\(err); check that \(cacheDir) is writable")
         }
     }
 
     static func modificationDate(_ path: String) -> Date {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date)
+            ?? .distantPast
     }
 }

@@ -9,7 +9,8 @@ final class FabricReleaseTests: XCTestCase {
     var tmp = ""
 
     override func setUp() {
-        tmp = NSTemporaryDirectory() + "bok-fabric-release-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        tmp =
+            NSTemporaryDirectory() + "bok-fabric-release-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
     }
 
@@ -19,7 +20,8 @@ final class FabricReleaseTests: XCTestCase {
 
     /// The repository's `../shared/fabric`, when this checkout has one beside it.
     static var sharedFabric: String? {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
         let dir = repo.deletingLastPathComponent().appendingPathComponent("shared/fabric").path
         return FileManager.default.fileExists(atPath: dir) ? dir : nil
     }
@@ -27,18 +29,24 @@ final class FabricReleaseTests: XCTestCase {
     /// A release directory whose `peer version` prints `version`.
     @discardableResult
     func makeRelease(
-        _ dir: String, version: String = "2.5.0", binaries: [String] = FabricRelease.requiredBinaries + ["configtxlator", "cryptogen"],
+        _ dir: String, version: String = "2.5.0",
+        binaries: [String] = FabricRelease.requiredBinaries + ["configtxlator", "cryptogen"],
         config: [String] = ["core.yaml", "orderer.yaml", "configtx.yaml"], ca: Bool = false
     ) throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: dir + "/config", withIntermediateDirectories: true)
         for b in binaries + (ca ? ["fabric-ca-server", "fabric-ca-client"] : []) {
-            let body = b == "peer" ? "#!/bin/sh\nprintf 'peer:\\n Version: \(version)\\n Commit SHA: test\\n'\n" : "#!/bin/sh\nexit 0\n"
+            let body =
+                b == "peer"
+                ? "#!/bin/sh\nprintf 'peer:\\n Version: \(version)\\n Commit SHA: test\\n'\n"
+                : "#!/bin/sh\nexit 0\n"
             try body.write(toFile: "\(dir)/bin/\(b)", atomically: true, encoding: .utf8)
             chmod("\(dir)/bin/\(b)", 0o755)
         }
-        for c in config { try "# \(c)\n".write(toFile: "\(dir)/config/\(c)", atomically: true, encoding: .utf8) }
+        for c in config {
+            try "# \(c)\n".write(toFile: "\(dir)/config/\(c)", atomically: true, encoding: .utf8)
+        }
         return dir
     }
 
@@ -70,23 +78,30 @@ final class FabricReleaseTests: XCTestCase {
         XCTAssertFalse(r.hasFabricCA)
         XCTAssertNil(r.chaincodeDir)
         XCTAssertEqual(r.binary("peer"), dir + "/bin/peer")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/cache"), "a release directory is not copied")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: tmp + "/cache"), "a release directory is not copied")
     }
 
     func testMissingPiecesAreNamedWithWhereAndWhatToDo() throws {
-        let dir = try makeRelease(tmp + "/broken", binaries: ["peer", "osnadmin", "configtxgen"], config: ["orderer.yaml"])
-        let message = error { _ = try FabricRelease.resolve(explicit: dir, environment: [:], cacheDir: tmp + "/cache") }
+        let dir = try makeRelease(
+            tmp + "/broken", binaries: ["peer", "osnadmin", "configtxgen"], config: ["orderer.yaml"])
+        let message = error {
+            _ = try FabricRelease.resolve(explicit: dir, environment: [:], cacheDir: tmp + "/cache")
+        }
         XCTAssertTrue(message.contains("bin/orderer is missing"), message)
         XCTAssertTrue(message.contains("config/core.yaml is missing"), message)
         XCTAssertTrue(message.contains(dir), message)
-        XCTAssertTrue(message.contains("hyperledger-fabric-linux-amd64-2.5.x.tar.gz you downloaded"), message)
+        XCTAssertTrue(
+            message.contains("hyperledger-fabric-linux-amd64-2.5.x.tar.gz you downloaded"), message)
     }
 
     func testNonExecutableBinaryIsNamed() throws {
         let dir = try makeRelease(tmp + "/noexec")
         chmod(dir + "/bin/configtxgen", 0o644)
         let message = error { _ = try FabricRelease.validate(root: dir) }
-        XCTAssertTrue(message.contains("bin/configtxgen is not executable (chmod +x \(dir)/bin/configtxgen)"), message)
+        XCTAssertTrue(
+            message.contains("bin/configtxgen is not executable (chmod +x \(dir)/bin/configtxgen)"),
+            message)
     }
 
     func testOtherMajorVersionIsRefused() throws {
@@ -98,7 +113,8 @@ final class FabricReleaseTests: XCTestCase {
 
     func testPeerThatDoesNotRunIsReported() throws {
         let dir = try makeRelease(tmp + "/badpeer")
-        try "#!/bin/sh\necho 'exec format error' >&2\nexit 126\n".write(toFile: dir + "/bin/peer", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho 'exec format error' >&2\nexit 126\n".write(
+            toFile: dir + "/bin/peer", atomically: true, encoding: .utf8)
         chmod(dir + "/bin/peer", 0o755)
         let message = error { _ = try FabricRelease.validate(root: dir) }
         XCTAssertTrue(message.contains("`\(dir)/bin/peer version` exited 126"), message)
@@ -106,7 +122,8 @@ final class FabricReleaseTests: XCTestCase {
     }
 
     func testParseVersion() {
-        XCTAssertEqual(FabricRelease.parseVersion("peer:\n Version: 2.5.0\n Commit SHA: v2.5.0\n"), "2.5.0")
+        XCTAssertEqual(
+            FabricRelease.parseVersion("peer:\n Version: 2.5.0\n Commit SHA: v2.5.0\n"), "2.5.0")
         XCTAssertEqual(FabricRelease.parseVersion("peer:\n Version: v2.5.4\n"), "2.5.4")
         XCTAssertNil(FabricRelease.parseVersion("peer:\n Commit SHA: x\n"))
     }
@@ -119,28 +136,39 @@ final class FabricReleaseTests: XCTestCase {
         try tarball(of: src, to: tar)
         let cache = tmp + "/cache"
         let sha = try FabricRelease.sha256(ofFile: tar)
-        XCTAssertEqual(sha, CommandRunner.run(["sha256sum", tar]).stdout.split(separator: " ").first.map(String.init))
+        XCTAssertEqual(
+            sha,
+            CommandRunner.run(["sha256sum", tar]).stdout.split(separator: " ").first.map(String.init))
         var messages: [String] = []
-        let r = try FabricRelease.resolve(explicit: tar, environment: [:], cacheDir: cache) { messages.append($0) }
+        let r = try FabricRelease.resolve(explicit: tar, environment: [:], cacheDir: cache) {
+            messages.append($0)
+        }
         XCTAssertEqual(r.root, cache + "/" + sha)
         XCTAssertEqual(r.version, "2.5.0")
         XCTAssertEqual(messages.count, 1, "unpacked once: \(messages)")
-        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: cache + "/current"), sha)
+        XCTAssertEqual(
+            try FileManager.default.destinationOfSymbolicLink(atPath: cache + "/current"), sha)
         let marker = cache + "/" + sha + "/.bok-release"
-        let before = try FileManager.default.attributesOfItem(atPath: marker)[.modificationDate] as? Date
+        let before =
+            try FileManager.default.attributesOfItem(atPath: marker)[.modificationDate] as? Date
 
         messages = []
-        let again = try FabricRelease.resolve(explicit: tar, environment: [:], cacheDir: cache) { messages.append($0) }
+        let again = try FabricRelease.resolve(explicit: tar, environment: [:], cacheDir: cache) {
+            messages.append($0)
+        }
         XCTAssertEqual(again.root, r.root)
         XCTAssertEqual(messages, [], "a cached tarball is not unpacked again")
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: marker)[.modificationDate] as? Date, before)
+        XCTAssertEqual(
+            try FileManager.default.attributesOfItem(atPath: marker)[.modificationDate] as? Date, before)
 
         // Nothing given: the cache's `current`.
         let cached = try FabricRelease.resolve(explicit: nil, environment: [:], cacheDir: cache)
         XCTAssertEqual(cached.root, r.root)
         XCTAssertTrue(cached.origin.contains("cache"), cached.origin)
         // No partial directories are left behind.
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix(".") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: cache).filter {
+            $0.hasPrefix(".")
+        }
         XCTAssertEqual(leftovers, [])
     }
 
@@ -156,21 +184,30 @@ final class FabricReleaseTests: XCTestCase {
     func testBrokenTarballsAreReported() throws {
         let garbage = tmp + "/hyperledger-fabric-linux-amd64-2.5.0.tar.gz"
         try "not a tarball".write(toFile: garbage, atomically: true, encoding: .utf8)
-        var message = error { _ = try FabricRelease.resolve(explicit: garbage, environment: [:], cacheDir: tmp + "/cache") }
+        var message = error {
+            _ = try FabricRelease.resolve(explicit: garbage, environment: [:], cacheDir: tmp + "/cache")
+        }
         XCTAssertTrue(message.contains("unpacking \(garbage)"), message)
         XCTAssertTrue(message.contains("Download it again"), message)
-        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: tmp + "/cache")) ?? [], [], "the partial unpack is removed")
+        XCTAssertEqual(
+            (try? FileManager.default.contentsOfDirectory(atPath: tmp + "/cache")) ?? [], [],
+            "the partial unpack is removed")
 
         // A Fabric CA tarball alone is not a Fabric release.
-        let caOnly = try makeRelease(tmp + "/ca", binaries: ["fabric-ca-server", "fabric-ca-client"], config: [])
+        let caOnly = try makeRelease(
+            tmp + "/ca", binaries: ["fabric-ca-server", "fabric-ca-client"], config: [])
         let caTar = tmp + "/hyperledger-fabric-ca-linux-amd64-1.5.5.tar.gz"
         try tarball(of: caOnly, to: caTar)
-        message = error { _ = try FabricRelease.resolve(explicit: caTar, environment: [:], cacheDir: tmp + "/cache") }
+        message = error {
+            _ = try FabricRelease.resolve(explicit: caTar, environment: [:], cacheDir: tmp + "/cache")
+        }
         XCTAssertTrue(message.contains("bin/peer is missing"), message)
 
         let notTar = tmp + "/notes.txt"
         try "x".write(toFile: notTar, atomically: true, encoding: .utf8)
-        message = error { _ = try FabricRelease.resolve(explicit: notTar, environment: [:], cacheDir: tmp + "/cache") }
+        message = error {
+            _ = try FabricRelease.resolve(explicit: notTar, environment: [:], cacheDir: tmp + "/cache")
+        }
         XCTAssertTrue(message.contains("not a .tar.gz release tarball"), message)
     }
 
@@ -179,14 +216,20 @@ final class FabricReleaseTests: XCTestCase {
     func testDirectoryOfTarballsWithCAAndChaincode() throws {
         let shared = tmp + "/shared"
         let fabric = try makeRelease(tmp + "/f")
-        let ca = try makeRelease(tmp + "/c", binaries: ["fabric-ca-server", "fabric-ca-client"], config: [])
-        try FileManager.default.createDirectory(atPath: shared + "/chaincode/simple/cmd", withIntermediateDirectories: true)
+        let ca = try makeRelease(
+            tmp + "/c", binaries: ["fabric-ca-server", "fabric-ca-client"], config: [])
+        try FileManager.default.createDirectory(
+            atPath: shared + "/chaincode/simple/cmd", withIntermediateDirectories: true)
         try tarball(of: fabric, to: shared + "/hyperledger-fabric-linux-amd64-2.5.0.tar.gz")
-        try tarball(of: ca, to: shared + "/hyperledger-fabric-ca-linux-amd64-1.5.5.tar.gz", entries: ["bin"])
-        try "module example.com/simple\n".write(toFile: shared + "/chaincode/simple/go.mod", atomically: true, encoding: .utf8)
-        try "package main\n".write(toFile: shared + "/chaincode/simple/cmd/main.go", atomically: true, encoding: .utf8)
+        try tarball(
+            of: ca, to: shared + "/hyperledger-fabric-ca-linux-amd64-1.5.5.tar.gz", entries: ["bin"])
+        try "module example.com/simple\n".write(
+            toFile: shared + "/chaincode/simple/go.mod", atomically: true, encoding: .utf8)
+        try "package main\n".write(
+            toFile: shared + "/chaincode/simple/cmd/main.go", atomically: true, encoding: .utf8)
         let cache = tmp + "/cache"
-        let r = try FabricRelease.resolve(explicit: nil, environment: [FabricRelease.environmentVariable: shared], cacheDir: cache)
+        let r = try FabricRelease.resolve(
+            explicit: nil, environment: [FabricRelease.environmentVariable: shared], cacheDir: cache)
         XCTAssertTrue(r.hasFabricCA)
         XCTAssertEqual(r.version, "2.5.0")
         XCTAssertEqual(r.chaincodeDir, r.root + "/chaincode")
@@ -197,13 +240,17 @@ final class FabricReleaseTests: XCTestCase {
         XCTAssertEqual((r.root as NSString).lastPathComponent, try scriptKey(shared))
         // An explicit value beats the variable.
         let other = try makeRelease(tmp + "/explicit", version: "2.5.4")
-        let explicit = try FabricRelease.resolve(explicit: other, environment: [FabricRelease.environmentVariable: shared], cacheDir: cache)
+        let explicit = try FabricRelease.resolve(
+            explicit: other, environment: [FabricRelease.environmentVariable: shared], cacheDir: cache)
         XCTAssertEqual(explicit.version, "2.5.4")
         // A changed chaincode file is a new cache entry.
-        try "package main // changed\n".write(toFile: shared + "/chaincode/simple/cmd/main.go", atomically: true, encoding: .utf8)
+        try "package main // changed\n".write(
+            toFile: shared + "/chaincode/simple/cmd/main.go", atomically: true, encoding: .utf8)
         let changed = try FabricRelease.resolve(explicit: shared, environment: [:], cacheDir: cache)
         XCTAssertNotEqual(changed.root, r.root)
-        XCTAssertEqual(try String(contentsOfFile: changed.root + "/chaincode/simple/cmd/main.go", encoding: .utf8), "package main // changed\n")
+        XCTAssertEqual(
+            try String(contentsOfFile: changed.root + "/chaincode/simple/cmd/main.go", encoding: .utf8),
+            "package main // changed\n")
     }
 
     /// The cache key exactly as scripts/install-deps.sh computes it.
@@ -221,20 +268,39 @@ final class FabricReleaseTests: XCTestCase {
 
     func testScriptKeyMatchesTheInstallScript() throws {
         // The pipeline above is the one in scripts/install-deps.sh (kept in step by this check).
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let script = try String(contentsOfFile: repo.appendingPathComponent("scripts/install-deps.sh").path, encoding: .utf8)
-        XCTAssertTrue(script.contains("| LC_ALL=C sort | tr '\\n' '\\0' | xargs -0 sha256sum | sha256sum | cut -d' ' -f1"))
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let script = try String(
+            contentsOfFile: repo.appendingPathComponent("scripts/install-deps.sh").path, encoding: .utf8)
+        XCTAssertTrue(
+            script.contains(
+                "| LC_ALL=C sort | tr '\\n' '\\0' | xargs -0 sha256sum | sha256sum | cut -d' ' -f1"))
         XCTAssertTrue(script.contains("find chaincode -type f"))
     }
 
     func testDirectoryWithNothingUsable() throws {
-        try FileManager.default.createDirectory(atPath: tmp + "/empty", withIntermediateDirectories: true)
-        var message = error { _ = try FabricRelease.resolve(explicit: tmp + "/empty", environment: [:], cacheDir: tmp + "/cache") }
-        XCTAssertTrue(message.contains("holds neither a release (bin/ and config/) nor a hyperledger-fabric-linux-amd64-*.tar.gz"), message)
-        message = error { _ = try FabricRelease.resolve(explicit: tmp + "/nowhere", environment: [:], cacheDir: tmp + "/cache") }
+        try FileManager.default.createDirectory(
+            atPath: tmp + "/empty", withIntermediateDirectories: true)
+        var message = error {
+            _ = try FabricRelease.resolve(
+                explicit: tmp + "/empty", environment: [:], cacheDir: tmp + "/cache")
+        }
+        XCTAssertTrue(
+            message.contains(
+                "holds neither a release (bin/ and config/) nor a hyperledger-fabric-linux-amd64-*.tar.gz"),
+            message)
+        message = error {
+            _ = try FabricRelease.resolve(
+                explicit: tmp + "/nowhere", environment: [:], cacheDir: tmp + "/cache")
+        }
         XCTAssertTrue(message.contains("\(tmp)/nowhere does not exist"), message)
-        message = error { _ = try FabricRelease.resolve(explicit: nil, environment: [:], cacheDir: tmp + "/cache") }
-        XCTAssertTrue(message.contains("no --fabric-release given, BOK_FABRIC_RELEASE is not set and the cache \(tmp)/cache holds no release"), message)
+        message = error {
+            _ = try FabricRelease.resolve(explicit: nil, environment: [:], cacheDir: tmp + "/cache")
+        }
+        XCTAssertTrue(
+            message.contains(
+                "no --fabric-release given, BOK_FABRIC_RELEASE is not set and the cache \(tmp)/cache holds no release"
+            ), message)
         XCTAssertTrue(message.contains("scripts/install-deps.sh"), message)
     }
 
@@ -248,12 +314,16 @@ final class FabricReleaseTests: XCTestCase {
     // MARK: the real release
 
     func testRealSharedRelease() throws {
-        guard let shared = Self.sharedFabric else { throw XCTSkip("no ../shared/fabric beside this checkout") }
+        guard let shared = Self.sharedFabric else {
+            throw XCTSkip("no ../shared/fabric beside this checkout")
+        }
         let r = try FabricRelease.resolve(explicit: shared, environment: [:], cacheDir: tmp + "/cache")
         XCTAssertEqual(r.version, "2.5.0")
         XCTAssertEqual(r.twoDigitVersion, "2.5")
         XCTAssertTrue(r.hasFabricCA)
-        for b in FabricRelease.requiredBinaries + ["configtxlator", "cryptogen", "fabric-ca-server", "fabric-ca-client"] {
+        for b in FabricRelease.requiredBinaries + [
+            "configtxlator", "cryptogen", "fabric-ca-server", "fabric-ca-client",
+        ] {
             XCTAssertTrue(FileManager.default.isExecutableFile(atPath: r.binary(b)), b)
         }
         for c in ["core.yaml", "orderer.yaml", "configtx.yaml"] {
@@ -262,6 +332,8 @@ final class FabricReleaseTests: XCTestCase {
         let simple = try XCTUnwrap(r.chaincode("simple"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: simple + "/go.mod"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: simple + "/vendor/modules.txt"))
-        XCTAssertEqual((r.root as NSString).lastPathComponent, try scriptKey(shared), "install-deps.sh and FabricRelease share the cache entry")
+        XCTAssertEqual(
+            (r.root as NSString).lastPathComponent, try scriptKey(shared),
+            "install-deps.sh and FabricRelease share the cache entry")
     }
 }
