@@ -177,7 +177,7 @@ final class FabricImageTests: XCTestCase {
         XCTAssertTrue(
             noID.stderr.contains("Exiting Simple chaincode: 'CORE_CHAINCODE_ID_NAME' must be set"),
             noID.stderr + noID.stdout)
-        // … with it, it runs as user chaincode and dials its peer (none answers on this node).
+        // … with it, it runs as user chaincode and dials its peer.
         let dial = node.run(
             Self.docker + [
                 "run", "--rm", "-e", "CORE_CHAINCODE_ID_NAME=simple_1.0:test", "-e",
@@ -188,6 +188,9 @@ final class FabricImageTests: XCTestCase {
         XCTAssertEqual(dial.exitCode, 2)
         XCTAssertTrue(dial.stderr.contains("Exiting Simple chaincode:"), dial.stderr)
         XCTAssertFalse(dial.stderr.contains("must be set"), dial.stderr)
+        // The node's Docker still hands containers the node's own resolver (no DNS fix here): the
+        // chaincode's lookup of its peer fails, naming the name — the failure BoK's rollout fixes.
+        XCTAssertTrue(dial.stderr.contains("lookup peer0.org1-f-1"), dial.stderr)
         let whoami = try run(
             node, Self.docker + ["run", "--rm", image, "sh", "-c", "id -u; command -v chaincode"],
             "checking the user and PATH"
