@@ -193,7 +193,9 @@ public enum FabricImages {
         releaseWorkDir(work)
         defer { releaseWorkDir(work) }
         try Host.mkdir(work)
-        let log = work + "/debootstrap.log"
+        // Kept next to the tars (the work directory goes away, also on failure).
+        let log = (tar as NSString).deletingLastPathComponent + "/fabric-ccenv-debootstrap.log"
+        let bootstrapStart = Date()
         let r = CommandRunner.run(
             [
                 debootstrap, "--variant=minbase", "--include=" + ccenvPackages.joined(separator: ","),
@@ -207,11 +209,12 @@ public enum FabricImages {
             throw LabError(
                 step: "building \(ccenvName()): debootstrap \(suite) from \(mirror)",
                 detail:
-                    "\(r.timedOut ? "timed out" : "exited \(r.exitCode)"): \(r.tail(5).joined(separator: " | "))\(debootstrapLog.isEmpty ? "" : " | \(debootstrapLog)"); check that the mirror is reachable (set \(mirrorEnvironmentVariable) to another Debian mirror) and that there is disk space under \(work)"
+                    "\(r.timedOut ? "timed out" : "exited \(r.exitCode)"): \(r.tail(5).joined(separator: " | "))\(debootstrapLog.isEmpty ? "" : " | \(debootstrapLog)") (full output: \(log)); check that the mirror is reachable (set \(mirrorEnvironmentVariable) to another Debian mirror) and that there is disk space under \(work)"
             )
         }
         progress(
-            "images: ccenv rootfs bootstrapped; adding user chaincode, /chaincode, GOPATH; trimming")
+            "images: ccenv rootfs bootstrapped in \(String(format: "%.1f", Date().timeIntervalSince(bootstrapStart)))s (log: \(log)); adding user chaincode, /chaincode, GOPATH; trimming"
+        )
         let fm = FileManager.default
         for rel in [
             "usr/lib/go-\(goVersion)/bin/go", "usr/lib/go-\(goVersion)/bin/gofmt", "usr/bin/gcc",
