@@ -11,8 +11,9 @@ import Foundation
 ///   `golang:alpine` + gcc, musl-dev, git, user `chaincode` (500:500), `/chaincode/input` and
 ///   `/chaincode/output` owned by it, `GOPATH=/go`. Here: `debootstrap --variant=minbase bookworm` +
 ///   `golang-1.19-go`, `gcc`, `libc6-dev` (glibc's `libc.a` for `-extldflags -static`), the same
-///   user, directories and environment, `go` on `PATH`; docs, manuals, locales, apt lists, Go's own
-///   tests and race-detector libraries trimmed.
+///   user, directories and environment, `go` on `PATH`; trimmed as `ccenvTrim` says (docs, locales,
+///   apt lists and packages, Go's tests, the precompiled packages of Go's own commands, gcc's LTO
+///   compiler, the sanitizer runtimes).
 /// * `hyperledger/fabric-baseos:2.5` — what the chaincode runs on
 ///   (`core/container/dockercontroller`: `FROM <baseos>`, `ADD binpackage.tar /usr/local/bin`, then a
 ///   container with `Cmd ["chaincode", "-peer.address=…"]`, the `CORE_*` environment and the TLS files
@@ -22,7 +23,7 @@ import Foundation
 ///   its peer, with the root certificate the peer hands it).
 public enum FabricImages {
     public static let defaultTag = "2.5"
-    /// Debian's Go for bookworm (1.19; Fabric 2.5.0 itself is built with 1.19/1.20).
+    /// Debian's Go for bookworm (the release in ../shared/fabric reports go1.19.8 too).
     public static let goVersion = "1.19"
     public static let suite = "bookworm"
     public static let mirrorEnvironmentVariable = "BOK_DEBIAN_MIRROR"
