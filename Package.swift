@@ -72,7 +72,8 @@ let package = Package(
         // Agents installed, upgraded and removed over SSH (`coordinator agents install|uninstall`).
         .target(name: "AgentInstaller",
                 dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", logging] + pki + nio),
-        .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", "DockerEngine", yams, logging]),
+        .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", "DockerEngine", yams, logging,
+                                          .product(name: "Crypto", package: "swift-crypto")]),
         // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
         .target(name: "Rollout",
                 dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
@@ -113,5 +114,7 @@ let package = Package(
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
         .testTarget(name: "FabricLabTests", dependencies: ["BoKTesting", "Lab", "DockerEngine"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+        // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
+        .testTarget(name: "FabricImageTests", dependencies: ["Lab", "DockerEngine"]),
     ]
 )
