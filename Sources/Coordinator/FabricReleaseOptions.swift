@@ -1,22 +1,21 @@
 import ArgumentParser
 import Foundation
+import Lab
 
-/// `--fabric-release DIR|TARBALL`, else `$BOK_FABRIC_RELEASE`: the Fabric release whose binaries the lab runs.
+/// `--fabric-release DIR|TARBALL`, else `$BOK_FABRIC_RELEASE`, else BoK's cache: the Fabric release the lab runs.
 struct FabricReleaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "A Fabric release: a directory in the official layout (bin/, config/), or the hyperledger-fabric-linux-amd64-*.tar.gz "
-            + "you downloaded (default: $BOK_FABRIC_RELEASE, else the cache scripts/install-deps.sh fills).", valueName: "DIR|TARBALL"))
+        "A Fabric release: a directory in the official layout (bin/, config/), the hyperledger-fabric-linux-amd64-*.tar.gz "
+            + "you downloaded, or a directory holding the fabric and fabric-ca tarballs (default: $BOK_FABRIC_RELEASE, else "
+            + "the cache scripts/install-deps.sh fills, $BOK_CACHE_DIR/fabric).", valueName: "DIR|TARBALL"))
     var fabricRelease: String?
 
+    /// The release's root directory (bin/, config/), unpacked into the cache when it is a tarball.
     func resolve() throws -> String {
-        let candidate = fabricRelease ?? ProcessInfo.processInfo.environment["BOK_FABRIC_RELEASE"] ?? "/var/cache/bok/fabric/release"
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: candidate + "/bin/peer", isDirectory: &isDir),
-              FileManager.default.fileExists(atPath: candidate + "/config/core.yaml")
-        else {
-            throw ValidationError("no Fabric release at \(candidate) (expected bin/peer and config/core.yaml); point --fabric-release "
-                + "or BOK_FABRIC_RELEASE at the hyperledger-fabric-linux-amd64-2.5.x release you downloaded")
+        do {
+            return try Lab.FabricRelease.resolve(explicit: fabricRelease) { print("lab: \($0)") }.root
+        } catch {
+            throw ValidationError("\(error)")
         }
-        return candidate
     }
 }

@@ -7,7 +7,26 @@ public enum LabFabric {
     public static func up(_ lab: LabState, release: String, coordinator: String, images withImages: Bool = true,
                           progress: (String) -> Void) throws -> LabState {
         var state = lab
-        let images: [String] = []
+        var images: [String] = []
+        if withImages {
+            progress("fabric: chaincode images \(FabricImages.ccenvName()) and \(FabricImages.baseosName()) (built from Debian packages once, cached)")
+            let built = try FabricImages.ensureBuilt(progress: progress)
+            images = built.all.map(\.name)
+            // Every node's Docker, at once: each import is a few seconds of disk work.
+            let errors = ErrorList()
+            let nodes = lab.nodes
+            DispatchQueue.concurrentPerform(iterations: nodes.count) { i in
+                let node = nodes[i]
+                do {
+                    let imported = try FabricImages.importMissing(into: node, state: lab)
+                    errors.note(imported.isEmpty ? "\(node.name): images already present" : "\(node.name): imported \(imported.joined(separator: ", "))")
+                } catch {
+                    errors.fail("\(error)")
+                }
+            }
+            errors.notes.sorted().forEach { progress("fabric: \($0)") }
+            if let failure = errors.failures.first { throw ExecutorError(failure) }
+        }
         progress("fabric: Kubernetes API and executor (pods run from \(release))")
         let pid = try LabAPIServer.start(lab: state, release: release, coordinator: coordinator)
         state.fabric = LabFabricInfo(release: release, kubeconfig: LabAPIServer.kubeconfig(state), servePID: pid, images: images)
@@ -15,4 +34,13 @@ public enum LabFabric {
         progress("fabric: kubeconfig \(LabAPIServer.kubeconfig(state)) (pid \(pid)); log \(LabAPIServer.logFile(state))")
         return state
     }
+}
+
+/// Results of parallel work, collected under a lock.
+private final class ErrorList: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var notes: [String] = []
+    private(set) var failures: [String] = []
+    func note(_ s: String) { lock.lock(); notes.append(s); lock.unlock() }
+    func fail(_ s: String) { lock.lock(); failures.append(s); lock.unlock() }
 }
