@@ -76,7 +76,7 @@ let package = Package(
         // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
         .target(name: "Rollout",
                 dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
-                               .product(name: "Crypto", package: "swift-crypto")]),
+                               "DockerEngine", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
                                          "SSHClient", "Fleet", "Lab", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
@@ -105,6 +105,11 @@ let package = Package(
         .testTarget(name: "RolloutTests",
                     dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
+        // `coordinator chaincode`: rendered Jobs and ConfigMaps, their scripts run for real against a fake `peer`, the
+        // deploy against the Kubernetes stand-in.
+        .testTarget(name: "ChaincodeTests",
+                    dependencies: ["Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
+                                   "AgentProtocol"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

@@ -63,6 +63,10 @@ final class StandInHTTPHandler: ChannelInboundHandler {
                 return
             }
         }
+        if let (code, text) = StandInPodLogs.answer(store: server.store, method: method, path: path) {
+            writeText(context: context, head: head, code: code, text: text)
+            return
+        }
         let (code, answer) = route(head: head, path: path, query: query, body: body)
         write(context: context, head: head, code: code, body: answer)
     }
