@@ -33,8 +33,6 @@ struct ChaincodeArguments: ExpressibleByArgument, Sendable {
               object.keys.allSatisfy({ ["Args", "args", "function", "Function"].contains($0) })
         else { throw Invalid() }
     }
-
-    static var defaultValueDescription: String { #"{"Args":["fn","arg",…]}"# }
 }
 
 /// Languages `peer lifecycle chaincode package --lang` takes.

@@ -254,6 +254,8 @@ public enum ChaincodeScripts {
         attempt 5 do_call
         echo "\#(ChaincodeNames.resultBegin)"
         cat "$WORK/result"
+        # The end marker on a line of its own, also after an answer without a final newline.
+        if [ -n "$(tail -c 1 "$WORK/result")" ]; then echo; fi
         echo "\#(ChaincodeNames.resultEnd)"
 
         """#

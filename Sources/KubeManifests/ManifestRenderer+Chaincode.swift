@@ -133,48 +133,48 @@ extension ManifestRenderer {
     /// Installs the package on every peer of the org (`queryinstalled` first: a peer that has it is skipped), after
     /// reassembling it from its ConfigMaps and checking its SHA-256 against the package ID.
     public func chaincodeInstallJob(_ package: ChaincodePackageInfo, org: Organization) -> KubeObject {
-        let env = chaincodeEnvironment(org: org, package: package) + [
+        let variables = chaincodeEnvironment(org: org, package: package) + [
             env("PEERS", org.nodes.map(\.endpoint).joined(separator: " ")),
             env("CC_PACKAGE_DIR", ChaincodeNames.packageDirectory),
             env("CC_PARTS", package.partKeys.joined(separator: " ")),
             env("PACKAGE_SHA256", package.sha256),
         ]
         return chaincodeJob(ChaincodeNames.install(package), org: org, component: "chaincode-install", chaincode: nil,
-                            script: ChaincodeScripts.install, env: env, packageParts: package, backoffLimit: 2, transient: false)
+                            script: ChaincodeScripts.install, env: variables, packageParts: package, backoffLimit: 2, transient: false)
     }
 
     /// Reads, on the org's first peer, the committed definition of `chaincode` and this org's approval at that
     /// sequence, and prints both for the coordinator (which decides the next sequence from them).
     public func chaincodeStateJob(_ package: ChaincodePackageInfo, chaincode: String, org: Organization) -> KubeObject {
-        let env = chaincodeEnvironment(org: org, package: package) + [
+        let variables = chaincodeEnvironment(org: org, package: package) + [
             env("CC_NAME", chaincode), env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
         ]
         return chaincodeJob(ChaincodeNames.state(package, chaincode: chaincode), org: org, component: "chaincode-state",
-                            chaincode: chaincode, script: ChaincodeScripts.state, env: env, packageParts: nil, backoffLimit: 1,
+                            chaincode: chaincode, script: ChaincodeScripts.state, env: variables, packageParts: nil, backoffLimit: 1,
                             transient: true)
     }
 
     /// Approves the definition for the org with its admin (skipped when `queryapproved` already shows it).
     public func chaincodeApproveJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, org: Organization) -> KubeObject {
-        let env = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
+        let variables = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
             env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
         ]
         return chaincodeJob(ChaincodeNames.approve(package, sequence: definition.sequence), org: org, component: "chaincode-approve",
-                            chaincode: definition.name, script: ChaincodeScripts.approve, env: env, packageParts: nil,
+                            chaincode: definition.name, script: ChaincodeScripts.approve, env: variables, packageParts: nil,
                             backoffLimit: 2, transient: false)
     }
 
     /// Commits the definition (skipped when `querycommitted` shows it) once every org approved it, endorsed by one peer
     /// of each org, then waits until every peer of every org has it.
     public func chaincodeCommitJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, org: Organization) -> KubeObject {
-        let env = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
+        let variables = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
             env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
             env("ENDORSERS", endorsers()),
             env("ALL_PEERS", topology.peerOrgs.flatMap { other in other.nodes.map { "\($0.endpoint)|\(tlsCA(of: other))" } }
                 .joined(separator: " ")),
         ]
         return chaincodeJob(ChaincodeNames.commit(package, sequence: definition.sequence), org: org, component: "chaincode-commit",
-                            chaincode: definition.name, script: ChaincodeScripts.commit, env: env, packageParts: nil,
+                            chaincode: definition.name, script: ChaincodeScripts.commit, env: variables, packageParts: nil,
                             backoffLimit: 2, transient: false)
     }
 
@@ -182,11 +182,11 @@ extension ManifestRenderer {
     /// org; an already initialized chaincode counts as done.
     public func chaincodeInitJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, arguments: String,
                                  org: Organization) -> KubeObject {
-        let env = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
+        let variables = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
             env("ENDORSERS", endorsers()), env("CC_ARGS", arguments),
         ]
         return chaincodeJob(ChaincodeNames.initialize(package, sequence: definition.sequence), org: org, component: "chaincode-init",
-                            chaincode: definition.name, script: ChaincodeScripts.initialize, env: env, packageParts: nil,
+                            chaincode: definition.name, script: ChaincodeScripts.initialize, env: variables, packageParts: nil,
                             backoffLimit: 2, transient: false)
     }
 
@@ -194,13 +194,13 @@ extension ManifestRenderer {
     /// first peer) with the org's admin; the result is printed between `ChaincodeNames.resultBegin`/`resultEnd`.
     public func chaincodeCallJob(_ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization,
                                  jobName: String) -> KubeObject {
-        var env = chaincodeEnvironment(org: org, package: nil) + ordererEnvironment() + [
+        var variables = chaincodeEnvironment(org: org, package: nil) + ordererEnvironment() + [
             env("CC_NAME", chaincode), env("CC_ARGS", arguments), env("CALL", kind.rawValue),
             env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
         ]
-        if kind == .invoke { env.append(env("ENDORSERS", endorsers())) }
+        if kind == .invoke { variables.append(env("ENDORSERS", endorsers())) }
         return chaincodeJob(jobName, org: org, component: "chaincode-\(kind.rawValue)", chaincode: chaincode,
-                            script: ChaincodeScripts.call, env: env, packageParts: nil, backoffLimit: 0, transient: true)
+                            script: ChaincodeScripts.call, env: variables, packageParts: nil, backoffLimit: 0, transient: true)
     }
 
     // MARK: - Building blocks

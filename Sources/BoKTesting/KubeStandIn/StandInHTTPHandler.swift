@@ -63,8 +63,8 @@ final class StandInHTTPHandler: ChannelInboundHandler {
                 return
             }
         }
-        if let (code, text) = StandInPodLogs.answer(store: server.store, method: method, path: path) {
-            writeText(context: context, head: head, code: code, text: text)
+        if let log = StandInPodLogs.answer(store: server.store, method: method, path: path) {
+            writeText(context: context, head: head, code: log.0, text: log.1)
             return
         }
         let (code, answer) = route(head: head, path: path, query: query, body: body)

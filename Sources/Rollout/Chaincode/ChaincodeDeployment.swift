@@ -135,7 +135,7 @@ public struct ChaincodeDeployment: Sendable {
         return report
     }
 
-    private func step(_ name: String, _ report: inout ChaincodeDeployReport,
+    private func step(_ name: String, _ steps: inout [ChaincodeStepReport],
                       _ body: () throws(ChaincodeError) -> (StepReport.Status, String)) throws(ChaincodeError) {
         let number = (Self.steps.firstIndex(of: name) ?? 0) + 1
         let started = Date()
@@ -143,10 +143,10 @@ public struct ChaincodeDeployment: Sendable {
         do {
             let (status, detail) = try body()
             let seconds = Date().timeIntervalSince(started)
-            report.steps.append(ChaincodeStepReport(step: name, status: status, seconds: seconds, detail: detail))
+            steps.append(ChaincodeStepReport(step: name, status: status, seconds: seconds, detail: detail))
             reporter("[\(number)/\(Self.steps.count)] \(name): \(status.rawValue) — \(detail)")
         } catch {
-            report.steps.append(ChaincodeStepReport(step: name, status: .failed, seconds: Date().timeIntervalSince(started),
+            steps.append(ChaincodeStepReport(step: name, status: .failed, seconds: Date().timeIntervalSince(started),
                                                     detail: error.message.split(separator: "\n").first.map(String.init) ?? ""))
             throw ChaincodeError("step \(number)/\(Self.steps.count) (\(name)): \(error.message)")
         }
@@ -159,8 +159,19 @@ public struct ChaincodeDeployment: Sendable {
         let orgs = topology.peerOrgs
         let name = self.name
         let version = self.version
+        // Filled as the steps go; copied into the report however the run ends.
+        var steps: [ChaincodeStepReport] = []
+        var jobs: [ChaincodeJobOutcome] = []
+        var configMaps: [String] = []
+        var sequence = options.sequence
+        defer {
+            report.steps = steps
+            report.jobs = jobs
+            report.configMaps = configMaps
+            report.sequence = sequence
+        }
 
-        try step("preflight", &report) { () throws(ChaincodeError) in
+        try step("preflight", &steps) { () throws(ChaincodeError) in
             guard !orgs.isEmpty else { throw ChaincodeError("the topology \(topology.source) has no peer org to deploy chaincode to") }
             guard Self.isValidName(name) else {
                 throw ChaincodeError("chaincode name '\(name)' is not valid for Fabric (letters and digits, words joined by - or _); pass --name")
@@ -173,7 +184,7 @@ public struct ChaincodeDeployment: Sendable {
         }
 
         let installJobs = try orgs.map { org throws(ChaincodeError) in (org, try ChaincodeJobRunner.object(manifests.install(info, org: org))) }
-        try step("package", &report) { () throws(ChaincodeError) in
+        try step("package", &steps) { () throws(ChaincodeError) in
             var written: [String] = []
             var skipped: [String] = []
             for (org, job) in installJobs {
@@ -191,21 +202,21 @@ public struct ChaincodeDeployment: Sendable {
                     written.append("\(org.namespace)/\(configMap.name)")
                 }
             }
-            report.configMaps = written
+            configMaps = written
             if written.isEmpty { return (.unchanged, "already installed everywhere (\(skipped.joined(separator: ", "))): no ConfigMap needed") }
             return (.done, "\(written.count) ConfigMap(s) in \(orgs.count - skipped.count) namespace(s), \(info.partCount) per org")
         }
 
-        try step("install", &report) { () throws(ChaincodeError) in
+        try step("install", &steps) { () throws(ChaincodeError) in
             let outcomes = try runJobs(installJobs, what: { "install \(info.packageID) on every peer of \($0.name)" }, runner: runner,
-                                       into: &report)
+                                       into: &jobs)
             return summary(outcomes, doing: "installed")
         }
 
         var definition = ChaincodeDefinition(name: name, version: version, sequence: options.sequence ?? 0,
                                              initRequired: options.initArguments != nil)
         var alreadyCommitted = false
-        try step("definition", &report) { () throws(ChaincodeError) in
+        try step("definition", &steps) { () throws(ChaincodeError) in
             if let sequence = options.sequence {
                 return (.skipped, "sequence \(sequence) given with --sequence")
             }
@@ -217,28 +228,28 @@ public struct ChaincodeDeployment: Sendable {
             if alreadyCommitted { return (.unchanged, "\(now), with this package: nothing to approve or commit") }
             return (.done, "\(now); deploying sequence \(decision.sequence)")
         }
-        report.sequence = definition.sequence
+        sequence = definition.sequence
 
-        try step("approve", &report) { () throws(ChaincodeError) in
+        try step("approve", &steps) { () throws(ChaincodeError) in
             if alreadyCommitted { return (.skipped, "sequence \(definition.sequence) is committed with this package") }
             let jobs = try orgs.map { org throws(ChaincodeError) in (org, try ChaincodeJobRunner.object(manifests.approve(info, definition, org: org))) }
             let outcomes = try runJobs(jobs, what: { "approve \(name) sequence \(definition.sequence) for \($0.name)" }, runner: runner,
-                                       into: &report)
+                                       into: &jobs)
             return summary(outcomes, doing: "approved")
         }
 
-        try step("commit", &report) { () throws(ChaincodeError) in
+        try step("commit", &steps) { () throws(ChaincodeError) in
             if alreadyCommitted { return (.skipped, "sequence \(definition.sequence) is committed with this package") }
             let job = try ChaincodeJobRunner.object(manifests.commit(info, definition, org: orgs[0]))
             let outcomes = try runJobs([(orgs[0], job)], what: { _ in "commit \(name) sequence \(definition.sequence) on \(topology.channel)" },
-                                       runner: runner, into: &report)
+                                       runner: runner, into: &jobs)
             return summary(outcomes, doing: "committed")
         }
 
-        try step("init", &report) { () throws(ChaincodeError) in
+        try step("init", &steps) { () throws(ChaincodeError) in
             guard let arguments = options.initArguments else { return (.skipped, "no --init-args") }
             let job = try ChaincodeJobRunner.object(manifests.initialize(info, definition, arguments: arguments, org: orgs[0]))
-            let outcomes = try runJobs([(orgs[0], job)], what: { _ in "invoke \(name) --isInit \(arguments)" }, runner: runner, into: &report)
+            let outcomes = try runJobs([(orgs[0], job)], what: { _ in "invoke \(name) --isInit \(arguments)" }, runner: runner, into: &jobs)
             return summary(outcomes, doing: "initialized")
         }
     }
@@ -279,7 +290,7 @@ public struct ChaincodeDeployment: Sendable {
 
     /// Makes every Job exist (all orgs at once), then waits for each; the step's timeout covers them together.
     private func runJobs(_ jobs: [(Organization, KubeObject)], what: (Organization) -> String, runner: ChaincodeJobRunner,
-                         into report: inout ChaincodeDeployReport) throws(ChaincodeError) -> [ChaincodeJobOutcome] {
+                         into all: inout [ChaincodeJobOutcome]) throws(ChaincodeError) -> [ChaincodeJobOutcome] {
         let deadline = Date().addingTimeInterval(options.timeout)
         var started: [(Organization, KubeObject, ChaincodeJobOutcome.Action, Date)] = []
         for (org, job) in jobs {
@@ -296,7 +307,7 @@ public struct ChaincodeDeployment: Sendable {
             let outcome = ChaincodeJobOutcome(org: org.name, job: "\(org.namespace)/\(job.name)", action: action,
                                               seconds: Date().timeIntervalSince(began))
             outcomes.append(outcome)
-            report.jobs.append(outcome)
+            all.append(outcome)
         }
         return outcomes
     }

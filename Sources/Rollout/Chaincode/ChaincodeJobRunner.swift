@@ -92,9 +92,10 @@ struct ChaincodeJobRunner: Sendable {
     /// The last lines of the Job's newest pod, framed, or why there are none.
     func logExcerpt(namespace: String, job: String) -> String {
         do {
-            guard let (pod, log) = try client.jobLog(namespace: namespace, job: job, tailLines: logLines) else {
+            guard let entry = try client.jobLog(namespace: namespace, job: job, tailLines: logLines) else {
                 return "(the Job has no pod: see `kubectl -n \(namespace) describe job \(job)` for why)"
             }
+            let (pod, log) = entry
             let text = log.hasSuffix("\n") || log.isEmpty ? log : log + "\n"
             return "--- log of pod \(namespace)/\(pod) (last \(logLines) lines) ---\n\(text.isEmpty ? "(empty)\n" : text)--- end of log ---"
         } catch {
@@ -106,7 +107,7 @@ struct ChaincodeJobRunner: Sendable {
     func log(_ job: KubeObject, org: Organization) throws(ChaincodeError) -> String {
         let namespace = job.namespace ?? org.namespace
         do {
-            guard let (_, log) = try client.jobLog(namespace: namespace, job: job.name) else {
+            guard let log = try client.jobLog(namespace: namespace, job: job.name)?.log else {
                 throw ChaincodeError("org \(org.name): Job \(namespace)/\(job.name) completed but has no pod to read its answer from (removed already?); run the same command again")
             }
             return log
@@ -130,12 +131,12 @@ struct ChaincodeJobRunner: Sendable {
     }
 
     /// The text between the result markers of a Job's log.
+    /// The lines between the result markers of a Job's log (each with its newline), nil without both markers.
     static func result(in log: String) -> String? {
-        guard let begin = log.range(of: ChaincodeMarkers.begin + "\n"),
-              let end = log.range(of: "\n" + ChaincodeMarkers.end, range: begin.upperBound..<log.endIndex)
-                ?? (log[begin.upperBound...].hasPrefix(ChaincodeMarkers.end)
-                    ? begin.upperBound..<begin.upperBound : nil)
-        else { return nil }
-        return String(log[begin.upperBound..<end.lowerBound])
+        guard let begin = log.range(of: ChaincodeMarkers.begin + "\n") else { return nil }
+        let rest = log[begin.upperBound...]
+        if rest.hasPrefix(ChaincodeMarkers.end) { return "" }
+        guard let end = rest.range(of: "\n" + ChaincodeMarkers.end) else { return nil }
+        return String(rest[..<end.lowerBound]) + "\n"
     }
 }
