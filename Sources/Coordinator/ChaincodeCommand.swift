@@ -71,7 +71,7 @@ struct ChaincodeDeployCommand: ParsableCommand {
     var version: String?
     @Option(name: .long, help: ArgumentHelp("The definition's sequence (default: the committed one when it carries this package, else the next).", valueName: "N"))
     var sequence: Int?
-    @Option(name: .long, help: ArgumentHelp("Require init and invoke it with these arguments after the commit.", valueName: "JSON"))
+    @Option(name: .long, help: ArgumentHelp(#"Require init and invoke it with these arguments after the commit: {"Args":["init","a","100","b","200"]}."#, valueName: "JSON"))
     var initArgs: ChaincodeArguments?
     @Option(name: .long, help: ArgumentHelp("Seconds each step's Jobs may take (install builds the chaincode).", valueName: "SECONDS"))
     var timeout: Double = 900
@@ -161,7 +161,7 @@ struct ChaincodeCallOptions: ParsableArguments {
     @OptionGroup var kube: KubeOptions
     @Option(name: .long, help: ArgumentHelp("The chaincode name on the channel.", valueName: "NAME"))
     var name: String
-    @Option(name: .long, help: ArgumentHelp("The arguments, as the peer CLI takes them.", valueName: #"{"Args":[…]}"#))
+    @Option(name: .long, help: ArgumentHelp(#"The arguments, as the peer CLI takes them: {"Args":["query","a"]} (a JSON object with an Args list of strings)."#, valueName: "JSON"))
     var args: ChaincodeArguments
     @Option(name: .long, help: ArgumentHelp("The peer org whose admin runs it (default: the first peer org).", valueName: "ORG"))
     var org: String?

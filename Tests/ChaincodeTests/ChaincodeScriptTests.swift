@@ -258,10 +258,10 @@ final class ChaincodeScriptTests: XCTestCase {
         XCTAssertTrue(second.succeeded && second.stdout.contains("is already initialized"), second.stdout + second.stderr)
     }
 
-    func testApproveAfterALostAnswerAndCommitAfterALostAnswerCountAsDone() throws {
+    func testACommitThatFailsOnceIsRetriedAndNothingIsApprovedTwice() throws {
         let info = ChaincodePackageInfo(label: "simple_1.0", sha256: String(repeating: "12", count: 32), size: 10)
         let definition = ChaincodeDefinition(name: "simple", version: "2", sequence: 2, initRequired: false)
-        // The fake answers "already installed"-style errors the way Fabric does; the script treats them as success.
+        // Both orgs approved already; the first commit fails on the connection.
         try write("approved-Org1MSP-2", "sequence: 2, version: 2, init-required: false, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc")
         try write("approved-Org2MSP-2", "sequence: 2, version: 2, init-required: false, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc")
         try write("fail-commit", "1")

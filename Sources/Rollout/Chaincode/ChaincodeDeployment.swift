@@ -194,7 +194,7 @@ public struct ChaincodeDeployment: Sendable {
                 }
                 for yaml in manifests.packageConfigMaps(info, bytes: package.bytes, org: org) {
                     let configMap = try ChaincodeJobRunner.object(yaml)
-                    do {
+                    do throws(KubeError) {
                         try client.apply(configMap)
                     } catch {
                         throw ChaincodeError("org \(org.name): cannot write ConfigMap \(org.namespace)/\(configMap.name) (part of the package): \(KubeErrorText.describe(error)); check the kubeconfig's rights and run again")
@@ -232,8 +232,10 @@ public struct ChaincodeDeployment: Sendable {
 
         try step("approve", &steps) { () throws(ChaincodeError) in
             if alreadyCommitted { return (.skipped, "sequence \(definition.sequence) is committed with this package") }
-            let jobs = try orgs.map { org throws(ChaincodeError) in (org, try ChaincodeJobRunner.object(manifests.approve(info, definition, org: org))) }
-            let outcomes = try runJobs(jobs, what: { "approve \(name) sequence \(definition.sequence) for \($0.name)" }, runner: runner,
+            let approvals = try orgs.map { org throws(ChaincodeError) in
+                (org, try ChaincodeJobRunner.object(manifests.approve(info, definition, org: org)))
+            }
+            let outcomes = try runJobs(approvals, what: { "approve \(name) sequence \(definition.sequence) for \($0.name)" }, runner: runner,
                                        into: &jobs)
             return summary(outcomes, doing: "approved")
         }
