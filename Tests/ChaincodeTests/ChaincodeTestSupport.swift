@@ -40,14 +40,12 @@ enum ChaincodeFixture {
     /// Pseudo-random bytes (a fixed seed: the same every run).
     static func bytes(count: Int, seed: UInt64 = 42) -> Data {
         var state = seed
-        var data = Data(count: count)
-        data.withUnsafeMutableBytes { buffer in
-            for i in 0..<count {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                buffer[i] = UInt8(truncatingIfNeeded: state >> 33)
-            }
+        var bytes = [UInt8](repeating: 0, count: count)
+        for i in 0..<count {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            bytes[i] = UInt8(truncatingIfNeeded: state >> 33)
         }
-        return data
+        return Data(bytes)
     }
 
     /// A real chaincode package (`metadata.json` + `code.tar.gz`, as `peer lifecycle chaincode package` writes) whose
