@@ -5,14 +5,18 @@ import Fleet
 import Foundation
 import KubeClient
 import Rollout
+
 import enum KubeManifests.ChaincodeCallKind
 
 /// `coordinator chaincode deploy|invoke|query|list`.
 struct ChaincodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chaincode",
-        abstract: "Deploy chaincode through Kubernetes Jobs (install, approve, commit, init), invoke and query it, list its containers.",
-        subcommands: [ChaincodeDeployCommand.self, ChaincodeInvokeCommand.self, ChaincodeQueryCommand.self, ChaincodeListCommand.self])
+        abstract:
+            "Deploy chaincode through Kubernetes Jobs (install, approve, commit, init), invoke and query it, list its containers.",
+        subcommands: [
+            ChaincodeDeployCommand.self, ChaincodeInvokeCommand.self, ChaincodeQueryCommand.self, ChaincodeListCommand.self,
+        ])
 }
 
 /// Chaincode arguments as the peer CLI takes them: `{"Args":["invoke","a","b","10"]}` (optionally with `"function"`).
@@ -25,12 +29,12 @@ struct ChaincodeArguments: ExpressibleByArgument, Sendable {
     }
 
     /// Nil when fine, else why not.
-    static func check(_ text: String) throws -> Void {
+    static func check(_ text: String) throws {
         struct Invalid: Error {}
         let value = try JSON.parse(text)
         guard let object = value.objectValue, let args = object["Args"]?.arrayValue ?? object["args"]?.arrayValue,
-              args.allSatisfy({ $0.stringValue != nil }),
-              object.keys.allSatisfy({ ["Args", "args", "function", "Function"].contains($0) })
+            args.allSatisfy({ $0.stringValue != nil }),
+            object.keys.allSatisfy({ ["Args", "args", "function", "Function"].contains($0) })
         else { throw Invalid() }
     }
 }
@@ -57,31 +61,50 @@ struct ChaincodeDeployCommand: ParsableCommand {
     @OptionGroup var kube: KubeOptions
     @Option(name: .long, help: ArgumentHelp("A package made by `peer lifecycle chaincode package`.", valueName: "PKG.tar.gz"))
     var package: String?
-    @Option(name: .long, help: ArgumentHelp("Package this chaincode source directory first (with --lang and --label).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Package this chaincode source directory first (with --lang and --label).", valueName: "DIR"))
     var path: String?
     @Option(name: .long, help: "The source's language, with --path.")
     var lang: ChaincodeLanguage = .golang
     @Option(name: .long, help: ArgumentHelp("The package label, with --path (e.g. simple_1.0).", valueName: "LABEL"))
     var label: String?
-    @Option(name: .long, help: ArgumentHelp("The Fabric release whose `peer` packages --path (default: $BOK_FABRIC_RELEASE).", valueName: "DIR|TARBALL"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The Fabric release whose `peer` packages --path (default: $BOK_FABRIC_RELEASE).", valueName: "DIR|TARBALL"))
     var fabricRelease: String?
     @Option(name: .long, help: ArgumentHelp("The chaincode name (default: the label up to its first _).", valueName: "NAME"))
     var name: String?
-    @Option(name: .long, help: ArgumentHelp("The definition's version (default: the label after its first _, else 1.0).", valueName: "VERSION"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The definition's version (default: the label after its first _, else 1.0).", valueName: "VERSION"))
     var version: String?
-    @Option(name: .long, help: ArgumentHelp("The definition's sequence (default: the committed one when it carries this package, else the next).", valueName: "N"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The definition's sequence (default: the committed one when it carries this package, else the next).", valueName: "N")
+    )
     var sequence: Int?
-    @Option(name: .long, help: ArgumentHelp(#"Require init and invoke it with these arguments after the commit: {"Args":["init","a","100","b","200"]}."#, valueName: "JSON"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            #"Require init and invoke it with these arguments after the commit: {"Args":["init","a","100","b","200"]}."#,
+            valueName: "JSON"))
     var initArgs: ChaincodeArguments?
-    @Option(name: .long, help: ArgumentHelp("Seconds each step's Jobs may take (install builds the chaincode).", valueName: "SECONDS"))
+    @Option(
+        name: .long, help: ArgumentHelp("Seconds each step's Jobs may take (install builds the chaincode).", valueName: "SECONDS")
+    )
     var timeout: Double = 900
     @Flag(name: .long, help: "Print a machine-readable report.")
     var json = false
 
     func validate() throws {
         switch (package, path) {
-        case (nil, nil): throw ValidationError("give a package with --package PKG.tar.gz, or a source directory with --path DIR --label LABEL")
-        case (.some, .some): throw ValidationError("--package and --path exclude each other: deploy a package, or package a directory")
+        case (nil, nil):
+            throw ValidationError("give a package with --package PKG.tar.gz, or a source directory with --path DIR --label LABEL")
+        case (.some, .some):
+            throw ValidationError("--package and --path exclude each other: deploy a package, or package a directory")
         case (nil, .some) where label == nil: throw ValidationError("--path needs --label (e.g. --label simple_1.0)")
         default: break
         }
@@ -115,8 +138,12 @@ struct ChaincodeDeployCommand: ParsableCommand {
         options.sequence = sequence
         options.initArguments = initArgs?.json
         options.timeout = timeout
-        let deployment = ChaincodeDeployment(topology: loaded, client: client, package: packageFile, options: options) { display.say($0) }
-        display.say("deploying \(packageFile.info.packageID) as \(deployment.name) \(deployment.version) on channel \(loaded.channel) of tenant \(loaded.tenant)")
+        let deployment = ChaincodeDeployment(topology: loaded, client: client, package: packageFile, options: options) {
+            display.say($0)
+        }
+        display.say(
+            "deploying \(packageFile.info.packageID) as \(deployment.name) \(deployment.version) on channel \(loaded.channel) of tenant \(loaded.tenant)"
+        )
         let report = deployment.run()
         if json {
             JSONOutput.print(report)
@@ -141,13 +168,16 @@ struct ChaincodeDeployCommand: ParsableCommand {
     }
 
     static func text(_ report: ChaincodeDeployReport) -> String {
-        var out = TextTable.render(["STEP", "RESULT", "TIME", "DETAIL"],
-                                   report.steps.map { [$0.step, $0.status.rawValue, String(format: "%.1fs", $0.seconds), $0.detail] }) + "\n"
+        var out =
+            TextTable.render(
+                ["STEP", "RESULT", "TIME", "DETAIL"],
+                report.steps.map { [$0.step, $0.status.rawValue, String(format: "%.1fs", $0.seconds), $0.detail] }) + "\n"
         if let error = report.error { out += "error: \(error)\n" }
         let sequence = report.sequence.map { " sequence \($0)" } ?? ""
         if report.success {
-            out += String(format: "%@ %@ %@%@ on %@ (%@) in %.1fs", report.changed ? "deployed" : "already deployed:", report.name,
-                          report.version, sequence, report.channel, report.packageID, report.seconds)
+            out += String(
+                format: "%@ %@ %@%@ on %@ (%@) in %.1fs", report.changed ? "deployed" : "already deployed:", report.name,
+                report.version, sequence, report.channel, report.packageID, report.seconds)
         } else {
             out += String(format: "deploy of %@ FAILED after %.1fs", report.packageID, report.seconds)
         }
@@ -161,7 +191,11 @@ struct ChaincodeCallOptions: ParsableArguments {
     @OptionGroup var kube: KubeOptions
     @Option(name: .long, help: ArgumentHelp("The chaincode name on the channel.", valueName: "NAME"))
     var name: String
-    @Option(name: .long, help: ArgumentHelp(#"The arguments, as the peer CLI takes them: {"Args":["query","a"]} (a JSON object with an Args list of strings)."#, valueName: "JSON"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            #"The arguments, as the peer CLI takes them: {"Args":["query","a"]} (a JSON object with an Args list of strings)."#,
+            valueName: "JSON"))
     var args: ChaincodeArguments
     @Option(name: .long, help: ArgumentHelp("The peer org whose admin runs it (default: the first peer org).", valueName: "ORG"))
     var org: String?
@@ -186,7 +220,9 @@ struct ChaincodeCallOptions: ParsableArguments {
         let chosen: Organization
         if let org {
             guard let match = loaded.peerOrgs.first(where: { $0.name.lowercased() == org.lowercased() || $0.mspID == org }) else {
-                StandardError.print("coordinator: --org \(org) is not a peer org of \(topology.config) (peer orgs: \(loaded.peerOrgs.map(\.name).joined(separator: ", ")))")
+                StandardError.print(
+                    "coordinator: --org \(org) is not a peer org of \(topology.config) (peer orgs: \(loaded.peerOrgs.map(\.name).joined(separator: ", ")))"
+                )
                 throw ExitCode(CoordinatorExit.invalidInput)
             }
             chosen = match
@@ -195,7 +231,8 @@ struct ChaincodeCallOptions: ParsableArguments {
         }
         let client = try kube.client()
         let display = ProgressDisplay(enabled: true)
-        var call = ChaincodeCall(topology: loaded, client: client, kind: kind.kind, name: name, arguments: args.json, org: chosen) {
+        var call = ChaincodeCall(topology: loaded, client: client, kind: kind.kind, name: name, arguments: args.json, org: chosen)
+        {
             display.say($0)
         }
         call.timeout = timeout
@@ -220,7 +257,9 @@ struct ChaincodeInvokeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "invoke",
         abstract: "Invoke a chaincode (a transaction: endorsed by one peer of each org, waits until committed).",
-        discussion: "Runs `peer chaincode invoke` in a Job in the org's namespace with its admin identity and prints the peer's answer. Exit status: 0 committed, 1 failed (the Job's log is shown), 2 invalid input.")
+        discussion:
+            "Runs `peer chaincode invoke` in a Job in the org's namespace with its admin identity and prints the peer's answer. Exit status: 0 committed, 1 failed (the Job's log is shown), 2 invalid input."
+    )
     @OptionGroup var options: ChaincodeCallOptions
     func run() throws { try options.run(ChaincodeCallKindOption(kind: .invoke)) }
 }
@@ -229,7 +268,9 @@ struct ChaincodeQueryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Query a chaincode on the org's first peer and print the answer (e.g. `query a` → 90).",
-        discussion: "Runs `peer chaincode query` in a Job in the org's namespace with its admin identity. Exit status: 0 answered, 1 failed (the Job's log is shown), 2 invalid input.")
+        discussion:
+            "Runs `peer chaincode query` in a Job in the org's namespace with its admin identity. Exit status: 0 answered, 1 failed (the Job's log is shown), 2 invalid input."
+    )
     @OptionGroup var options: ChaincodeCallOptions
     func run() throws { try options.run(ChaincodeCallKindOption(kind: .query)) }
 }
@@ -246,7 +287,9 @@ struct ChaincodeListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "Every node's chaincode containers: container, chaincode ID, state and the DNS servers each one sees.",
-        discussion: "Asks every agent (`chaincode.list`). Exit status: 0 every node answered, 1 a node did not (it is listed with why), 2 invalid input.")
+        discussion:
+            "Asks every agent (`chaincode.list`). Exit status: 0 every node answered, 1 a node did not (it is listed with why), 2 invalid input."
+    )
     @OptionGroup var fleet: FleetOptions
     @Flag(name: .long, help: "Print a machine-readable list.")
     var json = false
@@ -259,9 +302,11 @@ struct ChaincodeListCommand: AsyncParsableCommand {
         }
         let nodes = outcomes.map { outcome -> NodeChaincode in
             switch outcome.result {
-            case .success(let list): return NodeChaincode(node: outcome.node.name, address: outcome.node.agent, containers: list.containers)
+            case .success(let list):
+                return NodeChaincode(node: outcome.node.name, address: outcome.node.agent, containers: list.containers)
             case .failure(let error):
-                return NodeChaincode(node: outcome.node.name, address: outcome.node.agent, containers: [], error: error.description)
+                return NodeChaincode(
+                    node: outcome.node.name, address: outcome.node.agent, containers: [], error: error.description)
             }
         }
         if json {
@@ -277,7 +322,9 @@ struct ChaincodeListCommand: AsyncParsableCommand {
         for node in nodes {
             for c in node.containers {
                 let state = c.exitCode.map { c.state == "running" ? c.state : "\(c.state) (exit \($0))" } ?? c.state
-                let dns = (c.nameservers.isEmpty ? "(none)" : c.nameservers.joined(separator: ",")) + (c.staleDNS == true ? " (stale: restart it)" : "")
+                let dns =
+                    (c.nameservers.isEmpty ? "(none)" : c.nameservers.joined(separator: ","))
+                    + (c.staleDNS == true ? " (stale: restart it)" : "")
                 rows.append([node.node, c.name, chaincodeID(c), state, dns])
             }
         }

@@ -120,11 +120,22 @@ extension ManifestRenderer {
             let start = bytes.startIndex + index * ChaincodeNames.chunkSize
             let end = min(bytes.endIndex, start + ChaincodeNames.chunkSize)
             let name = ChaincodeNames.packagePart(package, index: index)
-            return chaincodeObject("v1", "ConfigMap", name: name, org: org, component: "chaincode-package", chaincode: nil,
-                                   annotations: [("bok.io/package-id", package.packageID),
-                                                 ("bok.io/part", "\(index + 1)/\(package.partCount)")],
-                                   [("binaryData", [YAMLPair(key: ChaincodeNames.partKey(index),
-                                                             value: .string(bytes[start..<end].base64EncodedString()))].yamlMapping)])
+            return chaincodeObject(
+                "v1", "ConfigMap", name: name, org: org, component: "chaincode-package", chaincode: nil,
+                annotations: [
+                    ("bok.io/package-id", package.packageID),
+                    ("bok.io/part", "\(index + 1)/\(package.partCount)"),
+                ],
+                [
+                    (
+                        "binaryData",
+                        [
+                            YAMLPair(
+                                key: ChaincodeNames.partKey(index),
+                                value: .string(bytes[start..<end].base64EncodedString()))
+                        ].yamlMapping
+                    )
+                ])
         }
     }
 
@@ -133,74 +144,96 @@ extension ManifestRenderer {
     /// Installs the package on every peer of the org (`queryinstalled` first: a peer that has it is skipped), after
     /// reassembling it from its ConfigMaps and checking its SHA-256 against the package ID.
     public func chaincodeInstallJob(_ package: ChaincodePackageInfo, org: Organization) -> KubeObject {
-        let variables = chaincodeEnvironment(org: org, package: package) + [
-            env("PEERS", org.nodes.map(\.endpoint).joined(separator: " ")),
-            env("CC_PACKAGE_DIR", ChaincodeNames.packageDirectory),
-            env("CC_PARTS", package.partKeys.joined(separator: " ")),
-            env("PACKAGE_SHA256", package.sha256),
-        ]
-        return chaincodeJob(ChaincodeNames.install(package), org: org, component: "chaincode-install", chaincode: nil,
-                            script: ChaincodeScripts.install, env: variables, packageParts: package, backoffLimit: 2, transient: false)
+        let variables =
+            chaincodeEnvironment(org: org, package: package) + [
+                env("PEERS", org.nodes.map(\.endpoint).joined(separator: " ")),
+                env("CC_PACKAGE_DIR", ChaincodeNames.packageDirectory),
+                env("CC_PARTS", package.partKeys.joined(separator: " ")),
+                env("PACKAGE_SHA256", package.sha256),
+            ]
+        return chaincodeJob(
+            ChaincodeNames.install(package), org: org, component: "chaincode-install", chaincode: nil,
+            script: ChaincodeScripts.install, env: variables, packageParts: package, backoffLimit: 2, transient: false)
     }
 
     /// Reads, on the org's first peer, the committed definition of `chaincode` and this org's approval at that
     /// sequence, and prints both for the coordinator (which decides the next sequence from them).
     public func chaincodeStateJob(_ package: ChaincodePackageInfo, chaincode: String, org: Organization) -> KubeObject {
-        let variables = chaincodeEnvironment(org: org, package: package) + [
-            env("CC_NAME", chaincode), env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
-        ]
-        return chaincodeJob(ChaincodeNames.state(package, chaincode: chaincode), org: org, component: "chaincode-state",
-                            chaincode: chaincode, script: ChaincodeScripts.state, env: variables, packageParts: nil, backoffLimit: 1,
-                            transient: true)
+        let variables =
+            chaincodeEnvironment(org: org, package: package) + [
+                env("CC_NAME", chaincode), env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
+            ]
+        return chaincodeJob(
+            ChaincodeNames.state(package, chaincode: chaincode), org: org, component: "chaincode-state",
+            chaincode: chaincode, script: ChaincodeScripts.state, env: variables, packageParts: nil, backoffLimit: 1,
+            transient: true)
     }
 
     /// Approves the definition for the org with its admin (skipped when `queryapproved` already shows it).
-    public func chaincodeApproveJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, org: Organization) -> KubeObject {
-        let variables = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
-            env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
-        ]
-        return chaincodeJob(ChaincodeNames.approve(package, sequence: definition.sequence), org: org, component: "chaincode-approve",
-                            chaincode: definition.name, script: ChaincodeScripts.approve, env: variables, packageParts: nil,
-                            backoffLimit: 2, transient: false)
+    public func chaincodeApproveJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, org: Organization)
+        -> KubeObject
+    {
+        let variables =
+            chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
+                env("CORE_PEER_ADDRESS", org.nodes[0].endpoint)
+            ]
+        return chaincodeJob(
+            ChaincodeNames.approve(package, sequence: definition.sequence), org: org, component: "chaincode-approve",
+            chaincode: definition.name, script: ChaincodeScripts.approve, env: variables, packageParts: nil,
+            backoffLimit: 2, transient: false)
     }
 
     /// Commits the definition (skipped when `querycommitted` shows it) once every org approved it, endorsed by one peer
     /// of each org, then waits until every peer of every org has it.
-    public func chaincodeCommitJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, org: Organization) -> KubeObject {
-        let variables = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
-            env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
-            env("ENDORSERS", endorsers()),
-            env("ALL_PEERS", topology.peerOrgs.flatMap { other in other.nodes.map { "\($0.endpoint)|\(tlsCA(of: other))" } }
-                .joined(separator: " ")),
-        ]
-        return chaincodeJob(ChaincodeNames.commit(package, sequence: definition.sequence), org: org, component: "chaincode-commit",
-                            chaincode: definition.name, script: ChaincodeScripts.commit, env: variables, packageParts: nil,
-                            backoffLimit: 2, transient: false)
+    public func chaincodeCommitJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, org: Organization)
+        -> KubeObject
+    {
+        let variables =
+            chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
+                env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
+                env("ENDORSERS", endorsers()),
+                env(
+                    "ALL_PEERS",
+                    topology.peerOrgs.flatMap { other in other.nodes.map { "\($0.endpoint)|\(tlsCA(of: other))" } }
+                        .joined(separator: " ")),
+            ]
+        return chaincodeJob(
+            ChaincodeNames.commit(package, sequence: definition.sequence), org: org, component: "chaincode-commit",
+            chaincode: definition.name, script: ChaincodeScripts.commit, env: variables, packageParts: nil,
+            backoffLimit: 2, transient: false)
     }
 
     /// `peer chaincode invoke --isInit` with the given arguments (`{"Args":["init",…]}`), endorsed by one peer of each
     /// org; an already initialized chaincode counts as done.
-    public func chaincodeInitJob(_ package: ChaincodePackageInfo, definition: ChaincodeDefinition, arguments: String,
-                                 org: Organization) -> KubeObject {
-        let variables = chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
-            env("ENDORSERS", endorsers()), env("CC_ARGS", arguments),
-        ]
-        return chaincodeJob(ChaincodeNames.initialize(package, sequence: definition.sequence), org: org, component: "chaincode-init",
-                            chaincode: definition.name, script: ChaincodeScripts.initialize, env: variables, packageParts: nil,
-                            backoffLimit: 2, transient: false)
+    public func chaincodeInitJob(
+        _ package: ChaincodePackageInfo, definition: ChaincodeDefinition, arguments: String,
+        org: Organization
+    ) -> KubeObject {
+        let variables =
+            chaincodeEnvironment(org: org, package: package) + definitionEnvironment(definition) + ordererEnvironment() + [
+                env("ENDORSERS", endorsers()), env("CC_ARGS", arguments),
+            ]
+        return chaincodeJob(
+            ChaincodeNames.initialize(package, sequence: definition.sequence), org: org, component: "chaincode-init",
+            chaincode: definition.name, script: ChaincodeScripts.initialize, env: variables, packageParts: nil,
+            backoffLimit: 2, transient: false)
     }
 
     /// One `peer chaincode invoke` (endorsed by one peer of each org, waits for the commit event) or `query` (the org's
     /// first peer) with the org's admin; the result is printed between `ChaincodeNames.resultBegin`/`resultEnd`.
-    public func chaincodeCallJob(_ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization,
-                                 jobName: String) -> KubeObject {
-        var variables = chaincodeEnvironment(org: org, package: nil) + ordererEnvironment() + [
-            env("CC_NAME", chaincode), env("CC_ARGS", arguments), env("CALL", kind.rawValue),
-            env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
-        ]
+    public func chaincodeCallJob(
+        _ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization,
+        jobName: String
+    ) -> KubeObject {
+        var variables =
+            chaincodeEnvironment(org: org, package: nil) + ordererEnvironment() + [
+                env("CC_NAME", chaincode), env("CC_ARGS", arguments), env("CALL", kind.rawValue),
+                env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
+            ]
         if kind == .invoke { variables.append(env("ENDORSERS", endorsers())) }
-        return chaincodeJob(jobName, org: org, component: "chaincode-\(kind.rawValue)", chaincode: chaincode,
-                            script: ChaincodeScripts.call, env: variables, packageParts: nil, backoffLimit: 0, transient: true)
+        return chaincodeJob(
+            jobName, org: org, component: "chaincode-\(kind.rawValue)", chaincode: chaincode,
+            script: ChaincodeScripts.call, env: variables, packageParts: nil, backoffLimit: 0, transient: true)
     }
 
     // MARK: - Building blocks
@@ -233,8 +266,11 @@ extension ManifestRenderer {
     }
 
     func definitionEnvironment(_ definition: ChaincodeDefinition) -> [YAMLValue] {
-        [env("CC_NAME", definition.name), env("CC_VERSION", definition.version), env("CC_SEQUENCE", String(definition.sequence)),
-         env("CC_INIT_REQUIRED", definition.initRequired ? "true" : "false")]
+        [
+            env("CC_NAME", definition.name), env("CC_VERSION", definition.version),
+            env("CC_SEQUENCE", String(definition.sequence)),
+            env("CC_INIT_REQUIRED", definition.initRequired ? "true" : "false"),
+        ]
     }
 
     /// The first orderer and the TLS CA of its org (from `crypto-public`).
@@ -249,14 +285,17 @@ extension ManifestRenderer {
         return .mapping(pairs)
     }
 
-    func chaincodeObject(_ apiVersion: String, _ kind: String, name: String, org: Organization, component: String, chaincode: String?,
-                         annotations: [(String, String)], _ rest: [(String, YAMLValue?)]) -> KubeObject {
+    func chaincodeObject(
+        _ apiVersion: String, _ kind: String, name: String, org: Organization, component: String, chaincode: String?,
+        annotations: [(String, String)], _ rest: [(String, YAMLValue?)]
+    ) -> KubeObject {
         let metadata = YAMLValue.compact([
             ("name", .string(name)), ("namespace", .string(org.namespace)),
             ("labels", chaincodeLabels(instance: name, component: component, org: org, chaincode: chaincode)),
             ("annotations", annotations.isEmpty ? nil : .mapping(annotations.map { YAMLPair(key: $0.0, value: .string($0.1)) })),
         ])
-        let body = YAMLValue.compact([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", metadata)] + rest)
+        let body = YAMLValue.compact(
+            [("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", metadata)] + rest)
         return KubeObject(apiVersion: apiVersion, kind: kind, name: name, namespace: org.namespace, body: body)
     }
 
@@ -264,15 +303,21 @@ extension ManifestRenderer {
     /// paths (`mountCryptoTree`: only this org's admin Secret), a scratch emptyDir, and the package's parts when given.
     /// Transient Jobs (state query, invoke, query) are removed by the coordinator once read, and by Kubernetes after
     /// ten minutes should the coordinator not get to it.
-    func chaincodeJob(_ name: String, org: Organization, component: String, chaincode: String?, script: String,
-                      env: [YAMLValue], packageParts package: ChaincodePackageInfo?, backoffLimit: Int, transient: Bool) -> KubeObject {
+    func chaincodeJob(
+        _ name: String, org: Organization, component: String, chaincode: String?, script: String,
+        env: [YAMLValue], packageParts package: ChaincodePackageInfo?, backoffLimit: Int, transient: Bool
+    ) -> KubeObject {
         var volumes = PodVolumes()
         var mounts = [mountCryptoTree(org: org, identities: [(CryptoLayout.admin(org), Names.adminIdentity)], volumes: &volumes)]
         if let package {
             let sources: [YAMLValue] = (0..<package.partCount).map { index in
                 let key = ChaincodeNames.partKey(index)
-                return ["configMap": ["name": .string(ChaincodeNames.packagePart(package, index: index)),
-                                      "items": [["key": .string(key), "path": .string(key)]]]]
+                return [
+                    "configMap": [
+                        "name": .string(ChaincodeNames.packagePart(package, index: index)),
+                        "items": [["key": .string(key), "path": .string(key)]],
+                    ]
+                ]
             }
             volumes.add(["name": "package", "projected": ["defaultMode": .int(0o444), "sources": .list(sources)]])
             mounts.append(["name": "package", "mountPath": .string(ChaincodeNames.packageDirectory), "readOnly": true])
@@ -291,13 +336,17 @@ extension ManifestRenderer {
         let spec = YAMLValue.compact([
             ("backoffLimit", .int(backoffLimit)),
             ("ttlSecondsAfterFinished", transient ? .int(600) : nil),
-            ("template", [
-                "metadata": ["labels": podLabels],
-                "spec": ["restartPolicy": "Never", "containers": [container], "volumes": .list(volumes.volumes)],
-            ]),
+            (
+                "template",
+                [
+                    "metadata": ["labels": podLabels],
+                    "spec": ["restartPolicy": "Never", "containers": [container], "volumes": .list(volumes.volumes)],
+                ]
+            ),
         ])
-        return chaincodeObject("batch/v1", "Job", name: name, org: org, component: component, chaincode: chaincode, annotations: [],
-                               [("spec", spec)])
+        return chaincodeObject(
+            "batch/v1", "Job", name: name, org: org, component: component, chaincode: chaincode, annotations: [],
+            [("spec", spec)])
     }
 }
 

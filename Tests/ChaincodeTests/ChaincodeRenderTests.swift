@@ -21,13 +21,19 @@ final class ChaincodeRenderTests: XCTestCase {
     func allJobs(_ info: ChaincodePackageInfo) -> [KubeObject] {
         let definition = ChaincodeDefinition(name: "simple", version: "1.0", sequence: 1, initRequired: true)
         return topology.peerOrgs.flatMap { org in
-            [renderer.chaincodeInstallJob(info, org: org), renderer.chaincodeStateJob(info, chaincode: "simple", org: org),
-             renderer.chaincodeApproveJob(info, definition: definition, org: org), renderer.chaincodeCommitJob(info, definition: definition, org: org),
-             renderer.chaincodeInitJob(info, definition: definition, arguments: #"{"Args":["init","a","100","b","200"]}"#, org: org),
-             renderer.chaincodeCallJob(.invoke, chaincode: "simple", arguments: #"{"Args":["invoke","a","b","10"]}"#, org: org,
-                                       jobName: ChaincodeNames.call(.invoke, chaincode: "simple", unique: "abc")),
-             renderer.chaincodeCallJob(.query, chaincode: "simple", arguments: #"{"Args":["query","a"]}"#, org: org,
-                                       jobName: ChaincodeNames.call(.query, chaincode: "simple", unique: "abc"))]
+            [
+                renderer.chaincodeInstallJob(info, org: org), renderer.chaincodeStateJob(info, chaincode: "simple", org: org),
+                renderer.chaincodeApproveJob(info, definition: definition, org: org),
+                renderer.chaincodeCommitJob(info, definition: definition, org: org),
+                renderer.chaincodeInitJob(
+                    info, definition: definition, arguments: #"{"Args":["init","a","100","b","200"]}"#, org: org),
+                renderer.chaincodeCallJob(
+                    .invoke, chaincode: "simple", arguments: #"{"Args":["invoke","a","b","10"]}"#, org: org,
+                    jobName: ChaincodeNames.call(.invoke, chaincode: "simple", unique: "abc")),
+                renderer.chaincodeCallJob(
+                    .query, chaincode: "simple", arguments: #"{"Args":["query","a"]}"#, org: org,
+                    jobName: ChaincodeNames.call(.query, chaincode: "simple", unique: "abc")),
+            ]
         }
     }
 
@@ -85,7 +91,8 @@ final class ChaincodeRenderTests: XCTestCase {
             let items = crypto.first { $0["secret"] != nil }?["secret"]?["items"]?.list ?? []
             XCTAssertFalse(items.isEmpty)
             for item in items {
-                XCTAssertTrue(item["path"]?.string?.hasPrefix("\(CryptoLayout.admin(org).directory)/") ?? false, "\(job.name): \(item)")
+                XCTAssertTrue(
+                    item["path"]?.string?.hasPrefix("\(CryptoLayout.admin(org).directory)/") ?? false, "\(job.name): \(item)")
             }
             let env = try JobProgram(job).environment
             XCTAssertEqual(env["CORE_PEER_LOCALMSPID"], org.mspID)
@@ -97,34 +104,45 @@ final class ChaincodeRenderTests: XCTestCase {
         XCTAssertEqual(ChaincodeNames.install(info), "cc-install-simple-1-0-a1a1a1a1")
         XCTAssertEqual(ChaincodeNames.approve(info, sequence: 3), "cc-approve-simple-1-0-a1a1a1a1-s3")
         XCTAssertEqual(ChaincodeNames.commit(info, sequence: 3), "cc-commit-simple-1-0-a1a1a1a1-s3")
-        let long = ChaincodePackageInfo(label: "A_Very.Long+Label_" + String(repeating: "x", count: 80), sha256: info.sha256, size: 1)
-        for name in [ChaincodeNames.install(long), ChaincodeNames.approve(long, sequence: 123_456), ChaincodeNames.packagePart(long, index: 99)] {
+        let long = ChaincodePackageInfo(
+            label: "A_Very.Long+Label_" + String(repeating: "x", count: 80), sha256: info.sha256, size: 1)
+        for name in [
+            ChaincodeNames.install(long), ChaincodeNames.approve(long, sequence: 123_456),
+            ChaincodeNames.packagePart(long, index: 99),
+        ] {
             XCTAssertTrue(DNSName.isLabel(name) && name.count <= 63, name)
         }
     }
 
     func testEveryRenderedChaincodeObjectValidatesAgainstKubernetesSchemas() throws {
         let check = CommandRunner.run(["python3", "-c", "import kubernetes_validate"])
-        guard check.succeeded else { throw XCTSkip("python module kubernetes_validate is not installed (pip install kubernetes-validate)") }
+        guard check.succeeded else {
+            throw XCTSkip("python module kubernetes_validate is not installed (pip install kubernetes-validate)")
+        }
         let dir = try ChaincodeFixture.temporaryDirectory("bok-cc-validate")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bytes = ChaincodeFixture.bytes(count: 1_600_000)
         let info = info(bytes)
-        let objects = allJobs(info) + topology.peerOrgs.flatMap { renderer.chaincodePackageConfigMaps(info, bytes: bytes, org: $0) }
+        let objects =
+            allJobs(info) + topology.peerOrgs.flatMap { renderer.chaincodePackageConfigMaps(info, bytes: bytes, org: $0) }
         var files: [String] = []
         for (index, object) in objects.enumerated() {
             let path = "\(dir)/\(index)-\(object.kind)-\(object.name).yaml"
             try Data(object.yaml.utf8).write(to: URL(fileURLWithPath: path))
             files.append(path)
         }
-        let result = CommandRunner.run(["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0", "--strict", "--quiet"] + files,
-                                       timeout: 300)
+        let result = CommandRunner.run(
+            ["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0", "--strict", "--quiet"] + files,
+            timeout: 300)
         XCTAssertTrue(result.succeeded, result.stdout + result.stderr)
         XCTAssertFalse((result.stdout + result.stderr).contains("ERROR"), result.stdout + result.stderr)
         // The check is real: a Job with an unknown field fails it.
         let broken = "\(dir)/broken.yaml"
         try Data(allJobs(info)[0].yaml.replacingOccurrences(of: "backoffLimit:", with: "backOffLimit:").utf8)
             .write(to: URL(fileURLWithPath: broken))
-        XCTAssertFalse(CommandRunner.run(["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0", "--strict", "--quiet", broken]).succeeded)
+        XCTAssertFalse(
+            CommandRunner.run([
+                "python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0", "--strict", "--quiet", broken,
+            ]).succeeded)
     }
 }

@@ -47,14 +47,20 @@ final class ChaincodeScriptTests: XCTestCase {
         (read("calls") ?? "").split(separator: "\n").map { String($0) }
     }
 
-    func calls(_ subcommand: String) -> [String] { calls.filter { $0.contains(" \(subcommand) ") || $0.hasPrefix("chaincode \(subcommand) ") } }
+    func calls(_ subcommand: String) -> [String] {
+        calls.filter { $0.contains(" \(subcommand) ") || $0.hasPrefix("chaincode \(subcommand) ") }
+    }
 
     func resetCalls() { try? FileManager.default.removeItem(atPath: "\(fake)/calls") }
 
     /// Runs a Job's script with its own environment, the work and package directories in the test's directory.
-    func run(_ job: KubeObject, work: String = "work", shell: [String] = ["/bin/sh"], extra: [String: String] = [:]) throws -> CommandResult {
-        var overrides = ["WORK": "\(dir!)/\(work)", "CC_PACKAGE_DIR": "\(dir!)/parts", "RETRY_SECONDS": "0", "FAKE": fake,
-                         "FAKE_PEERS": allPeers.joined(separator: " ")]
+    func run(_ job: KubeObject, work: String = "work", shell: [String] = ["/bin/sh"], extra: [String: String] = [:]) throws
+        -> CommandResult
+    {
+        var overrides = [
+            "WORK": "\(dir!)/\(work)", "CC_PACKAGE_DIR": "\(dir!)/parts", "RETRY_SECONDS": "0", "FAKE": fake,
+            "FAKE_PEERS": allPeers.joined(separator: " "),
+        ]
         for (key, value) in extra { overrides[key] = value }
         return try JobProgram(job).run(shell: shell, overrides: overrides, fakeBin: fakeBin)
     }
@@ -86,12 +92,15 @@ final class ChaincodeScriptTests: XCTestCase {
         let definition = ChaincodeDefinition(name: "simple", version: "1.0", sequence: 2, initRequired: true)
         let jobs = [
             renderer.chaincodeInstallJob(info, org: org1), renderer.chaincodeStateJob(info, chaincode: "simple", org: org1),
-            renderer.chaincodeApproveJob(info, definition: definition, org: org2), renderer.chaincodeCommitJob(info, definition: definition, org: org1),
+            renderer.chaincodeApproveJob(info, definition: definition, org: org2),
+            renderer.chaincodeCommitJob(info, definition: definition, org: org1),
             renderer.chaincodeInitJob(info, definition: definition, arguments: #"{"Args":["init"]}"#, org: org1),
             renderer.chaincodeCallJob(.invoke, chaincode: "simple", arguments: "{}", org: org1, jobName: "cc-invoke-x"),
             renderer.chaincodeCallJob(.query, chaincode: "simple", arguments: "{}", org: org2, jobName: "cc-query-x"),
         ]
-        XCTAssertNotNil(CommandRunner.which("busybox"), "busybox is needed to check the scripts as fabric-tools runs them (apt-get install busybox-static)")
+        XCTAssertNotNil(
+            CommandRunner.which("busybox"),
+            "busybox is needed to check the scripts as fabric-tools runs them (apt-get install busybox-static)")
         for job in jobs {
             let script = try JobProgram(job).script
             let path = "\(dir!)/\(job.name).sh"
@@ -187,14 +196,20 @@ final class ChaincodeScriptTests: XCTestCase {
 
         // Committed at 3 with this package: stay at 3, nothing to do; another package: 4.
         try write("committed-\(org1.nodes[0].endpoint)", "1.0 3\n")
-        try write("approved-Org1MSP-3", "sequence: 3, version: 1.0, init-required: true, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc")
+        try write(
+            "approved-Org1MSP-3",
+            "sequence: 3, version: 1.0, init-required: true, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc"
+        )
         let committed = try run(job)
         XCTAssertTrue(committed.succeeded, committed.stderr)
         let state = try ChaincodeChannelState.parse(try XCTUnwrap(ChaincodeJobRunner.result(in: committed.stdout)))
         XCTAssertEqual(state.committed, .init(version: "1.0", sequence: 3))
         XCTAssertEqual(state.approved?.packageID, info.packageID)
         XCTAssertTrue(state.sequence(version: "1.0", initRequired: true, packageID: info.packageID) == (3, true))
-        XCTAssertTrue(state.sequence(version: "1.0", initRequired: true, packageID: "simple_1.0:" + String(repeating: "0", count: 64)) == (4, false))
+        XCTAssertTrue(
+            state.sequence(version: "1.0", initRequired: true, packageID: "simple_1.0:" + String(repeating: "0", count: 64)) == (
+                4, false
+            ))
         XCTAssertTrue(state.sequence(version: "1.1", initRequired: true, packageID: info.packageID) == (4, false))
         XCTAssertTrue(state.sequence(version: "1.0", initRequired: false, packageID: info.packageID) == (4, false))
         XCTAssertTrue(calls("queryapproved").first?.contains("--sequence 3") ?? false, calls.joined(separator: "\n"))
@@ -209,7 +224,8 @@ final class ChaincodeScriptTests: XCTestCase {
         XCTAssertTrue(try run(renderer.chaincodeApproveJob(info, definition: definition, org: org1)).succeeded)
         let early = try run(commit)
         XCTAssertFalse(early.succeeded)
-        XCTAssertTrue(early.stderr.contains("not every org has approved yet") && early.stderr.contains("Org2MSP: false"), early.stderr)
+        XCTAssertTrue(
+            early.stderr.contains("not every org has approved yet") && early.stderr.contains("Org2MSP: false"), early.stderr)
         XCTAssertEqual(calls("commit"), [])
 
         // Org2 approves (its own admin: msp=Org2MSP, its own peer).
@@ -219,10 +235,13 @@ final class ChaincodeScriptTests: XCTestCase {
         let approveCalls = calls("approveformyorg")
         XCTAssertEqual(approveCalls.count, 1)
         let sent = try XCTUnwrap(approveCalls.first)
-        for expected in ["-C mychannel", "-n simple", "-v 1.0", "--sequence 1", "--package-id \(info.packageID)", "--init-required",
-                         "-o orderer0.ordererorg-f-1:7050", "msp=Org2MSP", "addr=peer0.org2-f-1:7051",
-                         "/etc/bok/crypto/peerOrganizations/org2/users/Admin@org2"] {
-            XCTAssertTrue(sent.contains(expected) || (read("calls") ?? "").contains(expected), "approve lacks \(expected): \(sent)")
+        for expected in [
+            "-C mychannel", "-n simple", "-v 1.0", "--sequence 1", "--package-id \(info.packageID)", "--init-required",
+            "-o orderer0.ordererorg-f-1:7050", "msp=Org2MSP", "addr=peer0.org2-f-1:7051",
+            "/etc/bok/crypto/peerOrganizations/org2/users/Admin@org2",
+        ] {
+            XCTAssertTrue(
+                sent.contains(expected) || (read("calls") ?? "").contains(expected), "approve lacks \(expected): \(sent)")
         }
         // Approved already: a second run sends nothing.
         resetCalls()
@@ -236,11 +255,20 @@ final class ChaincodeScriptTests: XCTestCase {
         XCTAssertTrue(committed.succeeded, committed.stderr)
         XCTAssertEqual(read("commit-endorsers"), "2\n")
         let commitCall = try XCTUnwrap(calls("commit").first)
-        XCTAssertTrue(commitCall.contains("--peerAddresses peer0.org1-f-1:7051 --tlsRootCertFiles /etc/bok/crypto/peerOrganizations/org1/msp/tlscacerts/tlsca.org1-cert.pem"), commitCall)
-        XCTAssertTrue(commitCall.contains("--peerAddresses peer0.org2-f-1:7051 --tlsRootCertFiles /etc/bok/crypto/peerOrganizations/org2/msp/tlscacerts/tlsca.org2-cert.pem"), commitCall)
+        XCTAssertTrue(
+            commitCall.contains(
+                "--peerAddresses peer0.org1-f-1:7051 --tlsRootCertFiles /etc/bok/crypto/peerOrganizations/org1/msp/tlscacerts/tlsca.org1-cert.pem"
+            ), commitCall)
+        XCTAssertTrue(
+            commitCall.contains(
+                "--peerAddresses peer0.org2-f-1:7051 --tlsRootCertFiles /etc/bok/crypto/peerOrganizations/org2/msp/tlscacerts/tlsca.org2-cert.pem"
+            ), commitCall)
         for peer in allPeers { XCTAssertTrue(committed.stdout.contains("\(peer) has simple sequence 1"), committed.stdout) }
-        XCTAssertTrue(calls.contains { $0.contains("querycommitted") && $0.contains("addr=peer0.org2-f-1:7051") && $0.contains("tlsca.org2-cert.pem") },
-                      calls.joined(separator: "\n"))
+        XCTAssertTrue(
+            calls.contains {
+                $0.contains("querycommitted") && $0.contains("addr=peer0.org2-f-1:7051") && $0.contains("tlsca.org2-cert.pem")
+            },
+            calls.joined(separator: "\n"))
         // Committed already: no second commit.
         resetCalls()
         let recommit = try run(commit)
@@ -249,7 +277,8 @@ final class ChaincodeScriptTests: XCTestCase {
         XCTAssertEqual(calls("checkcommitreadiness"), [])
 
         // Init once; a second init is recognised as done.
-        let initJob = renderer.chaincodeInitJob(info, definition: definition, arguments: #"{"Args":["init","a","100","b","200"]}"#, org: org1)
+        let initJob = renderer.chaincodeInitJob(
+            info, definition: definition, arguments: #"{"Args":["init","a","100","b","200"]}"#, org: org1)
         let first = try run(initJob)
         XCTAssertTrue(first.succeeded, first.stderr)
         XCTAssertEqual(read("initialized"), #"{"Args":["init","a","100","b","200"]}"# + "\n")
@@ -262,8 +291,14 @@ final class ChaincodeScriptTests: XCTestCase {
         let info = ChaincodePackageInfo(label: "simple_1.0", sha256: String(repeating: "12", count: 32), size: 10)
         let definition = ChaincodeDefinition(name: "simple", version: "2", sequence: 2, initRequired: false)
         // Both orgs approved already; the first commit fails on the connection.
-        try write("approved-Org1MSP-2", "sequence: 2, version: 2, init-required: false, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc")
-        try write("approved-Org2MSP-2", "sequence: 2, version: 2, init-required: false, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc")
+        try write(
+            "approved-Org1MSP-2",
+            "sequence: 2, version: 2, init-required: false, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc"
+        )
+        try write(
+            "approved-Org2MSP-2",
+            "sequence: 2, version: 2, init-required: false, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc"
+        )
         try write("fail-commit", "1")
         let result = try run(renderer.chaincodeCommitJob(info, definition: definition, org: org2))
         XCTAssertTrue(result.succeeded, result.stderr)
@@ -275,14 +310,16 @@ final class ChaincodeScriptTests: XCTestCase {
 
     func testQueryPrintsTheAnswerBetweenTheMarkersAndInvokeIsNotRetriedAfterOrdering() throws {
         try write("value", "90\n")
-        let query = renderer.chaincodeCallJob(.query, chaincode: "simple", arguments: #"{"Args":["query","a"]}"#, org: org2, jobName: "cc-query-t")
+        let query = renderer.chaincodeCallJob(
+            .query, chaincode: "simple", arguments: #"{"Args":["query","a"]}"#, org: org2, jobName: "cc-query-t")
         let answer = try run(query)
         XCTAssertTrue(answer.succeeded, answer.stderr)
         XCTAssertEqual(ChaincodeJobRunner.result(in: answer.stdout), "90\n")
         XCTAssertTrue(calls("query").first?.contains("msp=Org2MSP") ?? false)
 
-        let invoke = renderer.chaincodeCallJob(.invoke, chaincode: "simple", arguments: #"{"Args":["invoke","a","b","10"]}"#, org: org1,
-                                               jobName: "cc-invoke-t")
+        let invoke = renderer.chaincodeCallJob(
+            .invoke, chaincode: "simple", arguments: #"{"Args":["invoke","a","b","10"]}"#, org: org1,
+            jobName: "cc-invoke-t")
         let done = try run(invoke)
         XCTAssertTrue(done.succeeded, done.stderr)
         XCTAssertTrue(ChaincodeJobRunner.result(in: done.stdout)?.contains("Chaincode invoke successful") ?? false, done.stdout)

@@ -4,8 +4,8 @@ import Foundation
 import KubeClient
 import XCTest
 
-import struct KubeManifests.ChaincodePackageInfo
 import enum KubeManifests.ChaincodeNames
+import struct KubeManifests.ChaincodePackageInfo
 
 @testable import Rollout
 
@@ -22,8 +22,9 @@ final class ChaincodeStandInTests: XCTestCase {
         var options = KubeStandIn.Options()
         options.readinessDelay = 0.05
         standIn = try KubeStandIn(options: options)
-        client = KubeClient(config: try KubeConfig.load(path: standIn.kubeconfigPath),
-                            retryPolicy: RetryPolicy(maxAttempts: 3, initialDelay: 0.01, maxDelay: 0.05), requestTimeout: 10)
+        client = KubeClient(
+            config: try KubeConfig.load(path: standIn.kubeconfigPath),
+            retryPolicy: RetryPolicy(maxAttempts: 3, initialDelay: 0.01, maxDelay: 0.05), requestTimeout: 10)
         topology = try ChaincodeFixture.topology()
     }
 
@@ -49,7 +50,9 @@ final class ChaincodeStandInTests: XCTestCase {
         }
     }
 
-    func options(sequence: Int? = nil, initArguments: String? = #"{"Args":["init","a","100","b","200"]}"#) -> ChaincodeDeployOptions {
+    func options(sequence: Int? = nil, initArguments: String? = #"{"Args":["init","a","100","b","200"]}"#)
+        -> ChaincodeDeployOptions
+    {
         var options = ChaincodeDeployOptions()
         options.sequence = sequence
         options.initArguments = initArguments
@@ -78,10 +81,13 @@ final class ChaincodeStandInTests: XCTestCase {
         let package = try ChaincodePackageFile.load(path: try ChaincodeFixture.makePackage(in: dir, payload: 2_621_440))
         XCTAssertGreaterThan(package.info.size, 2_600_000)
         let info = package.info
-        standIn.setJobLog(namespace: "org1-f-1", job: ChaincodeNames.state(info, chaincode: "simple"),
-                          log: stateLog("committed: none\napproved: none"))
+        standIn.setJobLog(
+            namespace: "org1-f-1", job: ChaincodeNames.state(info, chaincode: "simple"),
+            log: stateLog("committed: none\napproved: none"))
         let messages = MessageLog()
-        let report = ChaincodeDeployment(topology: topology, client: client, package: package, options: options()) { messages.add($0) }.run()
+        let report = ChaincodeDeployment(topology: topology, client: client, package: package, options: options()) {
+            messages.add($0)
+        }.run()
         XCTAssertTrue(report.success, report.error ?? "")
         XCTAssertEqual(report.sequence, 1)
         XCTAssertEqual(report.name, "simple")
@@ -125,10 +131,13 @@ final class ChaincodeStandInTests: XCTestCase {
         XCTAssertEqual(report.jobs.filter { $0.action == .created }.count, 6)
 
         // Again, with the channel now showing the definition committed with this package: nothing new, nothing replaced.
-        standIn.setJobLog(namespace: "org1-f-1", job: ChaincodeNames.state(info, chaincode: "simple"), log: stateLog("""
-            committed: Version: 1.0, Sequence: 1, Endorsement Plugin: escc, Validation Plugin: vscc, Approvals: [Org1MSP: true, Org2MSP: true]
-            approved: sequence: 1, version: 1.0, init-required: true, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc
-            """))
+        standIn.setJobLog(
+            namespace: "org1-f-1", job: ChaincodeNames.state(info, chaincode: "simple"),
+            log: stateLog(
+                """
+                committed: Version: 1.0, Sequence: 1, Endorsement Plugin: escc, Validation Plugin: vscc, Approvals: [Org1MSP: true, Org2MSP: true]
+                approved: sequence: 1, version: 1.0, init-required: true, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc
+                """))
         standIn.resetRequestCounts()
         let again = ChaincodeDeployment(topology: topology, client: client, package: package, options: options()).run()
         XCTAssertTrue(again.success, again.error ?? "")
@@ -136,17 +145,24 @@ final class ChaincodeStandInTests: XCTestCase {
         XCTAssertEqual(again.sequence, 1)
         XCTAssertEqual(try chaincodeObjects(), objects, "same objects, same uids: nothing created or replaced")
         XCTAssertEqual(again.configMaps, [], "the package is installed everywhere: its ConfigMaps are not written again")
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: again.steps.map { ($0.step, $0.status) }),
-                       ["preflight": .done, "package": .unchanged, "install": .unchanged, "definition": .unchanged,
-                        "approve": .skipped, "commit": .skipped, "init": .unchanged])
+        XCTAssertEqual(
+            Dictionary(uniqueKeysWithValues: again.steps.map { ($0.step, $0.status) }),
+            [
+                "preflight": .done, "package": .unchanged, "install": .unchanged, "definition": .unchanged,
+                "approve": .skipped, "commit": .skipped, "init": .unchanged,
+            ])
         XCTAssertEqual(standIn.requestCounts().filter { $0.key.method == "PATCH" && $0.key.path.contains("configmaps") }.count, 0)
 
         // A new package (another hash) goes to the next sequence with new Jobs.
-        let other = try ChaincodePackageFile.load(path: try ChaincodeFixture.makePackage(in: dir + "/", label: "simple_1.1", payload: 1000))
-        standIn.setJobLog(namespace: "org1-f-1", job: ChaincodeNames.state(other.info, chaincode: "simple"), log: stateLog("""
-            committed: Version: 1.0, Sequence: 1, Endorsement Plugin: escc, Validation Plugin: vscc, Approvals: [Org1MSP: true, Org2MSP: true]
-            approved: sequence: 1, version: 1.0, init-required: true, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc
-            """))
+        let other = try ChaincodePackageFile.load(
+            path: try ChaincodeFixture.makePackage(in: dir + "/", label: "simple_1.1", payload: 1000))
+        standIn.setJobLog(
+            namespace: "org1-f-1", job: ChaincodeNames.state(other.info, chaincode: "simple"),
+            log: stateLog(
+                """
+                committed: Version: 1.0, Sequence: 1, Endorsement Plugin: escc, Validation Plugin: vscc, Approvals: [Org1MSP: true, Org2MSP: true]
+                approved: sequence: 1, version: 1.0, init-required: true, package-id: \(info.packageID), endorsement plugin: escc, validation plugin: vscc
+                """))
         let upgrade = ChaincodeDeployment(topology: topology, client: client, package: other, options: options()).run()
         XCTAssertTrue(upgrade.success, upgrade.error ?? "")
         XCTAssertEqual(upgrade.sequence, 2)
@@ -158,18 +174,24 @@ final class ChaincodeStandInTests: XCTestCase {
         try rollOutNetworkStubs()
         let package = try ChaincodePackageFile.load(path: try ChaincodeFixture.makePackage(in: dir, payload: 5000))
         let install = ChaincodeNames.install(package.info)
-        standIn.setBehaviour(.fails("Job has reached the specified backoff limit"), kind: "Job", namespace: "org2-f-1", name: install)
-        standIn.setJobLog(namespace: "org2-f-1", job: install, log: """
-            peer0.org2-f-1:7051: installing simple_1.0:…
-            Error: chaincode install failed with status: 500 - failed to invoke backing implementation of 'InstallChaincode': could not build chaincode: docker build failed: docker image build failed
-            giving up after 3 attempt(s): do_install
+        standIn.setBehaviour(
+            .fails("Job has reached the specified backoff limit"), kind: "Job", namespace: "org2-f-1", name: install)
+        standIn.setJobLog(
+            namespace: "org2-f-1", job: install,
+            log: """
+                peer0.org2-f-1:7051: installing simple_1.0:…
+                Error: chaincode install failed with status: 500 - failed to invoke backing implementation of 'InstallChaincode': could not build chaincode: docker build failed: docker image build failed
+                giving up after 3 attempt(s): do_install
 
-            """)
-        let failed = ChaincodeDeployment(topology: topology, client: client, package: package, options: options(sequence: 1)).run()
+                """)
+        let failed = ChaincodeDeployment(topology: topology, client: client, package: package, options: options(sequence: 1))
+            .run()
         XCTAssertFalse(failed.success)
         let error = try XCTUnwrap(failed.error)
-        for expected in ["step 3/7 (install)", "org Org2", "Job org2-f-1/\(install)", "backoff limit", "could not build chaincode",
-                         "--- log of pod org2-f-1/\(install)-", "What to do:", "run the same command again"] {
+        for expected in [
+            "step 3/7 (install)", "org Org2", "Job org2-f-1/\(install)", "backoff limit", "could not build chaincode",
+            "--- log of pod org2-f-1/\(install)-", "What to do:", "run the same command again",
+        ] {
             XCTAssertTrue(error.contains(expected), "error lacks '\(expected)':\n\(error)")
         }
         XCTAssertEqual(failed.steps.last?.status, .failed)
@@ -195,11 +217,14 @@ final class ChaincodeStandInTests: XCTestCase {
 
     func testQueryReadsTheAnswerFromThePodLogAndRemovesItsJob() throws {
         try rollOutNetworkStubs()
-        var call = ChaincodeCall(topology: topology, client: client, kind: .query, name: "simple", arguments: #"{"Args":["query","a"]}"#,
-                                 org: topology.peerOrgs[1])
+        var call = ChaincodeCall(
+            topology: topology, client: client, kind: .query, name: "simple", arguments: #"{"Args":["query","a"]}"#,
+            org: topology.peerOrgs[1])
         call.pollInterval = 0.05
         call.timeout = 10
-        standIn.setJobLog(namespace: "org2-f-1", job: "cc-query-simple-t1", log: "noise\n\(ChaincodeNames.resultBegin)\n90\n\(ChaincodeNames.resultEnd)\n")
+        standIn.setJobLog(
+            namespace: "org2-f-1", job: "cc-query-simple-t1",
+            log: "noise\n\(ChaincodeNames.resultBegin)\n90\n\(ChaincodeNames.resultEnd)\n")
         let report = call.run(jobName: "cc-query-simple-t1")
         XCTAssertTrue(report.success, report.error ?? "")
         XCTAssertEqual(report.result, "90\n")
@@ -208,7 +233,11 @@ final class ChaincodeStandInTests: XCTestCase {
 
         // A failing query keeps its Job and says why, with the log.
         standIn.setBehaviour(.fails("BackoffLimitExceeded"), kind: "Job", namespace: "org2-f-1", name: "cc-query-simple-t2")
-        standIn.setJobLog(namespace: "org2-f-1", job: "cc-query-simple-t2", log: "Error: endorsement failure during query. response: status:500 message:\"make sure the chaincode simple has been successfully defined on channel mychannel\"\n")
+        standIn.setJobLog(
+            namespace: "org2-f-1", job: "cc-query-simple-t2",
+            log:
+                "Error: endorsement failure during query. response: status:500 message:\"make sure the chaincode simple has been successfully defined on channel mychannel\"\n"
+        )
         let failed = call.run(jobName: "cc-query-simple-t2")
         XCTAssertFalse(failed.success)
         XCTAssertTrue(failed.error?.contains("has been successfully defined") ?? false, failed.error ?? "")

@@ -29,7 +29,9 @@ enum ChaincodeFixture {
 
         """
 
-    static func topology() throws -> FabricTopology { try FabricTopology.parse(yaml: topologyYAML, source: "cluster-config.yaml") }
+    static func topology() throws -> FabricTopology {
+        try FabricTopology.parse(yaml: topologyYAML, source: "cluster-config.yaml")
+    }
 
     static func temporaryDirectory(_ prefix: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
@@ -78,7 +80,7 @@ struct JobProgram {
 
     init(_ job: KubeObject) throws {
         guard let container = job.body["spec"]?["template"]?["spec"]?["containers"]?.list?.first,
-              let script = container["args"]?.list?.first?.string
+            let script = container["args"]?.list?.first?.string
         else { throw ChaincodeFixture.Failure("\(job.name) has no script") }
         self.script = script
         var environment: [String: String] = [:]

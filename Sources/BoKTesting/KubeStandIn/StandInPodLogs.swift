@@ -9,7 +9,7 @@ enum StandInPodLogs {
     static func answer(store: StandInStore, method: String, path: String) -> (Int, String)? {
         let segments = path.split(separator: "/").map(String.init)
         guard segments.count == 7, segments[0] == "api", segments[1] == "v1", segments[2] == "namespaces",
-              segments[4] == "pods", segments[6] == "log"
+            segments[4] == "pods", segments[6] == "log"
         else { return nil }
         guard method == "GET" else { return (405, "method \(method) is not allowed on pod logs") }
         let namespace = segments[3]

@@ -10,8 +10,10 @@ extension KubeClient {
     }
 
     /// A pod's log as text (`GET …/pods/<pod>/log`), the last `tailLines` lines when given. Retried like every GET.
-    public func podLog(namespace: String, pod: String, container: String? = nil, tailLines: Int? = nil,
-                       previous: Bool = false) throws(KubeError) -> String {
+    public func podLog(
+        namespace: String, pod: String, container: String? = nil, tailLines: Int? = nil,
+        previous: Bool = false
+    ) throws(KubeError) -> String {
         let path = ResourceType.pod.objectPath(namespace: namespace, name: pod) + "/log"
         var query: [(String, String)] = []
         if let container { query.append(("container", container)) }

@@ -1,6 +1,7 @@
 import FabricTopology
 import Foundation
 import KubeClient
+
 import enum KubeManifests.ChaincodeCallKind
 import enum KubeManifests.ChaincodeNames
 
@@ -32,8 +33,10 @@ public struct ChaincodeCall: Sendable {
     public var pollInterval: Double = 1
     let reporter: @Sendable (String) -> Void
 
-    public init(topology: FabricTopology, client: KubeClient, kind: ChaincodeCallKind, name: String, arguments: String,
-                org: Organization, reporter: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        topology: FabricTopology, client: KubeClient, kind: ChaincodeCallKind, name: String, arguments: String,
+        org: Organization, reporter: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.topology = topology
         self.client = client
         self.kind = kind
@@ -57,8 +60,9 @@ public struct ChaincodeCall: Sendable {
     /// Runs the call as Job `jobName` (tests choose it to give the stand-in's pod its log).
     func run(jobName: String) -> ChaincodeCallReport {
         let start = Date()
-        var report = ChaincodeCallReport(kind: kind.rawValue, name: name, arguments: arguments, org: org.name,
-                                         job: "\(org.namespace)/\(jobName)", success: false, result: nil, error: nil, seconds: 0)
+        var report = ChaincodeCallReport(
+            kind: kind.rawValue, name: name, arguments: arguments, org: org.name,
+            job: "\(org.namespace)/\(jobName)", success: false, result: nil, error: nil, seconds: 0)
         do {
             report.result = try call(jobName: jobName)
             report.success = true
@@ -74,19 +78,24 @@ public struct ChaincodeCall: Sendable {
             throw ChaincodeError("chaincode name '\(name)' is not valid for Fabric (letters and digits, words joined by - or _)")
         }
         let runner = ChaincodeJobRunner(client: client, pollInterval: pollInterval)
-        let yaml = ChaincodeManifests(topology: topology).call(kind, chaincode: name, arguments: arguments, org: org, jobName: jobName)
+        let yaml = ChaincodeManifests(topology: topology).call(
+            kind, chaincode: name, arguments: arguments, org: org, jobName: jobName)
         let job = try ChaincodeJobRunner.object(yaml)
         do {
             try client.apply(job)
         } catch {
-            throw ChaincodeError("org \(org.name): cannot create Job \(org.namespace)/\(jobName): \(KubeErrorText.describe(error)); check the kubeconfig's rights and that the network is rolled out (`coordinator rollout`)")
+            throw ChaincodeError(
+                "org \(org.name): cannot create Job \(org.namespace)/\(jobName): \(KubeErrorText.describe(error)); check the kubeconfig's rights and that the network is rolled out (`coordinator rollout`)"
+            )
         }
         reporter("\(kind.rawValue) \(name) \(arguments) as \(org.mspID) admin: Job \(org.namespace)/\(jobName)")
         // A failed call keeps its Job for `kubectl logs`; Kubernetes removes it 10 minutes after it finished.
         try runner.wait(job, org: org, what: "\(kind.rawValue) \(name) \(arguments)", timeout: timeout)
         let log = try runner.log(job, org: org)
         guard let answer = ChaincodeJobRunner.result(in: log) else {
-            throw ChaincodeError("org \(org.name): Job \(org.namespace)/\(jobName) completed but its log has no answer between the markers:\n\(log)")
+            throw ChaincodeError(
+                "org \(org.name): Job \(org.namespace)/\(jobName) completed but its log has no answer between the markers:\n\(log)"
+            )
         }
         if let warning = runner.remove(job) { reporter("warning: \(warning)") }
         return answer

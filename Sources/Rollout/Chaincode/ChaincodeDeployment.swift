@@ -1,6 +1,7 @@
 import FabricTopology
 import Foundation
 import KubeClient
+
 import struct KubeManifests.ChaincodeDefinition
 import enum KubeManifests.ChaincodeNames
 import struct KubeManifests.ChaincodePackageInfo
@@ -69,8 +70,10 @@ public struct ChaincodeDeployment: Sendable {
     public let options: ChaincodeDeployOptions
     let reporter: @Sendable (String) -> Void
 
-    public init(topology: FabricTopology, client: KubeClient, package: ChaincodePackageFile, options: ChaincodeDeployOptions,
-                reporter: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        topology: FabricTopology, client: KubeClient, package: ChaincodePackageFile, options: ChaincodeDeployOptions,
+        reporter: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.topology = topology
         self.client = client
         self.package = package
@@ -135,8 +138,10 @@ public struct ChaincodeDeployment: Sendable {
         return report
     }
 
-    private func step(_ name: String, _ steps: inout [ChaincodeStepReport],
-                      _ body: () throws(ChaincodeError) -> (StepReport.Status, String)) throws(ChaincodeError) {
+    private func step(
+        _ name: String, _ steps: inout [ChaincodeStepReport],
+        _ body: () throws(ChaincodeError) -> (StepReport.Status, String)
+    ) throws(ChaincodeError) {
         let number = (Self.steps.firstIndex(of: name) ?? 0) + 1
         let started = Date()
         reporter("[\(number)/\(Self.steps.count)] \(name) …")
@@ -146,8 +151,10 @@ public struct ChaincodeDeployment: Sendable {
             steps.append(ChaincodeStepReport(step: name, status: status, seconds: seconds, detail: detail))
             reporter("[\(number)/\(Self.steps.count)] \(name): \(status.rawValue) — \(detail)")
         } catch {
-            steps.append(ChaincodeStepReport(step: name, status: .failed, seconds: Date().timeIntervalSince(started),
-                                                    detail: error.message.split(separator: "\n").first.map(String.init) ?? ""))
+            steps.append(
+                ChaincodeStepReport(
+                    step: name, status: .failed, seconds: Date().timeIntervalSince(started),
+                    detail: error.message.split(separator: "\n").first.map(String.init) ?? ""))
             throw ChaincodeError("step \(number)/\(Self.steps.count) (\(name)): \(error.message)")
         }
     }
@@ -172,18 +179,27 @@ public struct ChaincodeDeployment: Sendable {
         }
 
         try step("preflight", &steps) { () throws(ChaincodeError) in
-            guard !orgs.isEmpty else { throw ChaincodeError("the topology \(topology.source) has no peer org to deploy chaincode to") }
+            guard !orgs.isEmpty else {
+                throw ChaincodeError("the topology \(topology.source) has no peer org to deploy chaincode to")
+            }
             guard Self.isValidName(name) else {
-                throw ChaincodeError("chaincode name '\(name)' is not valid for Fabric (letters and digits, words joined by - or _); pass --name")
+                throw ChaincodeError(
+                    "chaincode name '\(name)' is not valid for Fabric (letters and digits, words joined by - or _); pass --name")
             }
             guard Self.isValidVersion(version) else {
-                throw ChaincodeError("chaincode version '\(version)' is not valid for Fabric (letters, digits and _.+-); pass --version")
+                throw ChaincodeError(
+                    "chaincode version '\(version)' is not valid for Fabric (letters, digits and _.+-); pass --version")
             }
             try checkNetwork(orgs)
-            return (.done, "\(orgs.count) peer org(s), \(orgs.reduce(0) { $0 + $1.nodes.count }) peer(s); package \(info.packageID) (\(info.size) bytes, \(info.partCount) ConfigMap(s) per org)")
+            return (
+                .done,
+                "\(orgs.count) peer org(s), \(orgs.reduce(0) { $0 + $1.nodes.count }) peer(s); package \(info.packageID) (\(info.size) bytes, \(info.partCount) ConfigMap(s) per org)"
+            )
         }
 
-        let installJobs = try orgs.map { org throws(ChaincodeError) in (org, try ChaincodeJobRunner.object(manifests.install(info, org: org))) }
+        let installJobs = try orgs.map { org throws(ChaincodeError) in
+            (org, try ChaincodeJobRunner.object(manifests.install(info, org: org)))
+        }
         try step("package", &steps) { () throws(ChaincodeError) in
             var written: [String] = []
             var skipped: [String] = []
@@ -197,24 +213,32 @@ public struct ChaincodeDeployment: Sendable {
                     do throws(KubeError) {
                         try client.apply(configMap)
                     } catch {
-                        throw ChaincodeError("org \(org.name): cannot write ConfigMap \(org.namespace)/\(configMap.name) (part of the package): \(KubeErrorText.describe(error)); check the kubeconfig's rights and run again")
+                        throw ChaincodeError(
+                            "org \(org.name): cannot write ConfigMap \(org.namespace)/\(configMap.name) (part of the package): \(KubeErrorText.describe(error)); check the kubeconfig's rights and run again"
+                        )
                     }
                     written.append("\(org.namespace)/\(configMap.name)")
                 }
             }
             configMaps = written
-            if written.isEmpty { return (.unchanged, "already installed everywhere (\(skipped.joined(separator: ", "))): no ConfigMap needed") }
-            return (.done, "\(written.count) ConfigMap(s) in \(orgs.count - skipped.count) namespace(s), \(info.partCount) per org")
+            if written.isEmpty {
+                return (.unchanged, "already installed everywhere (\(skipped.joined(separator: ", "))): no ConfigMap needed")
+            }
+            return (
+                .done, "\(written.count) ConfigMap(s) in \(orgs.count - skipped.count) namespace(s), \(info.partCount) per org"
+            )
         }
 
         try step("install", &steps) { () throws(ChaincodeError) in
-            let outcomes = try runJobs(installJobs, what: { "install \(info.packageID) on every peer of \($0.name)" }, runner: runner,
-                                       into: &jobs)
+            let outcomes = try runJobs(
+                installJobs, what: { "install \(info.packageID) on every peer of \($0.name)" }, runner: runner,
+                into: &jobs)
             return summary(outcomes, doing: "installed")
         }
 
-        var definition = ChaincodeDefinition(name: name, version: version, sequence: options.sequence ?? 0,
-                                             initRequired: options.initArguments != nil)
+        var definition = ChaincodeDefinition(
+            name: name, version: version, sequence: options.sequence ?? 0,
+            initRequired: options.initArguments != nil)
         var alreadyCommitted = false
         try step("definition", &steps) { () throws(ChaincodeError) in
             if let sequence = options.sequence {
@@ -224,7 +248,9 @@ public struct ChaincodeDeployment: Sendable {
             let decision = state.sequence(version: version, initRequired: definition.initRequired, packageID: info.packageID)
             definition.sequence = decision.sequence
             alreadyCommitted = decision.alreadyCommitted
-            let now = state.committed.map { "committed: version \($0.version) sequence \($0.sequence)" } ?? "not committed on \(topology.channel) yet"
+            let now =
+                state.committed.map { "committed: version \($0.version) sequence \($0.sequence)" }
+                ?? "not committed on \(topology.channel) yet"
             if alreadyCommitted { return (.unchanged, "\(now), with this package: nothing to approve or commit") }
             return (.done, "\(now); deploying sequence \(decision.sequence)")
         }
@@ -235,23 +261,26 @@ public struct ChaincodeDeployment: Sendable {
             let approvals = try orgs.map { org throws(ChaincodeError) in
                 (org, try ChaincodeJobRunner.object(manifests.approve(info, definition, org: org)))
             }
-            let outcomes = try runJobs(approvals, what: { "approve \(name) sequence \(definition.sequence) for \($0.name)" }, runner: runner,
-                                       into: &jobs)
+            let outcomes = try runJobs(
+                approvals, what: { "approve \(name) sequence \(definition.sequence) for \($0.name)" }, runner: runner,
+                into: &jobs)
             return summary(outcomes, doing: "approved")
         }
 
         try step("commit", &steps) { () throws(ChaincodeError) in
             if alreadyCommitted { return (.skipped, "sequence \(definition.sequence) is committed with this package") }
             let job = try ChaincodeJobRunner.object(manifests.commit(info, definition, org: orgs[0]))
-            let outcomes = try runJobs([(orgs[0], job)], what: { _ in "commit \(name) sequence \(definition.sequence) on \(topology.channel)" },
-                                       runner: runner, into: &jobs)
+            let outcomes = try runJobs(
+                [(orgs[0], job)], what: { _ in "commit \(name) sequence \(definition.sequence) on \(topology.channel)" },
+                runner: runner, into: &jobs)
             return summary(outcomes, doing: "committed")
         }
 
         try step("init", &steps) { () throws(ChaincodeError) in
             guard let arguments = options.initArguments else { return (.skipped, "no --init-args") }
             let job = try ChaincodeJobRunner.object(manifests.initialize(info, definition, arguments: arguments, org: orgs[0]))
-            let outcomes = try runJobs([(orgs[0], job)], what: { _ in "invoke \(name) --isInit \(arguments)" }, runner: runner, into: &jobs)
+            let outcomes = try runJobs(
+                [(orgs[0], job)], what: { _ in "invoke \(name) --isInit \(arguments)" }, runner: runner, into: &jobs)
             return summary(outcomes, doing: "initialized")
         }
     }
@@ -273,7 +302,9 @@ public struct ChaincodeDeployment: Sendable {
             throw ChaincodeError("cannot read the network from the cluster: \(KubeErrorText.describe(error))")
         }
         guard missing.isEmpty else {
-            throw ChaincodeError("the network of tenant \(topology.tenant) is not rolled out (missing: \(missing.joined(separator: ", "))); run `coordinator rollout -c \(topology.source)` first")
+            throw ChaincodeError(
+                "the network of tenant \(topology.tenant) is not rolled out (missing: \(missing.joined(separator: ", "))); run `coordinator rollout -c \(topology.source)` first"
+            )
         }
     }
 
@@ -282,17 +313,22 @@ public struct ChaincodeDeployment: Sendable {
     private func installedBefore(_ job: KubeObject, org: Organization) throws(ChaincodeError) -> Bool {
         do {
             guard let stored = try client.getIfPresent(job.ref), stored.deletionTimestamp == nil else { return false }
-            guard ObjectSync.isSubset(job["spec"] ?? .object([:]), of: stored["spec"] ?? .object([:]), path: ["spec"]) else { return false }
+            guard ObjectSync.isSubset(job["spec"] ?? .object([:]), of: stored["spec"] ?? .object([:]), path: ["spec"]) else {
+                return false
+            }
             if case .ready = WorkloadReadiness.job(stored) { return true }
             return false
         } catch {
-            throw ChaincodeError("org \(org.name): cannot read Job \(org.namespace)/\(job.name): \(KubeErrorText.describe(error))")
+            throw ChaincodeError(
+                "org \(org.name): cannot read Job \(org.namespace)/\(job.name): \(KubeErrorText.describe(error))")
         }
     }
 
     /// Makes every Job exist (all orgs at once), then waits for each; the step's timeout covers them together.
-    private func runJobs(_ jobs: [(Organization, KubeObject)], what: (Organization) -> String, runner: ChaincodeJobRunner,
-                         into all: inout [ChaincodeJobOutcome]) throws(ChaincodeError) -> [ChaincodeJobOutcome] {
+    private func runJobs(
+        _ jobs: [(Organization, KubeObject)], what: (Organization) -> String, runner: ChaincodeJobRunner,
+        into all: inout [ChaincodeJobOutcome]
+    ) throws(ChaincodeError) -> [ChaincodeJobOutcome] {
         let deadline = Date().addingTimeInterval(options.timeout)
         var started: [(Organization, KubeObject, ChaincodeJobOutcome.Action, Date)] = []
         for (org, job) in jobs {
@@ -306,8 +342,9 @@ public struct ChaincodeDeployment: Sendable {
                 try runner.wait(job, org: org, what: what(org), timeout: max(1, deadline.timeIntervalSinceNow))
                 reporter("  \(org.namespace)/\(job.name): complete")
             }
-            let outcome = ChaincodeJobOutcome(org: org.name, job: "\(org.namespace)/\(job.name)", action: action,
-                                              seconds: Date().timeIntervalSince(began))
+            let outcome = ChaincodeJobOutcome(
+                org: org.name, job: "\(org.namespace)/\(job.name)", action: action,
+                seconds: Date().timeIntervalSince(began))
             outcomes.append(outcome)
             all.append(outcome)
         }
@@ -316,7 +353,8 @@ public struct ChaincodeDeployment: Sendable {
 
     private func summary(_ outcomes: [ChaincodeJobOutcome], doing: String) -> (StepReport.Status, String) {
         let reused = outcomes.filter { $0.action == .reused }
-        let text = outcomes.map { "\($0.org): \($0.action == .reused ? "done earlier" : doing) (\($0.job))" }.joined(separator: "; ")
+        let text = outcomes.map { "\($0.org): \($0.action == .reused ? "done earlier" : doing) (\($0.job))" }.joined(
+            separator: "; ")
         return (reused.count == outcomes.count ? .unchanged : .done, text)
     }
 
@@ -333,19 +371,24 @@ public struct ChaincodeDeployment: Sendable {
             }
             try client.apply(job)
         } catch {
-            throw ChaincodeError("org \(org.name): cannot create Job \(org.namespace)/\(job.name): \(KubeErrorText.describe(error))")
+            throw ChaincodeError(
+                "org \(org.name): cannot create Job \(org.namespace)/\(job.name): \(KubeErrorText.describe(error))")
         }
         reporter("  \(org.namespace)/\(job.name): created (reads the committed definition)")
         try runner.wait(job, org: org, what: "read the committed definition of \(name)", timeout: options.timeout)
         let log = try runner.log(job, org: org)
         if let warning = runner.remove(job) { reporter("  warning: \(warning)") }
         guard let answer = ChaincodeJobRunner.result(in: log) else {
-            throw ChaincodeError("org \(org.name): Job \(org.namespace)/\(job.name) completed but its log has no answer between the markers:\n\(log)\nWhat to do: run again; if it persists, the Job's image may not be fabric-tools")
+            throw ChaincodeError(
+                "org \(org.name): Job \(org.namespace)/\(job.name) completed but its log has no answer between the markers:\n\(log)\nWhat to do: run again; if it persists, the Job's image may not be fabric-tools"
+            )
         }
         do {
             return try ChaincodeChannelState.parse(answer)
         } catch {
-            throw ChaincodeError("org \(org.name): Job \(org.namespace)/\(job.name): \(error.message); pass --sequence to choose the sequence yourself")
+            throw ChaincodeError(
+                "org \(org.name): Job \(org.namespace)/\(job.name): \(error.message); pass --sequence to choose the sequence yourself"
+            )
         }
     }
 }

@@ -45,7 +45,8 @@ struct ChaincodeJobRunner: Sendable {
     func ensure(_ job: KubeObject, org: Organization, timeout: Double) throws(ChaincodeError) -> ChaincodeJobOutcome.Action {
         do {
             if let stored = try client.getIfPresent(job.ref) {
-                let sameSpec = ObjectSync.isSubset(job["spec"] ?? .object([:]), of: stored["spec"] ?? .object([:]), path: ["spec"])
+                let sameSpec = ObjectSync.isSubset(
+                    job["spec"] ?? .object([:]), of: stored["spec"] ?? .object([:]), path: ["spec"])
                 if stored.deletionTimestamp == nil && sameSpec {
                     switch WorkloadReadiness.job(stored) {
                     case .ready: return .reused
@@ -61,7 +62,9 @@ struct ChaincodeJobRunner: Sendable {
             try client.apply(job)
             return .created
         } catch {
-            throw ChaincodeError("org \(org.name): cannot create Job \(job.namespace ?? "")/\(job.name): \(KubeErrorText.describe(error)); check the kubeconfig's rights in namespace \(org.namespace) and run again")
+            throw ChaincodeError(
+                "org \(org.name): cannot create Job \(job.namespace ?? "")/\(job.name): \(KubeErrorText.describe(error)); check the kubeconfig's rights in namespace \(org.namespace) and run again"
+            )
         }
     }
 
@@ -70,7 +73,8 @@ struct ChaincodeJobRunner: Sendable {
     func wait(_ job: KubeObject, org: Organization, what: String, timeout: Double) throws(ChaincodeError) -> KubeObject {
         let namespace = job.namespace ?? org.namespace
         do {
-            return try client.waitForJobComplete(namespace: namespace, name: job.name, timeout: timeout, pollInterval: pollInterval)
+            return try client.waitForJobComplete(
+                namespace: namespace, name: job.name, timeout: timeout, pollInterval: pollInterval)
         } catch {
             let reason: String
             let advice: String
@@ -80,12 +84,15 @@ struct ChaincodeJobRunner: Sendable {
                 advice = "fix what the log shows, then run the same command again (the failed Job is replaced)"
             case .timedOut(_, let seconds, let pending):
                 reason = "did not complete within \(Int(seconds)) s (\(pending.joined(separator: "; ")))"
-                advice = "see whether its pod is scheduled and running (`kubectl -n \(namespace) describe job \(job.name)`), raise --timeout, or run the same command again to wait for it"
+                advice =
+                    "see whether its pod is scheduled and running (`kubectl -n \(namespace) describe job \(job.name)`), raise --timeout, or run the same command again to wait for it"
             default:
                 reason = "could not be watched: \(KubeErrorText.describe(error))"
                 advice = "check the connection to the cluster and run the same command again"
             }
-            throw ChaincodeError("org \(org.name): Job \(namespace)/\(job.name) (\(what)) \(reason)\n\(logExcerpt(namespace: namespace, job: job.name))\nWhat to do: \(advice).")
+            throw ChaincodeError(
+                "org \(org.name): Job \(namespace)/\(job.name) (\(what)) \(reason)\n\(logExcerpt(namespace: namespace, job: job.name))\nWhat to do: \(advice)."
+            )
         }
     }
 
@@ -97,7 +104,8 @@ struct ChaincodeJobRunner: Sendable {
             }
             let (pod, log) = entry
             let text = log.hasSuffix("\n") || log.isEmpty ? log : log + "\n"
-            return "--- log of pod \(namespace)/\(pod) (last \(logLines) lines) ---\n\(text.isEmpty ? "(empty)\n" : text)--- end of log ---"
+            return
+                "--- log of pod \(namespace)/\(pod) (last \(logLines) lines) ---\n\(text.isEmpty ? "(empty)\n" : text)--- end of log ---"
         } catch {
             return "(its log cannot be read: \(KubeErrorText.describe(error)); try `kubectl -n \(namespace) logs job/\(job)`)"
         }
@@ -108,11 +116,15 @@ struct ChaincodeJobRunner: Sendable {
         let namespace = job.namespace ?? org.namespace
         do {
             guard let log = try client.jobLog(namespace: namespace, job: job.name)?.log else {
-                throw ChaincodeError("org \(org.name): Job \(namespace)/\(job.name) completed but has no pod to read its answer from (removed already?); run the same command again")
+                throw ChaincodeError(
+                    "org \(org.name): Job \(namespace)/\(job.name) completed but has no pod to read its answer from (removed already?); run the same command again"
+                )
             }
             return log
         } catch let error as KubeError {
-            throw ChaincodeError("org \(org.name): cannot read the log of Job \(namespace)/\(job.name): \(KubeErrorText.describe(error)); the kubeconfig's user needs `get` on pods/log in \(namespace)")
+            throw ChaincodeError(
+                "org \(org.name): cannot read the log of Job \(namespace)/\(job.name): \(KubeErrorText.describe(error)); the kubeconfig's user needs `get` on pods/log in \(namespace)"
+            )
         } catch let error as ChaincodeError {
             throw error
         } catch {
@@ -126,7 +138,8 @@ struct ChaincodeJobRunner: Sendable {
             _ = try client.delete(job.ref, propagation: .background)
             return nil
         } catch {
-            return "could not delete Job \(job.namespace ?? "")/\(job.name) (\(KubeErrorText.describe(error))); Kubernetes removes it 10 minutes after it finished"
+            return
+                "could not delete Job \(job.namespace ?? "")/\(job.name) (\(KubeErrorText.describe(error))); Kubernetes removes it 10 minutes after it finished"
         }
     }
 

@@ -33,7 +33,9 @@ struct ChaincodeManifests: Sendable {
         renderer.chaincodeCommitJob(package, definition: definition, org: org).yaml
     }
 
-    func initialize(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, arguments: String, org: Organization) -> String {
+    func initialize(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, arguments: String, org: Organization)
+        -> String
+    {
         renderer.chaincodeInitJob(package, definition: definition, arguments: arguments, org: org).yaml
     }
 

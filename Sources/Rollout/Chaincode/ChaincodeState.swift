@@ -46,8 +46,8 @@ public struct ChaincodeChannelState: Sendable, Equatable, Codable {
                 if rest == "none" { continue }
                 let fields = Self.fields(rest)
                 guard let sequence = fields["sequence"].flatMap(Int.init), let version = fields["version"],
-                      let initRequired = fields["init-required"].flatMap({ $0 == "true" ? true : $0 == "false" ? false : nil }),
-                      let packageID = fields["package-id"]
+                    let initRequired = fields["init-required"].flatMap({ $0 == "true" ? true : $0 == "false" ? false : nil }),
+                    let packageID = fields["package-id"]
                 else {
                     throw ChaincodeError("cannot read the approved definition from queryapproved's answer '\(rest)'")
                 }
@@ -75,7 +75,7 @@ public struct ChaincodeChannelState: Sendable, Equatable, Codable {
     public func sequence(version: String, initRequired: Bool, packageID: String) -> (sequence: Int, alreadyCommitted: Bool) {
         guard let committed else { return (1, false) }
         if committed.version == version, let approved, approved.sequence == committed.sequence, approved.version == version,
-           approved.initRequired == initRequired, approved.packageID == packageID
+            approved.initRequired == initRequired, approved.packageID == packageID
         {
             return (committed.sequence, true)
         }
