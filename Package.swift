@@ -109,7 +109,7 @@ let package = Package(
         // deploy against the Kubernetes stand-in.
         .testTarget(name: "ChaincodeTests",
                     dependencies: ["Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
-                                   "AgentProtocol"]),
+                                   "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )
