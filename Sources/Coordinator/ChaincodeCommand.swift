@@ -54,7 +54,8 @@ struct ChaincodeDeployCommand: ParsableCommand {
             its package ID), approve, commit (endorsed by one peer of each org; waits until every peer has it), and \
             `--isInit` with --init-args. What Fabric already has is skipped: a second deploy of the same package \
             changes nothing. The sequence is the committed one when it carries this package, else the next.
-            Exit status: 0 deployed (or already), 1 a step failed (its Job's log is shown), 2 invalid input.
+            Exit status: 0 deployed (or already), 1 a step failed (its Job's log is shown) or packaging --path failed, \
+            2 invalid input (flags, topology, a --package that is not a chaincode package).
             """)
 
     @OptionGroup var topology: TopologyOptions
@@ -129,7 +130,8 @@ struct ChaincodeDeployCommand: ParsableCommand {
             packageFile = try loadPackage(display)
         } catch {
             StandardError.print("coordinator: \(error)")
-            throw ExitCode(CoordinatorExit.failure)
+            // A --package that is not one is bad input; packaging --path that fails is a failure.
+            throw ExitCode(package != nil ? CoordinatorExit.invalidInput : CoordinatorExit.failure)
         }
         let client = try kube.client()
         var options = ChaincodeDeployOptions()
@@ -240,7 +242,7 @@ struct ChaincodeCallOptions: ParsableArguments {
         if json {
             JSONOutput.print(report)
         } else if let result = report.result {
-            print(result)
+            print(result.hasSuffix("\n") ? String(result.dropLast()) : result)
         } else {
             StandardError.print("coordinator: \(report.error ?? "\(kind.kind.rawValue) failed")")
         }

@@ -41,6 +41,7 @@ final class ChaincodeCLITests: XCTestCase {
             (["query", "--name", "simple", "--args", "not json"] + base, "--args"),
             (["query", "--name", "simple", "--args", #"{"Args":["query","a"]}"#, "--org", "Org9"] + base, "not a peer org"),
             (["deploy", "--path", dir, "--label", "x_1", "--lang", "cobol"] + base, "--lang"),
+            (["deploy", "--package", dir + "/missing.tar.gz"] + base, "cannot read the chaincode package"),
         ]
         for (args, message) in usage {
             let result = coordinator(args)
