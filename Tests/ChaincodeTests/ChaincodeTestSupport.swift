@@ -83,11 +83,19 @@ struct JobProgram {
             let script = container["args"]?.list?.first?.string
         else { throw ChaincodeFixture.Failure("\(job.name) has no script") }
         self.script = script
+        self.environment = try Self.environment(of: job)
+    }
+
+    /// The literal `env` of a workload's first container (Deployment or Job).
+    static func environment(of object: KubeObject) throws -> [String: String] {
+        guard let container = object.body["spec"]?["template"]?["spec"]?["containers"]?.list?.first else {
+            throw ChaincodeFixture.Failure("\(object.name) has no container")
+        }
         var environment: [String: String] = [:]
         for item in container["env"]?.list ?? [] {
             if let name = item["name"]?.string, let value = item["value"]?.string { environment[name] = value }
         }
-        self.environment = environment
+        return environment
     }
 
     /// Runs the script with `shell` (`/bin/sh` is dash here; `busybox sh` is what fabric-tools images have), the Job's
