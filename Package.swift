@@ -77,7 +77,7 @@ let package = Package(
         // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
         .target(name: "Rollout",
                 dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
-                               .product(name: "Crypto", package: "swift-crypto")]),
+                               "DockerEngine", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
                                          "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
@@ -113,6 +113,11 @@ let package = Package(
         .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
         .testTarget(name: "FabricLabTests", dependencies: ["BoKTesting", "Lab", "DockerEngine"]),
+        // `coordinator chaincode`: rendered Jobs and ConfigMaps, their scripts run for real against a fake `peer`, the
+        // deploy against the Kubernetes stand-in.
+        .testTarget(name: "ChaincodeTests",
+                    dependencies: ["Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
+                                   "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["Lab", "DockerEngine"]),

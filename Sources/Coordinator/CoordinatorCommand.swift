@@ -10,7 +10,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         version: BoKVersion.string,
         subcommands: [VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, CACommand.self, CertsCommand.self,
                       HealthCommand.self, StatusCommand.self, DNSCommand.self, KubeconfigCommand.self, LabCommand.self,
-                      AgentsCommand.self, RolloutCommand.self, StopCommand.self, StartCommand.self, TeardownCommand.self]
+                      AgentsCommand.self, RolloutCommand.self, StopCommand.self, StartCommand.self, TeardownCommand.self,
+                      ChaincodeCommand.self]
     )
 }
 

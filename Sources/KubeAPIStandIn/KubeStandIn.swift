@@ -139,7 +139,7 @@ public final class KubeStandIn: @unchecked Sendable {
 
     private let group: MultiThreadedEventLoopGroup
     private let channel: Channel
-    private let store: StandInStore
+    let store: StandInStore
     private let traffic = StandInTraffic()
     private let directory: URL
     private let stopLock = NSLock()

@@ -65,11 +65,8 @@ final class StandInHTTPHandler: ChannelInboundHandler {
                 return
             }
         }
-        if let log = podLog(method: method, path: path, query: query) {
-            switch log {
-            case .success(let text): writeText(context: context, head: head, text: text)
-            case .failure(let error): write(context: context, head: head, code: error.code, body: error.status)
-            }
+        if let log = StandInPodLogs.answer(store: server.store, provider: server.podLogs, method: method, path: path, query: query) {
+            writeText(context: context, head: head, code: log.0, text: log.1)
             return
         }
         let (code, answer) = route(head: head, path: path, query: query, body: body)
@@ -170,31 +167,6 @@ final class StandInHTTPHandler: ChannelInboundHandler {
             return (200, StandInTables.table(kind: resource.kind, body: response.body, includeObject: query["includeObject"]))
         }
         return (response.code, response.body)
-    }
-
-    /// `GET /api/v1/namespaces/NS/pods/NAME/log[?container=C]`: the container's output as text; nil for other paths.
-    private func podLog(method: String, path: String, query: [String: String]) -> Result<String, StandInError>? {
-        let s = path.split(separator: "/").map(String.init)
-        guard s.count == 7, s[0] == "api", s[1] == "v1", s[2] == "namespaces", s[4] == "pods", s[6] == "log" else { return nil }
-        guard method == "GET" else { return .failure(StandInError.methodNotAllowed()) }
-        server.store.lock.lock()
-        let pod = server.store.object(.pods, s[3], s[5])
-        server.store.lock.unlock()
-        guard pod != nil else { return .failure(StandInError.notFound(.pods, s[5])) }
-        return .success(server.podLogs?(s[3], s[5], query["container"]) ?? "")
-    }
-
-    private func writeText(context: ChannelHandlerContext, head: HTTPRequestHead, text: String) {
-        var headers = HTTPHeaders()
-        let bytes = Array(text.utf8)
-        headers.add(name: "Content-Type", value: "text/plain")
-        headers.add(name: "Content-Length", value: String(bytes.count))
-        let responseHead = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
-        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     private func write(context: ChannelHandlerContext, head: HTTPRequestHead, code: Int, body: StandInJSON) {

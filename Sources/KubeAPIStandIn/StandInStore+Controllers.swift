@@ -264,7 +264,11 @@ extension StandInStore {
             if resource.kind == "StatefulSet" {
                 labels["statefulset.kubernetes.io/pod-name"] = podName
                 labels["controller-revision-hash"] = "\(ownerName)-\(hash)"
-            } else if resource.kind != "Job" {
+            } else if resource.kind == "Job" {
+                // What the Job controller adds, so `kubectl logs job/<name>` and clients find the pods.
+                for key in ["job-name", "batch.kubernetes.io/job-name"] { labels[key] = ownerName }
+                for key in ["controller-uid", "batch.kubernetes.io/controller-uid"] { labels[key] = ownerUID }
+            } else {
                 labels["pod-template-hash"] = hash
             }
             let node = nextNode()

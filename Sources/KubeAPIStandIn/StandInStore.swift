@@ -45,6 +45,8 @@ final class StandInStore: @unchecked Sendable {
     var usedNodePorts: [Int: String] = [:]
     var nextClusterIP: UInt32 = 0x0A60_000B  // 10.96.0.11; .1 and .10 are taken by kubernetes and kube-dns
     var behaviours: [String: KubeStandIn.WorkloadBehaviour] = [:]
+    /// `namespace/job` → the log its pods serve (see `StandInPodLogs`).
+    var jobLogs: [String: String] = [:]
     var nodeCursor = 0
     /// Runs a closure after a delay (on the server's event loop). Set by the server at start.
     var schedule: @Sendable (Double, @escaping @Sendable () -> Void) -> Void = { _, _ in }
