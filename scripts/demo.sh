@@ -44,7 +44,7 @@ echo "== 1. coordinator rollout (Docker DNS left as it is: --skip-node-dns)"
 "$C" rollout -c "$CONFIG" --inventory "$INV" --crypto-dir "$LAB/crypto-config" --skip-node-dns --timeout 300
 
 echo "== 2. chaincode deploy BEFORE the DNS fix: the peer builds and launches simple, which cannot reach its peer"
-if "$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300; then
+if "$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE/cmd" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300; then
   echo "UNEXPECTED: the chaincode answered before the DNS fix"; exit 1
 fi
 echo "-- what the chaincode container on each node printed:"
@@ -59,7 +59,7 @@ echo "== 3. coordinator dns apply: kube-dns first on every node's Docker"
 "$C" dns apply --inventory "$INV" --kubeconfig "$KUBECONFIG"
 
 echo "== 4. chaincode deploy again: installed/approved/committed is skipped; init now answers"
-"$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300
+"$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE/cmd" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300
 "$C" chaincode invoke -c "$CONFIG" --name simple --args '{"Args":["invoke","a","b","10"]}'
 echo -n "query a: "
 "$C" chaincode query -c "$CONFIG" --name simple --args '{"Args":["query","a"]}'

@@ -12,7 +12,7 @@ packages=(
   libcurl4-openssl-dev libssh2-1-dev
   docker.io openssh-server openssh-client dnsmasq-base iproute2 iptables procps util-linux
   python3-pip openssl busybox-static
-  debootstrap systemd-container
+  debootstrap systemd-container golang-go
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@ import FabricTopology
 import Fleet
 import Foundation
 import KubeClient
+import Lab
 import Rollout
 
 import enum KubeManifests.ChaincodeCallKind
@@ -158,7 +159,10 @@ struct ChaincodeDeployCommand: ParsableCommand {
     private func loadPackage(_ display: ProgressDisplay) throws -> ChaincodePackageFile {
         if let package { return try ChaincodePackageFile.load(path: package) }
         guard let path, let label else { throw ChaincodeError("no package given") }
-        let release = try FabricReleaseLocation.locate(fabricRelease)
+        // --fabric-release, else $BOK_FABRIC_RELEASE, else the release BoK's cache holds (scripts/install-deps.sh).
+        let given = fabricRelease ?? ProcessInfo.processInfo.environment[FabricReleaseLocation.environmentVariable]
+            ?? (try? Lab.FabricRelease.cached(cacheDir: BoKCache.fabricDir()))?.root
+        let release = try FabricReleaseLocation.locate(given)
         defer { release.cleanUp() }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bok-chaincode-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)

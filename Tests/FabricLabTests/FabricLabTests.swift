@@ -62,7 +62,7 @@ final class FabricLabTests: XCTestCase {
         }
 
         // 2. Before the DNS fix: the peers build the chaincode, but the container cannot resolve its peer.
-        let deploy = ["chaincode", "deploy", "-c", Self.config, "--path", chaincode, "--lang", "golang", "--label", "simple_1.0",
+        let deploy = ["chaincode", "deploy", "-c", Self.config, "--path", chaincode + "/cmd", "--lang", "golang", "--label", "simple_1.0",
                       "--init-args", #"{"Args":["init","a","100","b","200"]}"#, "--timeout", "400"]
         let failed = coordinator(deploy, expect: nil)
         XCTAssertNotEqual(failed.exitCode, 0, "init must fail before the DNS fix:\n\(failed.stdout)")
