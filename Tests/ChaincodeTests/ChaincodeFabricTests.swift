@@ -11,7 +11,8 @@ import XCTest
 /// (a private mount namespace with its own /etc/hosts). The rendered channel Jobs make the channel; then install (the
 /// package reassembled from its ConfigMap parts), state, approve and commit run twice each: the first run does the
 /// work, the second finds it done. The package is of type `ccaas` with a small external builder, so no Docker image
-/// is built (that part is the lab's, issue 10).
+/// is built (that part is the lab's, issue 10). Where Go is installed, Fabric's `simple` is built as the chaincode
+/// server and the init, invoke and query Jobs run for real: `query a` answers 90 on both orgs.
 final class ChaincodeFabricTests: XCTestCase {
     var dir: String!
     var pids: [pid_t] = []
@@ -20,7 +21,7 @@ final class ChaincodeFabricTests: XCTestCase {
     /// Service names → loopback addresses, as kube-dns would give them ClusterIPs.
     let addresses = [
         "peer0.org1-f-1": "127.0.0.2", "peer1.org1-f-1": "127.0.0.3", "peer0.org2-f-1": "127.0.0.4",
-        "orderer0.ordererorg-f-1": "127.0.0.5",
+        "orderer0.ordererorg-f-1": "127.0.0.5", "simple.org1-f-1": "127.0.0.6",
     ]
 
     override func tearDownWithError() throws {
@@ -77,7 +78,7 @@ final class ChaincodeFabricTests: XCTestCase {
         return CommandRunner.run(namespace + ["/bin/sh", "-c", script], timeout: 300, environment: env)
     }
 
-    func testTheLifecycleScriptsDeployAChaincodeOnRealPeersAndASecondRunFindsItDone() throws {
+    func testTheChaincodeJobsDeployInitInvokeAndQueryOnRealFabricAndASecondRunFindsItDone() throws {
         guard getuid() == 0 else { throw XCTSkip("needs root for a private mount namespace") }
         guard let releasePath = ChaincodePackageTests.releasePath else {
             throw XCTSkip("no Fabric release: set BOK_FABRIC_RELEASE or put one in ../shared/fabric")
@@ -197,7 +198,7 @@ final class ChaincodeFabricTests: XCTestCase {
             CommandRunner.run(["tar", "-C", pkgDir, "-czf", "\(dir!)/simple.tar.gz", "metadata.json", "code.tar.gz"]).succeeded)
         let package = try ChaincodePackageFile.load(path: "\(dir!)/simple.tar.gz")
         XCTAssertEqual(package.info.partCount, 3)
-        let definition = ChaincodeDefinition(name: "simple", version: "1.0", sequence: 1, initRequired: false)
+        let definition = ChaincodeDefinition(name: "simple", version: "1.0", sequence: 1, initRequired: true)
         let fast = ["RETRY_SECONDS": "1"]
 
         func state() throws -> ChaincodeChannelState {
@@ -207,7 +208,7 @@ final class ChaincodeFabricTests: XCTestCase {
             XCTAssertTrue(result.succeeded, result.stderr)
             return try ChaincodeChannelState.parse(try XCTUnwrap(ChaincodeJobRunner.result(in: result.stdout), result.stdout))
         }
-        XCTAssertTrue(try state().sequence(version: "1.0", initRequired: false, packageID: package.info.packageID) == (1, false))
+        XCTAssertTrue(try state().sequence(version: "1.0", initRequired: true, packageID: package.info.packageID) == (1, false))
 
         for round in 1...2 {
             for org in topology.peerOrgs {
@@ -254,6 +255,74 @@ final class ChaincodeFabricTests: XCTestCase {
         let done = try state()
         XCTAssertEqual(done.committed, .init(version: "1.0", sequence: 1))
         XCTAssertEqual(done.approved?.packageID, package.info.packageID)
-        XCTAssertTrue(done.sequence(version: "1.0", initRequired: false, packageID: package.info.packageID) == (1, true))
+        XCTAssertTrue(done.sequence(version: "1.0", initRequired: true, packageID: package.info.packageID) == (1, true))
+        XCTAssertTrue(done.sequence(version: "1.0", initRequired: false, packageID: package.info.packageID) == (2, false))
+
+        // Fabric's `simple` as a chaincode server (ccaas), when Go is here to build it: init, invoke, query for real.
+        guard let go = CommandRunner.which("go") else { return }
+        let source = URL(fileURLWithPath: releasePath).deletingLastPathComponent().appendingPathComponent("chaincode/simple").path
+        guard FileManager.default.fileExists(atPath: source + "/go.mod") else { return }
+        XCTAssertTrue(CommandRunner.run(["cp", "-r", source, "\(dir!)/simple-src"]).succeeded)
+        try FileManager.default.createDirectory(atPath: "\(dir!)/simple-src/cmd/ccaas", withIntermediateDirectories: true)
+        try Data(
+            """
+            package main
+
+            import (
+            \t"os"
+
+            \t"example.com/simple"
+            \t"github.com/hyperledger/fabric-chaincode-go/shim"
+            )
+
+            func main() {
+            \tserver := &shim.ChaincodeServer{CCID: os.Getenv("CHAINCODE_ID"), Address: os.Getenv("CHAINCODE_SERVER_ADDRESS"),
+            \t\tCC: &simple.SimpleChaincode{}, TLSProps: shim.TLSProperties{Disabled: true}}
+            \tif err := server.Start(); err != nil {
+            \t\tpanic(err)
+            \t}
+            }
+
+            """.utf8
+        ).write(to: URL(fileURLWithPath: "\(dir!)/simple-src/cmd/ccaas/main.go"))
+        var goEnv = ProcessInfo.processInfo.environment
+        goEnv["GOCACHE"] = "\(dir!)/gocache"
+        goEnv["GOFLAGS"] = "-mod=vendor"
+        goEnv["GOTOOLCHAIN"] = "local"
+        goEnv["CGO_ENABLED"] = "0"
+        let build = CommandRunner.run(
+            ["sh", "-c", "cd \(dir!)/simple-src && \(go) build -o \(dir!)/simple-server ./cmd/ccaas"], timeout: 600,
+            environment: goEnv)
+        XCTAssertTrue(build.succeeded, build.stderr)
+        var serverEnv = ProcessInfo.processInfo.environment
+        serverEnv["CHAINCODE_ID"] = package.info.packageID
+        serverEnv["CHAINCODE_SERVER_ADDRESS"] = "\(addresses["simple.org1-f-1"]!):9999"
+        pids.append(
+            try CommandRunner.spawnDetached(["\(dir!)/simple-server"], logPath: "\(dir!)/logs/simple.log", environment: serverEnv)
+                .get())
+
+        let org1 = topology.peerOrgs[0]
+        let org2 = topology.peerOrgs[1]
+        let initJob = renderer.chaincodeInitJob(
+            package.info, definition: definition, arguments: #"{"Args":["init","a","100","b","200"]}"#, org: org1)
+        let initialized = try runJob(initJob, bin: bin, config: config, work: "\(dir!)/w/init-1", extra: fast)
+        XCTAssertTrue(initialized.succeeded, initialized.stderr + log("simple"))
+        let again = try runJob(initJob, bin: bin, config: config, work: "\(dir!)/w/init-2", extra: fast)
+        XCTAssertTrue(again.succeeded && again.stdout.contains("simple is already initialized"), again.stdout + again.stderr)
+
+        let invokeJob = renderer.chaincodeCallJob(
+            .invoke, chaincode: "simple", arguments: #"{"Args":["invoke","a","b","10"]}"#, org: org2,
+            jobName: "cc-invoke-simple-t")
+        let invoke = try runJob(invokeJob, bin: bin, config: config, work: "\(dir!)/w/invoke", extra: fast)
+        XCTAssertTrue(invoke.succeeded, invoke.stderr)
+        XCTAssertTrue(
+            ChaincodeJobRunner.result(in: invoke.stdout)?.contains("Chaincode invoke successful") ?? false, invoke.stdout)
+        for org in [org1, org2] {
+            let queryJob = renderer.chaincodeCallJob(
+                .query, chaincode: "simple", arguments: #"{"Args":["query","a"]}"#, org: org, jobName: "cc-query-simple-t")
+            let query = try runJob(queryJob, bin: bin, config: config, work: "\(dir!)/w/query-\(org.name)", extra: fast)
+            XCTAssertTrue(query.succeeded, query.stderr)
+            XCTAssertEqual(ChaincodeJobRunner.result(in: query.stdout), "90\n", query.stdout)
+        }
     }
 }
