@@ -105,6 +105,9 @@ let package = Package(
         .testTarget(name: "RolloutTests",
                     dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
+        // The shipped agent on real systemd workers (`lab up --systemd`: systemd-nspawn machines).
+        .testTarget(name: "SystemdTests",
+                    dependencies: ["AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

@@ -51,6 +51,9 @@ public struct LabSpec: Sendable {
     /// A real sshd per node, a client key and known_hosts, private install directories per node, and
     /// no agents (`coordinator agents install` puts them there).
     public var ssh = false
+    /// Each node a real machine with its own systemd as PID 1 (`LabMachine`), its own sshd (implies
+    /// `ssh`) and Debian's docker.service; no agents.
+    public var systemd = false
 
     public init(name: String = "default", subnet: Int = 0, nodeCount: Int = 3, root: String = "/var/tmp/bok-lab",
                 records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab", agentBinary: String? = nil) {
@@ -86,13 +89,15 @@ public enum LabEnvironment {
     public static func plan(_ spec: LabSpec) -> LabState {
         let s = spec.subnet
         let nodes = (1...max(1, spec.nodeCount)).map { i in
-            LabNode(name: "node\(i)", index: i, address: "198.18.\(s).\(20 + i)", netns: "bok\(s)-node\(i)",
-                    mountNS: "\(spec.root)/ns/node\(i).mnt", dir: "\(spec.root)/nodes/node\(i)")
+            var node = LabNode(name: "node\(i)", index: i, address: "198.18.\(s).\(20 + i)", netns: "bok\(s)-node\(i)",
+                               mountNS: "\(spec.root)/ns/node\(i).mnt", dir: "\(spec.root)/nodes/node\(i)")
+            if spec.systemd { node.machine = LabMachine(dir: node.dir + "/machine", name: "bok\(s)-node\(i)") }
+            return node
         }
         return LabState(name: spec.name, subnet: s, root: spec.root, bridge: bridgeName(s), gateway: "198.18.\(s).1",
                         kubeDNS: "198.18.\(s).10", upstreamDNS: "198.18.\(s).2", dnsNetns: "bok\(s)-dns", nodes: nodes,
                         chaincodeImage: spec.chaincodeImage, inventory: "\(spec.root)/inventory.yaml", records: spec.records,
-                        ssh: spec.ssh ? LabSSH(dir: spec.root + "/ssh") : nil)
+                        ssh: spec.ssh || spec.systemd ? LabSSH(dir: spec.root + "/ssh") : nil)
     }
 
     /// Creates the network, DNS and nodes with their dockerd (no agents). On failure everything
@@ -113,7 +118,8 @@ public enum LabEnvironment {
             try startDNS(state, progress: progress)
             try buildImageTar(state)
             try Host.write(LabDockerdScript.text, to: state.dockerdScript, mode: 0o755)
-            for node in state.nodes {
+            if spec.systemd { try startMachines(state, progress: progress) }
+            for node in state.nodes where node.machine == nil {
                 progress("node \(node.name): namespaces, files, dockerd")
                 try createNode(node, state: state)
                 try startDockerd(node, state: state)
@@ -161,7 +167,7 @@ public enum LabEnvironment {
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }
     }
 
-    private static func addLink(netns: String, hostSide: String, address: String, state: LabState) throws(LabError) {
+    static func addLink(netns: String, hostSide: String, address: String, state: LabState) throws(LabError) {
         try Host.run(["ip", "netns", "add", netns], step: "creating network namespace \(netns)")
         try Host.run(["ip", "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", netns], step: "creating veth \(hostSide)")
         try Host.run(["ip", "link", "set", hostSide, "master", state.bridge, "up"], step: "attaching \(hostSide) to \(state.bridge)")
@@ -271,6 +277,8 @@ public enum LabEnvironment {
         let state = LabState.load(root: root)
         let s = state?.subnet ?? subnet ?? 0
         let prefix = "bok\(s)-"
+        // 0. Systemd nodes: each machine powered off, its root unmounted, its cgroups removed.
+        report += stopMachines(root: root)
         // 1. Agents (PID files), then dockerd gracefully, then anything left in the namespaces.
         let netnsList = (CommandRunner.run(["ip", "netns", "list"]).stdout).split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0.hasPrefix(prefix) }
