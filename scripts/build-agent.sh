@@ -37,4 +37,7 @@ fi
 version=$("$bin" --version) || { echo "build-agent: $bin --version failed" >&2; exit 1; }
 size=$(stat -c %s "$bin")
 echo "build-agent: agent $version, $((size / 1024)) KiB, built in $(( $(date +%s) - started )) s" >&2
-echo "$bin"
+# The stable name (`release` is SwiftPM's link to the triple's directory): what
+# `coordinator agents install` looks for.
+stable="$scratch/release/agent"
+if [ "$stable" -ef "$bin" ]; then echo "$stable"; else echo "$bin"; fi

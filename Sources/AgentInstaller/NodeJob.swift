@@ -181,7 +181,9 @@ struct NodeJob: Sendable {
 
         let hadBinary = state.sha[InstallLayout.binary] != nil
         let binaryChanged = state.sha[InstallLayout.binary] != local.binarySHA
-        let dirs = "mkdir -p \(InstallLayout.tlsDir) /usr/local/bin \(InstallLayout.stateDir)"
+        // /etc/docker too: Debian's docker.io does not create it, and the unit's ReadWritePaths= names it
+        // (systemd refuses to start a unit whose ReadWritePaths= is missing: status 226/NAMESPACE).
+        let dirs = "mkdir -p \(InstallLayout.tlsDir) /usr/local/bin \(InstallLayout.stateDir) /etc/docker"
             + (state.systemd ? "" : " \(InstallLayout.libDir)")
             + " && chmod 0755 \(InstallLayout.configDir) \(InstallLayout.tlsDir) && chmod 0700 \(InstallLayout.stateDir)"
         if !changed.isEmpty || binaryChanged {

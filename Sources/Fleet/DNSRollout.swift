@@ -156,7 +156,14 @@ public struct DNSRollout: Sendable {
                         if code == RPCErrorCode.applyFailedRolledBack.rawValue { rolledBack = true }
                         if code == RPCErrorCode.rollbackFailed.rawValue { rolledBack = false }
                     }
-                    report = NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: e.description,
+                    // Docker's own reason (e.g. a flag that daemon.json also sets) is in the error's data:
+                    // a report without it would send the operator to the node's journal.
+                    var message = e.description
+                    if case .array(let lines)? = e.rpcError?.data?["dockerLog"] {
+                        let last = lines.compactMap(\.stringValue).filter { !$0.isEmpty }.suffix(3)
+                        if !last.isEmpty { message += "\nDocker's last log lines on \(o.node.name): " + last.joined(separator: " | ") }
+                    }
+                    report = NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: message,
                                            rolledBack: rolledBack, stoppedContainers: [], warnings: [])
                 }
                 progress(.nodeFinished(report))

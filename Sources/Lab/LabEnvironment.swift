@@ -278,7 +278,7 @@ public enum LabEnvironment {
         let s = state?.subnet ?? subnet ?? 0
         let prefix = "bok\(s)-"
         // 0. Systemd nodes: each machine powered off, its root unmounted, its cgroups removed.
-        report += stopMachines(root: root)
+        report += stopMachines(root: root, subnet: s)
         // 1. Agents (PID files), then dockerd gracefully, then anything left in the namespaces.
         let netnsList = (CommandRunner.run(["ip", "netns", "list"]).stdout).split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0.hasPrefix(prefix) }
