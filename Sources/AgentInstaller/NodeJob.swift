@@ -189,6 +189,17 @@ struct NodeJob: Sendable {
         if !changed.isEmpty || binaryChanged {
             try await ssh(target, "creating \(InstallLayout.configDir), \(InstallLayout.stateDir)") { () throws(SSHError) in _ = try session.runChecked(dirs) }
         }
+        if binaryChanged {
+            // Always through bok-agent.new, before any other file is written: the binary must prove it
+            // runs on this node before it takes the place of anything.
+            try checkMachine(target, state, local)
+            say("uploading \(local.binaryPath) as \(InstallLayout.binaryNew) (\(local.binary.count / 1024) KiB)")
+            let binary = local.binary
+            try await ssh(target, "uploading \(InstallLayout.binaryNew)") { () throws(SSHError) in
+                try session.upload(binary, to: InstallLayout.binaryNew, mode: 0o755, owner: "root:root")
+            }
+            try await checkUploadedBinary(session, target, local)
+        }
         for file in changed {
             say("uploading \(file.path) (mode \(String(file.mode, radix: 8)))")
             try await ssh(target, "uploading \(file.path)") { () throws(SSHError) in
@@ -197,15 +208,6 @@ struct NodeJob: Sendable {
             report.files.append(file.path)
         }
         if binaryChanged {
-            // Always through bok-agent.new: the binary must prove it runs on this node before it
-            // takes the place of anything.
-            try checkMachine(target, state, local)
-            say("uploading \(local.binaryPath) as \(InstallLayout.binaryNew) (\(local.binary.count / 1024) KiB)")
-            let binary = local.binary
-            try await ssh(target, "uploading \(InstallLayout.binaryNew)") { () throws(SSHError) in
-                try session.upload(binary, to: InstallLayout.binaryNew, mode: 0o755, owner: "root:root")
-            }
-            try await checkUploadedBinary(session, target, local)
             if hadBinary {
                 // Keep the old binary (a hard link to the running one) and swap the new one in atomically.
                 let swap = "ln -f \(InstallLayout.binary) \(InstallLayout.binaryPrevious) && mv -f \(InstallLayout.binaryNew) \(InstallLayout.binary)"

@@ -160,7 +160,11 @@ public struct DNSRollout: Sendable {
                     // a report without it would send the operator to the node's journal.
                     var message = e.description
                     if case .array(let lines)? = e.rpcError?.data?["dockerLog"] {
-                        let last = lines.compactMap(\.stringValue).filter { !$0.isEmpty }.suffix(3)
+                        // dockerd's own lines, not systemd's generic "Failed to start …" around them.
+                        let last = lines.compactMap(\.stringValue).filter {
+                            !$0.isEmpty && !$0.hasPrefix("docker.service:") && !$0.hasPrefix("Failed to start") && !$0.hasPrefix("Start")
+                                && !$0.hasPrefix("Stopped")
+                        }.suffix(2)
                         if !last.isEmpty { message += "\nDocker's last log lines on \(o.node.name): " + last.joined(separator: " | ") }
                     }
                     report = NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: message,
