@@ -303,7 +303,7 @@ public struct LabMachine: Codable, Sendable, Equatable {
     /// root and removes the machine's cgroups. Returns what it did.
     func stop(grace: Double = 20) -> [String] {
         var report: [String] = []
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         if let leader = leaderPID {
             // SIGRTMIN+4: systemd's "poweroff" (glibc's SIGRTMIN is a function macro Swift cannot import).
             kill(leader, __libc_current_sigrtmin() + 4)

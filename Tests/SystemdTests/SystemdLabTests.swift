@@ -238,7 +238,7 @@ final class SystemdLabTests: XCTestCase {
             XCTAssertEqual(hello.node, node.name)
             XCTAssertEqual(
                 hello.dnsSource, "defaults-file",
-                "the agent should find that docker.io's unit reads /etc/default/docker: \(hello.dnsSourceDetail)"
+                "the agent should find that docker.io's unit reads /etc/default/docker: \(hello.dnsSourceDetail ?? "-")"
             )
         }
     }
