@@ -111,15 +111,20 @@ struct LabStatus: AsyncParsableCommand {
                 },
             ]
             if let s = state.ssh {
-                out["ssh"] = [
+                // Systemd nodes restart Docker with systemctl: no lab script, no log file to name.
+                var sshInfo: [String: Any] = [
                     "user": s.user, "port": s.port, "identity": s.identity, "knownHosts": s.knownHosts,
-                    "dockerRestartCommand": "\(state.dockerdScript) restart", "dockerLogFile": LabNode.dockerdLog,
                     "nodes": state.nodes.map { n -> [String: Any] in
                         var entry: [String: Any] = ["name": n.name, "address": "\(s.user)@\(n.address):\(s.port)", "hostKey": LabSSH.hostKey(n) + ".pub"]
                         if let pid = LabEnvironment.sshdPID(n) { entry["sshdPID"] = Int(pid) }
                         return entry
                     },
-                ] as [String: Any]
+                ]
+                if !state.nodes.contains(where: { $0.machine != nil }) {
+                    sshInfo["dockerRestartCommand"] = "\(state.dockerdScript) restart"
+                    sshInfo["dockerLogFile"] = LabNode.dockerdLog
+                }
+                out["ssh"] = sshInfo
             }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
