@@ -163,7 +163,7 @@ public enum LabEnvironment {
     }
 
     static func isMountPoint(_ path: String) -> Bool {
-        guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        guard let mounts = Host.readProcFile("/proc/self/mountinfo") else { return false }
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }
     }
 
@@ -343,7 +343,14 @@ public enum LabEnvironment {
         if removedRule { report.append("removed the FORWARD rule for \(bridgeName(s))") }
         if isMountPoint(root + "/ns") { _ = CommandRunner.run(["umount", root + "/ns"]) }
         for n in nodeDirs { removeCgroups(parent: "bok-lab\(s)-\(n)") }
-        // 3. Files.
+        // 3. Files — never removed through a mount still standing under the lab (a machine's root, a
+        // bind mount): whatever is left is unmounted first, deepest first.
+        let leftover = (Host.readProcFile("/proc/self/mountinfo") ?? "").split(separator: "\n")
+            .compactMap { $0.split(separator: " ").dropFirst(4).first.map(String.init) }.filter { $0.hasPrefix(root + "/") }
+        for mount in leftover.sorted(by: { $0.count > $1.count }) {
+            if !CommandRunner.run(["umount", mount], timeout: 60).succeeded { _ = CommandRunner.run(["umount", "-l", mount], timeout: 60) }
+            report.append("unmounted \(mount)")
+        }
         if FileManager.default.fileExists(atPath: root) {
             // vfs layers can hold read-only directories; make sure rm can get through.
             _ = CommandRunner.run(["chmod", "-R", "u+w", root], timeout: 120)
@@ -358,7 +365,7 @@ public enum LabEnvironment {
         let base = "/sys/fs/cgroup/pids/\(parent)"
         guard let enumerator = FileManager.default.enumerator(atPath: base) else { return [] }
         for case let path as String in enumerator where path.hasSuffix("cgroup.procs") {
-            let text = (try? String(contentsOfFile: "\(base)/\(path)", encoding: .utf8)) ?? ""
+            let text = Host.readProcFile("\(base)/\(path)") ?? ""
             pids += text.split(separator: "\n").compactMap { Int32($0) }
         }
         return pids

@@ -125,10 +125,10 @@ public struct LabMachine: Codable, Sendable, Equatable {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(nspawn)/task")) ?? []
         for task in tasks {
             let children =
-                (try? String(contentsOfFile: "/proc/\(nspawn)/task/\(task)/children", encoding: .utf8))
+                Host.readProcFile("/proc/\(nspawn)/task/\(task)/children")
                 ?? ""
             for child in children.split(separator: " ").compactMap({ Int32($0) }) {
-                let status = (try? String(contentsOfFile: "/proc/\(child)/status", encoding: .utf8)) ?? ""
+                let status = Host.readProcFile("/proc/\(child)/status") ?? ""
                 if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }),
                     line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last == "1"
                 {
@@ -399,8 +399,8 @@ enum LabCgroups {
     /// Creates `<current>/<name>` in every hierarchy (v1 controllers, name=systemd, the v2 tree)
     /// and returns their directories.
     static func create(name: String) throws(LabError) -> [String] {
-        let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)) ?? ""
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let own = Host.readProcFile("/proc/self/cgroup") ?? ""
+        let mounts = Host.readProcFile("/proc/self/mountinfo") ?? ""
         var dirs: [String] = []
         for line in own.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
