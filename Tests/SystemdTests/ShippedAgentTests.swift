@@ -27,7 +27,8 @@ final class ShippedAgentTests: XCTestCase {
             XCTAssertTrue(text.contains("bash \(tree)/scripts/build-agent.sh"), text)
         }
         try FileManager.default.createDirectory(atPath: tree + "/.build-agent/release", withIntermediateDirectories: true)
-        XCTAssertTrue(FileManager.default.createFile(atPath: tree + "/.build-agent/release/agent", contents: Data(), attributes: [.posixPermissions: 0o755]))
+        XCTAssertTrue(
+            FileManager.default.createFile(atPath: tree + "/.build-agent/release/agent", contents: Data(), attributes: [.posixPermissions: 0o755]))
         XCTAssertEqual(try ShippedAgent.locate(executable: coordinator, build: false), tree + "/.build-agent/release/agent")
     }
 
