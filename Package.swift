@@ -118,6 +118,9 @@ let package = Package(
         .testTarget(name: "ChaincodeTests",
                     dependencies: ["Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
                                    "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto")]),
+        // The shipped agent on real systemd workers (`lab up --systemd`: systemd-nspawn machines).
+        .testTarget(name: "SystemdTests",
+                    dependencies: ["AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["Lab", "DockerEngine"]),

@@ -20,6 +20,7 @@ public final class AgentRuntime: Sendable {
 
     public func run() async throws {
         let started = Date()
+        SystemdNotify.takeSocket()
         let service = AgentService(config: config, logger: logger)
         if let note = service.recover() { logger.warning("\(note)") }
         var tls: NIOSSLContext? = nil
@@ -61,8 +62,22 @@ public final class AgentRuntime: Sendable {
 
 /// Tells systemd (`Type=notify`) about readiness through `$NOTIFY_SOCKET`.
 public enum SystemdNotify {
+    /// `$NOTIFY_SOCKET`, read once and then removed from the environment (as sd_notify's
+    /// `unset_environment` does): the commands the agent runs (`systemctl restart docker`, …) must
+    /// not inherit it, or systemd logs "Got notification message from PID …, but reception only
+    /// permitted for main PID" (NotifyAccess=main) for each of them.
+    private static let socketPath: String? = {
+        let path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"]
+        unsetenv("NOTIFY_SOCKET")
+        return path
+    }()
+
+    /// Call at start-up, before any child process is started.
+    public static func takeSocket() { _ = socketPath }
+
     public static func send(_ state: String) {
-        guard var path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty else { return }
+        takeSocket()
+        guard var path = socketPath, !path.isEmpty else { return }
         if path.hasPrefix("@") { path = "\0" + path.dropFirst() }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return }

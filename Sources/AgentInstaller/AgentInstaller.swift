@@ -99,8 +99,12 @@ public struct AgentInstaller: Sendable {
 
 /// What every node gets from the coordinator's side, read once.
 struct LocalArtifacts: Sendable {
+    /// The local file the binary was read from (named in progress lines and errors).
+    var binaryPath = ""
     let binary: Data
     let binarySHA: String
+    /// Its shared libraries and machine; nil when it is not ELF (a script): nothing to check.
+    var elf: ELFDependencies? = nil
     /// What `agent --version` printed locally; nil when the binary cannot run here (any version is accepted).
     let expectedVersion: String?
     let ca: CertificateAuthority
@@ -111,7 +115,11 @@ struct LocalArtifacts: Sendable {
     static func load(_ options: AgentInstallOptions) async throws -> LocalArtifacts {
         let path = options.agentBinary
         guard FileManager.default.isReadableFile(atPath: path), let binary = FileManager.default.contents(atPath: path) else {
-            throw LocalError("the agent binary \(path) does not exist or cannot be read; build it with `swift build` or pass --agent-binary PATH")
+            throw LocalError("the agent binary \(path) does not exist or cannot be read; build it with `bash \(ShippedAgent.script)` or pass --agent-binary PATH")
+        }
+        let elf: ELFDependencies?
+        do { elf = try ELFDependencies.parse(binary) } catch {
+            throw LocalError("the agent binary \(path) cannot be installed: \(error); build it again with `bash \(ShippedAgent.script)`")
         }
         let ca = try options.trust.loadCA()
         let caPEM: String
@@ -123,8 +131,15 @@ struct LocalArtifacts: Sendable {
             return r.succeeded && !text.isEmpty && !text.contains("\n") ? text : nil
         }
         var local = LocalArtifacts(binary: binary, binarySHA: sha256Hex(binary), expectedVersion: version, ca: ca, caPEM: caPEM, tls: tls)
+        local.binaryPath = path
+        local.elf = elf
         if version == nil {
             local.warnings.append("`\(path) --version` did not run here, so any agent version is accepted in agent.hello")
+        }
+        if let elf, elf.needsSwiftRuntime {
+            local.warnings.append(
+                "\(path) is linked to the Swift runtime dynamically (\(elf.needed.filter { $0.hasPrefix("libswift") }.prefix(3).joined(separator: ", "))…): "
+                    + "it starts only on nodes that have that runtime at the same path; ship the build of `bash \(ShippedAgent.script)` instead")
         }
         return local
     }

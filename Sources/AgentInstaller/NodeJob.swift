@@ -8,6 +8,8 @@ struct RemoteState: Sendable {
     var os = "unknown"
     var systemd = false
     var hasInitDocker = false
+    /// `uname -m`.
+    var machine = ""
     /// Remote path → sha256 of the files of ours that exist.
     var sha: [String: String] = [:]
     var running = false
@@ -81,6 +83,7 @@ struct NodeJob: Sendable {
             echo "os=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
             if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=command; fi
             if [ -x /etc/init.d/docker ]; then echo initd=yes; fi
+            echo "machine=$(uname -m)"
             for f in \(files.map(shq).joined(separator: " ")); do
               if [ -f "$f" ]; then echo "sha=$(sha256sum "$f" | cut -d' ' -f1) $f"; fi
             done
@@ -98,6 +101,7 @@ struct NodeJob: Sendable {
             if line == "init=systemd" { state.systemd = true }
             if line == "initd=yes" { state.hasInitDocker = true }
             if line == "running=yes" { state.running = true }
+            if line.hasPrefix("machine=") { state.machine = String(line.dropFirst(8)) }
             if line.hasPrefix("sha=") {
                 let parts = line.dropFirst(4).split(separator: " ", maxSplits: 1)
                 if parts.count == 2 { state.sha[String(parts[1])] = String(parts[0]) }
@@ -177,11 +181,24 @@ struct NodeJob: Sendable {
 
         let hadBinary = state.sha[InstallLayout.binary] != nil
         let binaryChanged = state.sha[InstallLayout.binary] != local.binarySHA
-        let dirs = "mkdir -p \(InstallLayout.tlsDir) /usr/local/bin \(InstallLayout.stateDir)"
+        // /etc/docker too: Debian's docker.io does not create it, and the unit's ReadWritePaths= names it
+        // (systemd refuses to start a unit whose ReadWritePaths= is missing: status 226/NAMESPACE).
+        let dirs = "mkdir -p \(InstallLayout.tlsDir) /usr/local/bin \(InstallLayout.stateDir) /etc/docker"
             + (state.systemd ? "" : " \(InstallLayout.libDir)")
             + " && chmod 0755 \(InstallLayout.configDir) \(InstallLayout.tlsDir) && chmod 0700 \(InstallLayout.stateDir)"
         if !changed.isEmpty || binaryChanged {
             try await ssh(target, "creating \(InstallLayout.configDir), \(InstallLayout.stateDir)") { () throws(SSHError) in _ = try session.runChecked(dirs) }
+        }
+        if binaryChanged {
+            // Always through bok-agent.new, before any other file is written: the binary must prove it
+            // runs on this node before it takes the place of anything.
+            try checkMachine(target, state, local)
+            say("uploading \(local.binaryPath) as \(InstallLayout.binaryNew) (\(local.binary.count / 1024) KiB)")
+            let binary = local.binary
+            try await ssh(target, "uploading \(InstallLayout.binaryNew)") { () throws(SSHError) in
+                try session.upload(binary, to: InstallLayout.binaryNew, mode: 0o755, owner: "root:root")
+            }
+            try await checkUploadedBinary(session, target, local)
         }
         for file in changed {
             say("uploading \(file.path) (mode \(String(file.mode, radix: 8)))")
@@ -191,12 +208,6 @@ struct NodeJob: Sendable {
             report.files.append(file.path)
         }
         if binaryChanged {
-            let destination = hadBinary ? InstallLayout.binaryNew : InstallLayout.binary
-            say("uploading \(destination) (\(local.binary.count / 1024) KiB)")
-            let binary = local.binary
-            try await ssh(target, "uploading \(destination)") { () throws(SSHError) in
-                try session.upload(binary, to: destination, mode: 0o755, owner: "root:root")
-            }
             if hadBinary {
                 // Keep the old binary (a hard link to the running one) and swap the new one in atomically.
                 let swap = "ln -f \(InstallLayout.binary) \(InstallLayout.binaryPrevious) && mv -f \(InstallLayout.binaryNew) \(InstallLayout.binary)"
@@ -204,6 +215,10 @@ struct NodeJob: Sendable {
                     _ = try session.runChecked(swap)
                 }
                 report.files.append(InstallLayout.binaryPrevious)
+            } else {
+                try await ssh(target, "moving \(InstallLayout.binaryNew) to \(InstallLayout.binary)") { () throws(SSHError) in
+                    _ = try session.runChecked("mv -f \(InstallLayout.binaryNew) \(InstallLayout.binary)")
+                }
             }
             report.files.append(InstallLayout.binary)
         }
@@ -234,6 +249,90 @@ struct NodeJob: Sendable {
         if report.action == .unchanged { report.restarted = false }
         say("\(report.action.rawValue): agent \(hello.version) answers agent.hello over mutual TLS"
             + (report.gapSeconds.map { report.restarted ? String(format: " (%.2f s after the restart)", $0) : "" } ?? ""))
+    }
+
+    /// Refuses, before anything is uploaded, a binary built for another processor.
+    private func checkMachine(_ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts) throws(InstallError) {
+        guard let elf = local.elf, !state.machine.isEmpty else { return }
+        let same = elf.machine == state.machine || (elf.machine == "i386" && ["i486", "i586", "i686"].contains(state.machine))
+            || (elf.machine == "arm" && state.machine.hasPrefix("arm"))
+        guard same else {
+            throw fail(target, "checking \(local.binaryPath)", "it is a \(elf.machine) executable and the node is \(state.machine) (uname -m)",
+                       hint: "Build the agent for \(state.machine) (`bash \(ShippedAgent.script)` on such a machine) and pass it with --agent-binary.")
+        }
+    }
+
+    /// On the node, before the swap: every shared library the uploaded binary needs resolves (`ldd`,
+    /// else `ldconfig -p` and its RUNPATH), and `bok-agent.new --version` prints the version that
+    /// `--version` printed here. On failure bok-agent.new is removed and nothing else changed.
+    private func checkUploadedBinary(_ session: SSHSession, _ target: InstallTarget, _ local: LocalArtifacts) async throws(InstallError) {
+        let bin = InstallLayout.binaryNew
+        let needed = local.elf?.needed ?? []
+        let runpath = local.elf?.runpath ?? []
+        let script = """
+            bin=\(bin)
+            if command -v ldd >/dev/null 2>&1; then
+              ldd "$bin" 2>&1 | sed -n 's/^[[:space:]]*\\([^[:space:]]*\\) => not found.*/missing=\\1/p'
+            elif command -v ldconfig >/dev/null 2>&1; then
+              for lib in \(needed.map(shq).joined(separator: " ")); do
+                found=
+                for dir in \(runpath.map(shq).joined(separator: " ")); do [ -e "$dir/$lib" ] && found=1; done
+                [ -n "$found" ] || ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$lib (" || echo "missing=$lib"
+              done
+            else
+              echo "nocheck=neither ldd nor ldconfig on the node"
+            fi
+            exit 0
+            """
+        let libs = try await ssh(target, "checking the shared libraries of \(bin)") { () throws(SSHError) in try session.runChecked(script) }
+        let lines = libs.stdoutText.split(separator: "\n")
+        let missing = lines.filter { $0.hasPrefix("missing=") }.map { String($0.dropFirst(8)) }
+        if let note = lines.first(where: { $0.hasPrefix("nocheck=") }) { say("cannot check the shared libraries: \(note.dropFirst(8))") }
+        if !missing.isEmpty {
+            _ = try? await ssh(target, "removing \(bin)") { () throws(SSHError) in try session.run("rm -f \(bin)") }
+            let packages = missing.map { lib in Self.debianPackage(lib).map { "\(lib) (Debian/Ubuntu package \($0))" } ?? lib }
+            var hint = "Install the missing libraries on the node, or install a binary that does not need them."
+            if local.elf?.needsSwiftRuntime == true {
+                hint = "\(local.binaryPath) is linked to the Swift runtime of the machine that built it (a plain `swift build`): "
+                    + "install the build of `bash \(ShippedAgent.script)` (static Swift runtime) instead."
+            }
+            throw fail(target, "checking the shared libraries of \(local.binaryPath) on the node",
+                       "the node lacks \(missing.count) shared librar\(missing.count == 1 ? "y" : "ies") the agent needs: \(packages.joined(separator: ", ")); "
+                           + "nothing was replaced", hint: hint)
+        }
+        say(needed.isEmpty ? "\(bin): no shared libraries needed" : "\(bin): all \(needed.count) shared libraries present (\(needed.joined(separator: ", ")))")
+
+        let version = try await ssh(target, "running \(bin) --version") { () throws(SSHError) in try session.run("\(bin) --version", timeout: 30) }
+        let printed = version.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        var problem: String?
+        if version.exitStatus != 0 {
+            problem = "it exited with status \(version.exitStatus): "
+                + (version.stderrText + version.stdoutText).split(separator: "\n").suffix(4).joined(separator: " | ")
+        } else if let expected = local.expectedVersion, printed != expected {
+            problem = "it printed '\(printed.prefix(200))', expected '\(expected)' (what `\(local.binaryPath) --version` prints here)"
+        } else if printed.isEmpty || printed.contains("\n") {
+            problem = "it printed '\(printed.prefix(200))' instead of one version line"
+        }
+        if let problem {
+            _ = try? await ssh(target, "removing \(bin)") { () throws(SSHError) in try session.run("rm -f \(bin)") }
+            throw fail(target, "running `\(bin) --version` on the node", "\(problem); nothing was replaced",
+                       hint: "Run `\(local.binaryPath) --version` where it was built; ship a build of `bash \(ShippedAgent.script)` for this node.")
+        }
+        say("\(bin) --version: \(printed) (runs on the node)")
+    }
+
+    /// The Debian/Ubuntu package of the libraries a BoK agent may need, for the error message.
+    static func debianPackage(_ library: String) -> String? {
+        let known = [
+            "libcurl.so.4": "libcurl4", "libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1", "libz.so.1": "zlib1g",
+            "libssl.so.3": "libssl3", "libcrypto.so.3": "libssl3", "libxml2.so.2": "libxml2", "libssh2.so.1": "libssh2-1",
+            "libc.so.6": "libc6", "libm.so.6": "libc6", "libdl.so.2": "libc6", "libpthread.so.0": "libc6", "librt.so.1": "libc6",
+        ]
+        if let package = known[library] { return package }
+        if library.hasPrefix("libswift") || library.hasPrefix("libFoundation") || library.hasPrefix("libdispatch") {
+            return "none: the Swift runtime, not packaged by Debian"
+        }
+        return nil
     }
 
     private func keepsCertificate(_ session: SSHSession, _ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts,

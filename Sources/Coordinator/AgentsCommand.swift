@@ -41,7 +41,7 @@ struct SSHLoginOptions: ParsableArguments {
 /// What to install and how the installed agent restarts Docker: shared by `agents install` and
 /// `rollout --install-agents`.
 struct AgentInstallFlags: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The agent executable to install (default: `agent` next to this coordinator).", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp("The agent executable to install (default: the build of scripts/build-agent.sh, built when missing).", valueName: "PATH"))
     var agentBinary: String?
     @Option(name: .long, help: "Seconds to wait for the started agent to answer agent.hello.")
     var helloTimeout: Double = 30
@@ -54,10 +54,23 @@ struct AgentInstallFlags: ParsableArguments {
         guard helloTimeout > 0 else { throw ValidationError("--hello-timeout must be positive.") }
     }
 
-    /// The installer's options for these flags and this login.
-    func installOptions(trust: TrustStore, login: SSHLoginOptions, parallel: Int, operationTimeout: Double) -> AgentInstallOptions {
-        var options = login.installOptions(trust: trust, agentBinary: expandingTilde(agentBinary ?? LabUp.siblingAgent()),
-                                           parallel: parallel, operationTimeout: operationTimeout)
+    /// The installer's options for these flags and this login. Without --agent-binary: the shipped
+    /// build (scripts/build-agent.sh), built first when missing; says on stderr which file it installs.
+    func installOptions(trust: TrustStore, login: SSHLoginOptions, parallel: Int, operationTimeout: Double) throws -> AgentInstallOptions {
+        let binary: String
+        if let agentBinary {
+            binary = expandingTilde(agentBinary)
+        } else {
+            do {
+                binary = try ShippedAgent.locate { FileHandle.standardError.write(Data("coordinator: \($0)\n".utf8)) }
+            } catch {
+                FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+                throw ExitCode(CoordinatorExit.failure)
+            }
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: binary)[.size] as? Int).map { String(format: ", %.1f MiB", Double($0) / 1_048_576) } ?? ""
+        FileHandle.standardError.write(Data("coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")\n".utf8))
+        var options = login.installOptions(trust: trust, agentBinary: binary, parallel: parallel, operationTimeout: operationTimeout)
         options.helloTimeout = helloTimeout
         options.dockerRestartCommand = dockerRestartCommand
         options.dockerLogFile = dockerLogFile
@@ -161,7 +174,7 @@ struct AgentsInstall: AsyncParsableCommand {
 
     func run() async throws {
         let inventory = try ssh.loadInventory()
-        let options = agent.installOptions(trust: inventory.trust, login: ssh.login, parallel: ssh.parallel, operationTimeout: ssh.timeout)
+        let options = try agent.installOptions(trust: inventory.trust, login: ssh.login, parallel: ssh.parallel, operationTimeout: ssh.timeout)
         let installer = AgentInstaller(options: options, logger: AgentsSSHOptions.logger(), progress: AgentsSSHOptions.progress())
         let reports = missingOnly ? await installer.installMissing(nodes: inventory.nodes) : await installer.install(nodes: inventory.nodes)
         try ssh.finish(reports)

@@ -36,12 +36,26 @@ struct LabUp: AsyncParsableCommand {
     @Flag(name: .long, help: "With --fabric: do not build or import Fabric's chaincode images (pods still run; chaincode cannot).")
     var noFabricImages = false
     @OptionGroup var release: FabricReleaseOptions
+    @Flag(name: .long, help: """
+        Each node a real machine with its own systemd as PID 1 (systemd-nspawn booting a Debian 12 root, built once with \
+        debootstrap and cached in /var/cache/bok), its own sshd and Debian's docker.service; no agents: install them with \
+        `coordinator agents install`. Needs systemd-container and debootstrap (scripts/install-deps.sh).
+        """)
+    var systemd = false
+
+    func validate() throws {
+        if fabric && systemd {
+            throw ValidationError("--fabric and --systemd cannot be combined yet: the executor runs pods in the plain lab's node "
+                + "namespaces; use `lab up --fabric` for the Fabric network and `lab up --systemd` for the agent under systemd")
+        }
+    }
 
     func run() async throws {
-        let agent = noAgents || ssh ? nil : (agentBinary ?? LabUp.siblingAgent())
+        let agent = noAgents || ssh || systemd ? nil : (agentBinary ?? LabUp.siblingAgent())
         do {
             var spec = LabSpec(subnet: subnet, nodeCount: nodes, root: lab.dir, agentBinary: agent)
             spec.ssh = ssh
+            spec.systemd = systemd
             let fabricRelease = fabric ? try release.resolve() : nil
             var state = try LabEnvironment.up(spec) { print("lab: \($0)") }
             print("lab: up with \(state.nodes.count) node(s); kube-dns \(state.kubeDNS); inventory \(state.inventory)")
@@ -56,7 +70,11 @@ struct LabUp: AsyncParsableCommand {
                     throw error
                 }
             }
-            if let s = state.ssh {
+            if let s = state.ssh, systemd {
+                print("lab: every node boots its own systemd, sshd and docker.service; `coordinator lab exec node1 -- systemctl status docker`")
+                print("lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
+                      + "--known-hosts \(s.knownHosts)")
+            } else if let s = state.ssh {
                 print("lab: sshd on port \(s.port) of every node; identity \(s.identity); known_hosts \(s.knownHosts)")
                 print("lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
                       + "--known-hosts \(s.knownHosts) --docker-restart-command '\(state.dockerdScript) restart' --docker-log-file \(LabNode.dockerdLog)")
@@ -132,21 +150,35 @@ struct LabStatus: AsyncParsableCommand {
             var out: [String: Any] = [
                 "name": state.name, "inventory": state.inventory, "kubeDNS": state.kubeDNS, "upstreamDNS": state.upstreamDNS,
                 "chaincodeImage": state.chaincodeImage, "root": state.root,
-                "nodes": state.nodes.map { ["name": $0.name, "address": $0.address, "netns": $0.netns] },
+                "nodes": state.nodes.map { n -> [String: Any] in
+                    var entry: [String: Any] = ["name": n.name, "address": n.address, "netns": n.netns]
+                    if let m = n.machine {
+                        var machine: [String: Any] = ["name": m.name, "root": m.rootfs, "boots": m.boots]
+                        if let pid = m.leaderPID { machine["leaderPID"] = Int(pid) }
+                        if let pid = m.nspawnPID { machine["nspawnPID"] = Int(pid) }
+                        entry["machine"] = machine
+                    }
+                    return entry
+                },
             ]
             if let f = state.fabric {
                 out["fabric"] = ["release": f.release, "kubeconfig": f.kubeconfig, "servePID": Int(f.servePID), "images": f.images]
             }
             if let s = state.ssh {
-                out["ssh"] = [
+                // Systemd nodes restart Docker with systemctl: no lab script, no log file to name.
+                var sshInfo: [String: Any] = [
                     "user": s.user, "port": s.port, "identity": s.identity, "knownHosts": s.knownHosts,
-                    "dockerRestartCommand": "\(state.dockerdScript) restart", "dockerLogFile": LabNode.dockerdLog,
                     "nodes": state.nodes.map { n -> [String: Any] in
                         var entry: [String: Any] = ["name": n.name, "address": "\(s.user)@\(n.address):\(s.port)", "hostKey": LabSSH.hostKey(n) + ".pub"]
                         if let pid = LabEnvironment.sshdPID(n) { entry["sshdPID"] = Int(pid) }
                         return entry
                     },
-                ] as [String: Any]
+                ]
+                if !state.nodes.contains(where: { $0.machine != nil }) {
+                    sshInfo["dockerRestartCommand"] = "\(state.dockerdScript) restart"
+                    sshInfo["dockerLogFile"] = LabNode.dockerdLog
+                }
+                out["ssh"] = sshInfo
             }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -155,7 +187,14 @@ struct LabStatus: AsyncParsableCommand {
         print("lab \(state.name) in \(state.root)")
         print("kube-dns stand-in \(state.kubeDNS), upstream DNS \(state.upstreamDNS), image \(state.chaincodeImage)")
         print("inventory \(state.inventory)")
-        for n in state.nodes { print("  \(n.name)  \(n.address)  netns \(n.netns)") }
+        for n in state.nodes {
+            if let m = n.machine {
+                let pid = m.leaderPID.map { "PID 1 = host pid \($0)" } ?? "NOT RUNNING"
+                print("  \(n.name)  \(n.address)  netns \(n.netns)  machine \(m.name) (systemd-nspawn, \(pid), \(m.boots) boot(s))")
+            } else {
+                print("  \(n.name)  \(n.address)  netns \(n.netns)")
+            }
+        }
         if let s = state.ssh {
             print("ssh: \(s.user)@<node>:\(s.port), identity \(s.identity), known_hosts \(s.knownHosts)")
         }

@@ -95,7 +95,7 @@ struct RolloutCommand: AsyncParsableCommand {
         if installAgents {
             // The CA the agents' certificates come from: the one the rollout checks them with.
             let trust = TrustStore(dir: caDir ?? options.inventory?.caDir ?? TrustStore.defaultDir)
-            provisioner = SSHAgentProvisioner(options: agentInstall.installOptions(trust: trust, login: sshLogin, parallel: 8,
+            provisioner = SSHAgentProvisioner(options: try agentInstall.installOptions(trust: trust, login: sshLogin, parallel: 8,
                                                                                     operationTimeout: 60))
         }
         let rollout = NetworkRollout(topology: loaded, client: client, options: options, provisioner: provisioner) { event in

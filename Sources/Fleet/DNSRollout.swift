@@ -156,7 +156,18 @@ public struct DNSRollout: Sendable {
                         if code == RPCErrorCode.applyFailedRolledBack.rawValue { rolledBack = true }
                         if code == RPCErrorCode.rollbackFailed.rawValue { rolledBack = false }
                     }
-                    report = NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: e.description,
+                    // Docker's own reason (e.g. a flag that daemon.json also sets) is in the error's data:
+                    // a report without it would send the operator to the node's journal.
+                    var message = e.description
+                    if case .array(let lines)? = e.rpcError?.data?["dockerLog"] {
+                        // dockerd's own lines, not systemd's generic "Failed to start …" around them.
+                        let last = lines.compactMap(\.stringValue).filter {
+                            !$0.isEmpty && !$0.hasPrefix("docker.service:") && !$0.hasPrefix("Failed to start") && !$0.hasPrefix("Start")
+                                && !$0.hasPrefix("Stopped")
+                        }.suffix(2)
+                        if !last.isEmpty { message += "\nDocker's last log lines on \(o.node.name): " + last.joined(separator: " | ") }
+                    }
+                    report = NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: message,
                                            rolledBack: rolledBack, stoppedContainers: [], warnings: [])
                 }
                 progress(.nodeFinished(report))

@@ -224,7 +224,9 @@ public enum ChaincodeScripts {
               fi
               return 1
             }
-            attempt 10 do_init
+            # The commit step already waited for every peer to have the definition; a launch that fails three times (the
+            # chaincode container exits, e.g. because it cannot resolve its peer) will not heal by waiting.
+            attempt 3 do_init
             echo "$CC_NAME initialized with $CC_ARGS"
 
             """#

@@ -216,7 +216,7 @@ extension ManifestRenderer {
         return chaincodeJob(
             ChaincodeNames.initialize(package, sequence: definition.sequence), org: org, component: "chaincode-init",
             chaincode: definition.name, script: ChaincodeScripts.initialize, env: variables, packageParts: nil,
-            backoffLimit: 2, transient: false)
+            backoffLimit: 0, transient: false)
     }
 
     /// One `peer chaincode invoke` (endorsed by one peer of each org, waits for the commit event) or `query` (the org's

@@ -53,6 +53,9 @@ public struct LabSpec: Sendable {
     /// A real sshd per node, a client key and known_hosts, private install directories per node, and
     /// no agents (`coordinator agents install` puts them there).
     public var ssh = false
+    /// Each node a real machine with its own systemd as PID 1 (`LabMachine`), its own sshd (implies
+    /// `ssh`) and Debian's docker.service; no agents.
+    public var systemd = false
 
     public init(name: String = "default", subnet: Int = 0, nodeCount: Int = 3, root: String = "/var/tmp/bok-lab",
                 records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab", agentBinary: String? = nil) {
@@ -88,13 +91,15 @@ public enum LabEnvironment {
     public static func plan(_ spec: LabSpec) -> LabState {
         let s = spec.subnet
         let nodes = (1...max(1, spec.nodeCount)).map { i in
-            LabNode(name: "node\(i)", index: i, address: "198.18.\(s).\(20 + i)", netns: "bok\(s)-node\(i)",
-                    mountNS: "\(spec.root)/ns/node\(i).mnt", dir: "\(spec.root)/nodes/node\(i)")
+            var node = LabNode(name: "node\(i)", index: i, address: "198.18.\(s).\(20 + i)", netns: "bok\(s)-node\(i)",
+                               mountNS: "\(spec.root)/ns/node\(i).mnt", dir: "\(spec.root)/nodes/node\(i)")
+            if spec.systemd { node.machine = LabMachine(dir: node.dir + "/machine", name: "bok\(s)-node\(i)") }
+            return node
         }
         return LabState(name: spec.name, subnet: s, root: spec.root, bridge: bridgeName(s), gateway: "198.18.\(s).1",
                         kubeDNS: "198.18.\(s).10", upstreamDNS: "198.18.\(s).2", dnsNetns: "bok\(s)-dns", nodes: nodes,
                         chaincodeImage: spec.chaincodeImage, inventory: "\(spec.root)/inventory.yaml", records: spec.records,
-                        ssh: spec.ssh ? LabSSH(dir: spec.root + "/ssh") : nil)
+                        ssh: spec.ssh || spec.systemd ? LabSSH(dir: spec.root + "/ssh") : nil)
     }
 
     /// Creates the network, DNS and nodes with their dockerd (no agents). On failure everything
@@ -115,7 +120,8 @@ public enum LabEnvironment {
             try startDNS(state, progress: progress)
             try buildImageTar(state)
             try Host.write(LabDockerdScript.text, to: state.dockerdScript, mode: 0o755)
-            for node in state.nodes {
+            if spec.systemd { try startMachines(state, progress: progress) }
+            for node in state.nodes where node.machine == nil {
                 progress("node \(node.name): namespaces, files, dockerd")
                 try createNode(node, state: state)
                 try startDockerd(node, state: state)
@@ -159,11 +165,11 @@ public enum LabEnvironment {
     }
 
     static func isMountPoint(_ path: String) -> Bool {
-        guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        guard let mounts = Host.readProcFile("/proc/self/mountinfo") else { return false }
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }
     }
 
-    private static func addLink(netns: String, hostSide: String, address: String, state: LabState) throws(LabError) {
+    static func addLink(netns: String, hostSide: String, address: String, state: LabState) throws(LabError) {
         try Host.run(["ip", "netns", "add", netns], step: "creating network namespace \(netns)")
         try Host.run(["ip", "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", netns], step: "creating veth \(hostSide)")
         try Host.run(["ip", "link", "set", hostSide, "master", state.bridge, "up"], step: "attaching \(hostSide) to \(state.bridge)")
@@ -273,6 +279,8 @@ public enum LabEnvironment {
         let state = LabState.load(root: root)
         let s = state?.subnet ?? subnet ?? 0
         let prefix = "bok\(s)-"
+        // 0. Systemd nodes: each machine powered off, its root unmounted, its cgroups removed.
+        report += stopMachines(root: root, subnet: s)
         // 1. Agents (PID files), then dockerd gracefully, then anything left in the namespaces.
         let netnsList = (CommandRunner.run(["ip", "netns", "list"]).stdout).split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0.hasPrefix(prefix) }
@@ -345,7 +353,14 @@ public enum LabEnvironment {
         if removedRule { report.append("removed the FORWARD rule for \(bridgeName(s))") }
         if isMountPoint(root + "/ns") { _ = CommandRunner.run(["umount", root + "/ns"]) }
         for n in nodeDirs { removeCgroups(parent: "bok-lab\(s)-\(n)") }
-        // 3. Files.
+        // 3. Files — never removed through a mount still standing under the lab (a machine's root, a
+        // bind mount): whatever is left is unmounted first, deepest first.
+        let leftover = (Host.readProcFile("/proc/self/mountinfo") ?? "").split(separator: "\n")
+            .compactMap { $0.split(separator: " ").dropFirst(4).first.map(String.init) }.filter { $0.hasPrefix(root + "/") }
+        for mount in leftover.sorted(by: { $0.count > $1.count }) {
+            if !CommandRunner.run(["umount", mount], timeout: 60).succeeded { _ = CommandRunner.run(["umount", "-l", mount], timeout: 60) }
+            report.append("unmounted \(mount)")
+        }
         if FileManager.default.fileExists(atPath: root) {
             // vfs layers can hold read-only directories; make sure rm can get through.
             _ = CommandRunner.run(["chmod", "-R", "u+w", root], timeout: 120)
@@ -360,7 +375,7 @@ public enum LabEnvironment {
         let base = "/sys/fs/cgroup/pids/\(parent)"
         guard let enumerator = FileManager.default.enumerator(atPath: base) else { return [] }
         for case let path as String in enumerator where path.hasSuffix("cgroup.procs") {
-            let text = (try? String(contentsOfFile: "\(base)/\(path)", encoding: .utf8)) ?? ""
+            let text = Host.readProcFile("\(base)/\(path)") ?? ""
             pids += text.split(separator: "\n").compactMap { Int32($0) }
         }
         return pids

@@ -40,6 +40,22 @@ enum Host {
         }
     }
 
+    /// The whole of a /proc file. Foundation's `String(contentsOfFile:)` trusts st_size, which is 0
+    /// for procfs, and returns only the first page: /proc/self/mountinfo grows past 4 KiB on a
+    /// busy host, and the mounts after that page went unseen (`lab down` left them behind).
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = Glibc.read(fd, &buffer, buffer.count)
+            if n > 0 { data.append(contentsOf: buffer[0..<n]) } else if n == 0 || errno != EINTR { break }
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func mkdir(_ path: String) throws(LabError) {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw LabError(step: "creating \(path)", detail: "\(error)")

@@ -10,6 +10,8 @@ public struct LabNode: Sendable, Codable, Equatable {
     public let netns: String
     public let mountNS: String
     public let dir: String
+    /// `lab up --systemd`: the node is this machine (its own systemd as PID 1); nil on the plain lab.
+    public var machine: LabMachine? = nil
 
     /// Host-side paths of the node's own files.
     public var defaultsDir: String { dir + "/etc-default" }
@@ -22,9 +24,10 @@ public struct LabNode: Sendable, Codable, Equatable {
     /// dockerd's log inside the node's /run.
     public static let dockerdLog = "/run/bok-lab-dockerd.log"
 
-    /// Runs argv inside the node (its network and mount namespaces).
+    /// Runs argv inside the node (its network and mount namespaces; a machine's every namespace).
     public func argv(_ command: [String]) -> [String] {
-        ["nsenter", "--net=/run/netns/\(netns)", "--mount=\(mountNS)", "--"] + command
+        if let machine { return machine.argv(command) }
+        return ["nsenter", "--net=/run/netns/\(netns)", "--mount=\(mountNS)", "--"] + command
     }
 
     @discardableResult

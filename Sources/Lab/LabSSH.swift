@@ -27,6 +27,12 @@ public struct LabSSH: Codable, Sendable, Equatable {
     public static func pidFile(_ node: LabNode) -> String { nodeDir(node) + "/sshd.pid" }
     public static func log(_ node: LabNode) -> String { node.logDir + "/sshd.log" }
 
+    /// Makes an ed25519 key pair (no passphrase) at `path` unless one is there.
+    static func ensureKey(_ path: String, comment: String, step: String) throws(LabError) {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        try Host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path], step: step)
+    }
+
     /// The directories `agents install` writes, bind-mounted privately in each node's mount namespace.
     static let installDirs: [(inside: String, name: String)] = [
         ("/etc/bok", "etc-bok"), ("/usr/local/bin", "usr-local-bin"), ("/usr/local/lib/bok", "usr-local-lib-bok"),
@@ -57,10 +63,7 @@ extension LabEnvironment {
             throw LabError(step: "starting sshd", detail: "/usr/sbin/sshd is missing; run scripts/install-deps.sh (openssh-server)")
         }
         try Host.mkdir(ssh.dir)
-        if !FileManager.default.fileExists(atPath: ssh.identity) {
-            try Host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bok-lab-coordinator", "-f", ssh.identity],
-                         step: "creating the lab's client key")
-        }
+        try LabSSH.ensureKey(ssh.identity, comment: "bok-lab-coordinator", step: "creating the lab's client key")
         let clientKey = try Host.read(ssh.identity + ".pub", step: "reading the lab's client key")
         try Host.write(clientKey, to: ssh.authorizedKeys, mode: 0o600)
 
@@ -69,15 +72,17 @@ extension LabEnvironment {
             progress("node \(node.name): sshd on \(node.address):\(ssh.port)")
             try Host.mkdir(LabSSH.nodeDir(node))
             // Host keys are made once per node, here, before anything connects: nothing can race them.
-            if !FileManager.default.fileExists(atPath: LabSSH.hostKey(node)) {
-                try Host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bok-lab-\(node.name)", "-f", LabSSH.hostKey(node)],
-                             step: "creating the host key of \(node.name)")
-            }
+            try LabSSH.ensureKey(LabSSH.hostKey(node), comment: "bok-lab-\(node.name)", step: "creating the host key of \(node.name)")
             let pub = try Host.read(LabSSH.hostKey(node) + ".pub", step: "reading the host key of \(node.name)")
             let fields = pub.split(separator: " ")
             guard fields.count >= 2 else { throw LabError(step: "reading the host key of \(node.name)", detail: "unexpected format: \(pub)") }
             let name = ssh.port == 22 ? node.address : "[\(node.address)]:\(ssh.port)"
             knownHosts += "\(name) \(fields[0]) \(fields[1])\n"
+            if node.machine != nil {
+                // A systemd node runs its own ssh.service with this host key (LabMachine): wait for it.
+                try waitForSSH(node, port: ssh.port)
+                continue
+            }
             try Host.write("""
                 # sshd of lab node \(node.name) (written by `coordinator lab up --ssh`)
                 Port \(ssh.port)
@@ -125,6 +130,18 @@ extension LabEnvironment {
             usleep(50_000)
         }
         throw LabError(step: "starting sshd on \(node.name)", detail: "no SSH banner on \(node.address):22 within 10s; log: \(tail(LabSSH.log(node)).joined(separator: " | "))")
+    }
+
+    /// Until a systemd node's own sshd shows its banner.
+    static func waitForSSH(_ node: LabNode, port: Int, timeout: Double = 30) throws(LabError) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if answersSSH(node.address, port: port) { return }
+            usleep(100_000)
+        }
+        let log = node.run(["journalctl", "-u", "ssh", "-n", "5", "--no-pager", "-o", "cat"], timeout: 15).stdout
+        throw LabError(step: "waiting for sshd on \(node.name)",
+                       detail: "no SSH banner on \(node.address):\(port) within \(Int(timeout))s; ssh.service log: \(log.split(separator: "\n").joined(separator: " | "))")
     }
 
     /// The PID of a node's sshd, when it runs.

@@ -156,9 +156,11 @@ final class InstallLabTests: XCTestCase {
         }
         for node in try nodes() { _ = try await hello(node) }
 
-        // A binary that exits at once: rolled back to the one just installed, which answers again.
+        // A binary that answers --version (so it passes the check before the swap) but cannot start as
+        // the agent: rolled back to the one just installed, which answers again.
         let broken = temporaryPath("agent-broken")
-        try "#!/bin/sh\necho 'bok install test: this agent cannot start' >&2\nexit 1\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo \(BoKVersion.string); exit 0; fi\necho 'bok install test: this agent cannot start' >&2\nexit 1\n"
+            .write(toFile: broken, atomically: true, encoding: .utf8)
         chmod(broken, 0o755)
         let failed = await installer(options(binary: broken)).install(nodes: try nodes())
         XCTAssertEqual(failed.map(\.action), [.rolledBack, .rolledBack, .rolledBack], failed.compactMap(\.error).joined(separator: "\n"))
@@ -173,6 +175,27 @@ final class InstallLabTests: XCTestCase {
             let hello = try await hello(node)
             XCTAssertEqual(hello.version, BoKVersion.string)
         }
+    }
+
+    /// A binary that does not run on the node (`--version` fails there) never replaces the installed one.
+    func testBinaryThatDoesNotRunOnTheNodeIsRefusedBeforeTheSwap() async throws {
+        try await ensureInstalled()
+        let before = agentPIDs()
+        let shas = try lab.nodes.map { try remoteSHA($0) }
+        let broken = temporaryPath("agent-no-version")
+        try "#!/bin/sh\necho 'bok install test: cannot even print a version' >&2\nexit 3\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        chmod(broken, 0o755)
+        let reports = await installer(options(binary: broken)).install(nodes: try nodes())
+        XCTAssertEqual(reports.map(\.action), [.failed, .failed, .failed], reports.compactMap(\.error).joined(separator: "\n"))
+        for r in reports {
+            let error = r.error ?? ""
+            XCTAssertEqual(r.step, "running `/usr/local/bin/bok-agent.new --version` on the node", error)
+            XCTAssertTrue(error.contains("exited with status 3") && error.contains("cannot even print a version"), error)
+            XCTAssertTrue(error.contains("nothing was replaced"), error)
+        }
+        XCTAssertEqual(try lab.nodes.map { try remoteSHA($0) }, shas, "an installed binary changed")
+        XCTAssertEqual(try lab.nodes.map { try remoteSHA($0, "bok-agent.new") }, [nil, nil, nil], "bok-agent.new was left behind")
+        XCTAssertEqual(agentPIDs(), before, "a running agent was restarted")
     }
 
     func testUninstallLeavesNoFilesAndNoProcesses() async throws {
@@ -318,7 +341,9 @@ final class InstallLabTests: XCTestCase {
 
     func testCoordinatorAgentsInstallAndUninstallCommands() async throws {
         let common = ["--inventory", lab.inventory, "--nodes", "node2", "--identity", ssh.identity, "--known-hosts", ssh.knownHosts, "--json"]
-        let install = CommandRunner.run([BuildProducts.coordinator, "agents", "install"] + common
+        // --agent-binary: the debug build runs on these nodes (they share this machine's Swift runtime);
+        // the default (the shipped build of scripts/build-agent.sh) is tested on systemd nodes (SystemdTests).
+        let install = CommandRunner.run([BuildProducts.coordinator, "agents", "install", "--agent-binary", BuildProducts.agent] + common
                                         + ["--docker-restart-command", "\(lab.dockerdScript) restart", "--docker-log-file", LabNode.dockerdLog],
                                         timeout: 180)
         XCTAssertEqual(install.exitCode, 0, install.stderr)

@@ -1,5 +1,6 @@
 import AgentCore
 @testable import AgentInstaller
+import DockerEngine
 import Fleet
 import Foundation
 import SSHClient
@@ -80,5 +81,37 @@ final class InstallUnitTests: XCTestCase {
         XCTAssertEqual(normalizedName("FD00:0::5"), "fd00::5")
         XCTAssertEqual(normalizedName("198.18.205.21"), "198.18.205.21")
         XCTAssertEqual(normalizedName("Node1"), "node1")
+    }
+
+    // MARK: ELF dependencies (what the installer checks on the node before a swap)
+
+    /// The parser agrees with binutils' `readelf -d` on real executables of this machine.
+    func testELFNeededMatchesReadelf() throws {
+        guard CommandRunner.which("readelf") != nil else { throw XCTSkip("readelf (binutils) is not installed") }
+        for path in ["/bin/ls", "/usr/bin/ssh", "/usr/sbin/sshd", "/bin/busybox"] where FileManager.default.isReadableFile(atPath: path) {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let parsed = try XCTUnwrap(try ELFDependencies.parse(data), path)
+            let dump = CommandRunner.run(["readelf", "-d", "-W", path]).stdout
+            let expected = dump.split(separator: "\n").filter { $0.contains("(NEEDED)") }.compactMap { line -> String? in
+                guard let open = line.lastIndex(of: "["), let close = line.lastIndex(of: "]") else { return nil }
+                return String(line[line.index(after: open)..<close])
+            }
+            XCTAssertEqual(parsed.needed, expected, path)
+            XCTAssertEqual(parsed.machine, "x86_64", path)
+            if expected.isEmpty { XCTAssertNil(parsed.interpreter, "\(path) is static") } else { XCTAssertNotNil(parsed.interpreter, path) }
+        }
+    }
+
+    func testELFParserRejectsTruncatedFilesAndIgnoresScripts() throws {
+        XCTAssertNil(try ELFDependencies.parse(Data("#!/bin/sh\nexit 0\n".utf8)))
+        XCTAssertNil(try ELFDependencies.parse(Data()))
+        let ls = try Data(contentsOf: URL(fileURLWithPath: "/bin/ls"))
+        XCTAssertThrowsError(try ELFDependencies.parse(ls.prefix(200))) { error in
+            XCTAssertTrue("\(error)".contains("malformed ELF"), "\(error)")
+        }
+        let swiftLinked = ELFDependencies(needed: ["libswiftCore.so", "libc.so.6"], runpath: [], interpreter: "/lib64/ld-linux-x86-64.so.2", machine: "x86_64")
+        XCTAssertTrue(swiftLinked.needsSwiftRuntime)
+        XCTAssertEqual(NodeJob.debianPackage("libcurl.so.4"), "libcurl4")
+        XCTAssertNil(NodeJob.debianPackage("libbok-nothing.so.1"))
     }
 }
