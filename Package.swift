@@ -112,7 +112,7 @@ let package = Package(
                                    "DockerEngine"]),
         .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
-        .testTarget(name: "FabricLabTests", dependencies: ["BoKTesting", "Lab", "DockerEngine"]),
+        .testTarget(name: "FabricLabTests", dependencies: ["BoKTesting", "Lab", "DockerEngine", "KubeClient"]),
         // `coordinator chaincode`: rendered Jobs and ConfigMaps, their scripts run for real against a fake `peer`, the
         // deploy against the Kubernetes stand-in.
         .testTarget(name: "ChaincodeTests",

@@ -1,6 +1,7 @@
 import BoKTesting
 import DockerEngine
 import Foundation
+import KubeClient
 import Lab
 import XCTest
 
@@ -85,13 +86,31 @@ final class FabricLabTests: XCTestCase {
 
         // 4. The agents see the chaincode containers, and kube-dns first in what each one resolves with.
         let list = coordinator(["chaincode", "list", "--inventory", inventory, "--json"])
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any], list.stdout)
-        let nodes = try XCTUnwrap(json["nodes"] as? [[String: Any]], list.stdout)
+        let nodes = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]], list.stdout)
         let containers = nodes.flatMap { ($0["containers"] as? [[String: Any]]) ?? [] }
         let running = containers.filter { ($0["state"] as? String) == "running" }
         XCTAssertFalse(running.isEmpty, "no running chaincode container: \(list.stdout)")
         for c in running {
             XCTAssertEqual((c["nameservers"] as? [String])?.first, lab.kubeDNS, "container \(c["name"] ?? "?") does not see kube-dns first")
         }
+
+        // 5. The NetworkPolicies, enforced: a pod of another tenant is refused at the peer, one of this tenant is not —
+        //    and the chaincode (from its node's address) got through to 7052 above.
+        let kube = try KubeClient(config: KubeConfig.load(path: Self.root + "/kubeconfig"))
+        func probeJob(_ namespace: String, tenant: String) throws -> String {
+            _ = try kube.apply(try KubeObject(["apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": ["name": .string(namespace), "labels": ["bok.io/tenant": .string(tenant)]]]))
+            let script = "if busybox nc -w 3 peer0.org1-f-1.svc.cluster.local 7051 </dev/null; then echo REACHED; else echo REFUSED; fi"
+            _ = try kube.apply(try KubeObject([
+                "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "probe", "namespace": .string(namespace)],
+                "spec": ["backoffLimit": 0, "template": ["spec": ["restartPolicy": "Never", "containers": [[
+                    "name": "probe", "image": "hyperledger/fabric-tools:2.5", "command": ["/bin/sh", "-c", .string(script)],
+                ]]]]],
+            ]))
+            try kube.waitForJobComplete(namespace: namespace, name: "probe", timeout: 60)
+            return try XCTUnwrap(try kube.jobLog(namespace: namespace, job: "probe")).log
+        }
+        XCTAssertTrue(try probeJob("intruder", tenant: "f-2").contains("REFUSED"), "another tenant's pod reached peer0.org1-f-1:7051")
+        XCTAssertTrue(try probeJob("friend", tenant: "f-1").contains("REACHED"), "a pod of the tenant did not reach peer0.org1-f-1:7051")
     }
 }
