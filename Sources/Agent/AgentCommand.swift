@@ -41,6 +41,16 @@ struct AgentCommand: AsyncParsableCommand {
     var stateDir: String?
     @Option(name: .long, help: "This node's name (default: the host name).")
     var nodeName: String?
+    @Option(name: .long, help: "At most this many open connections (default 256); the oldest unauthenticated one makes room.")
+    var maxConnections: Int?
+    @Option(name: .long, help: "Seconds a client has to finish the TLS handshake (default 10).")
+    var handshakeTimeout: Double?
+    @Option(name: .long, help: "Requests per connection read but not yet answered (default 16); reading pauses at the limit.")
+    var maxInFlight: Int?
+    @Option(name: .long, help: "chaincode.watch subscriptions per connection (default 4).")
+    var maxWatchesPerConnection: Int?
+    @Option(name: .long, help: "chaincode.watch subscriptions in total (default 64).")
+    var maxWatches: Int?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -54,6 +64,8 @@ struct AgentCommand: AsyncParsableCommand {
                 ("dockerDefaults", dockerDefaults), ("dockerDaemonJSON", dockerDaemonJson), ("dockerSocket", dockerSocket),
                 ("restart", restart), ("restartCommand", restartCommand), ("dockerLogFile", dockerLogFile),
                 ("stateDir", stateDir), ("nodeName", nodeName), ("insecure", insecure ? true : nil),
+                ("maxConnections", maxConnections), ("handshakeTimeout", handshakeTimeout), ("maxInFlight", maxInFlight),
+                ("maxWatchesPerConnection", maxWatchesPerConnection), ("maxWatches", maxWatches),
             ]
             for (key, value) in flags { if let value { try cfg.set(key: key, value: value, source: "--\(key)") } }
             try cfg.validate()
