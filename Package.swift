@@ -114,6 +114,10 @@ let package = Package(
                     dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
         .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
+        // The hostile-input suite (docs/security.md): certificates, wire, files, YAML.
+        .testTarget(name: "SecurityTests",
+                    dependencies: ["AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
+                                   "DockerEngine", "BoKTesting", logging] + nio + pki),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
     ]
 )

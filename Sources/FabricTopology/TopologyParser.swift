@@ -23,9 +23,9 @@ struct TopologyParser {
         }
         let root: Node?
         do {
-            try YAMLBudget.checkSize(repair.text, source: "cluster config", maxBytes: 4 << 20)
+            try YAMLBudget.checkSize(repair.text, source: source, maxBytes: 4 << 20)
             root = try Yams.compose(yaml: repair.text)
-            if let root { try YAMLBudget.check(root, source: "cluster config", maxNodes: 200_000) }
+            if let root { try YAMLBudget.check(root, source: source, maxNodes: 200_000) }
         } catch let error as YamlError {
             diagnostics.append(diagnostic(for: error))
             throw TopologyError(diagnostics: diagnostics)

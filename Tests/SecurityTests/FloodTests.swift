@@ -1,0 +1,129 @@
+import AgentCore
+import AgentProtocol
+import BoKTesting
+import DockerEngine
+import Fleet
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PKI
+import XCTest
+
+/// "Unauthenticated clients can take the agent down" and "one connection can grow the agent without bound",
+/// reproduced against the real agent binary on loopback with mutual TLS (no --insecure anywhere).
+final class FloodTests: XCTestCase {
+    func testIdleConnectionsAndAPipelinedFloodDoNotStarveTheCoordinator() async throws {
+        let binary = BuildProducts.agent
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary), "build the agent first: swift build --product agent")
+        raiseOpenFileLimit(16_384)
+        let fx = try SecurityFixture()
+        let files = try fx.trust.issueAgent(node: "flood", addresses: ["127.0.0.1"], outDir: fx.dir + "/flood-tls")
+        let config = try fx.agentConfig(node: "flood", tls: files)
+        let port = Self.freePort()
+        let log = fx.dir + "/agent.log"
+        let pid = try CommandRunner.spawnDetached([
+            binary, "--listen", "127.0.0.1:\(port)", "--node-name", "flood", "--tls-cert", files.cert, "--tls-key", files.key,
+            "--tls-ca", files.ca, "--restart", "command", "--restart-command", "/bin/true", "--docker-socket", config.dockerSocket,
+            "--docker-defaults", config.dockerDefaults, "--state-dir", config.stateDir, "--log-level", "warning",
+        ], logPath: log).get()
+        func stop() {
+            kill(pid, SIGTERM)
+            for _ in 0..<100 where !CommandRunner.reapIfExited(pid) { usleep(20_000) }
+            if kill(pid, 0) == 0 {
+                kill(pid, SIGKILL)
+                _ = CommandRunner.reapIfExited(pid)
+            }
+        }
+        var idle: [RawSocket] = []
+        var flooders: [Channel] = []
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await Self.waitReady(port: port, pid: pid, log: log)
+            let baseline = Self.rss(pid)
+
+            // 2,000 silent TCP connections: no TLS handshake, nothing sent.
+            for _ in 0..<2_000 { if let s = RawSocket(port: port) { idle.append(s) } }
+            XCTAssertGreaterThan(idle.count, 1_900, "the kernel accepted the connections")
+
+            // A pipelining flood from an authenticated coordinator-role client that never reads its answers.
+            let ci = try fx.trust.issueClient(name: "flooder", outDir: fx.dir + "/flooder")
+            let floodTLS = try ClientTLS(certFile: ci.cert, keyFile: ci.key, caFile: fx.trust.caCert)
+            for _ in 0..<2 {
+                let channel = try await ClientBootstrap(group: group)
+                    .channelOption(.autoRead, value: false)
+                    .channelInitializer { ch in
+                        ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: floodTLS.context, serverHostname: nil)) }
+                    }
+                    .connect(host: "127.0.0.1", port: port).get()
+                var lines = ByteBuffer()
+                for i in 0..<50_000 { lines.writeString(#"{"jsonrpc":"2.0","id":\#(i),"method":"agent.hello"}"# + "\n") }
+                channel.writeAndFlush(lines, promise: nil)
+                flooders.append(channel)
+            }
+            try await Task.sleep(nanoseconds: 3_000_000_000)
+            let underFlood = Self.rss(pid)
+
+            // The legitimate coordinator: connect (TLS + identity) and node.health within 2 s.
+            let started = Date()
+            let client = try await AgentClient.connect(node: "flood", host: "127.0.0.1", port: port, tls: try fx.coordinatorTLS(), timeout: 5)
+            let health = try await client.health()
+            let latency = Date().timeIntervalSince(started)
+            await client.close()
+            let after = Self.rss(pid)
+            print(String(format: "flood: agent RSS baseline %.1f MiB, under 2,000 idle connections + 100,000 pipelined requests %.1f MiB, after the coordinator's call %.1f MiB; coordinator connect + node.health %.3f s",
+                         baseline, underFlood, after, latency))
+            XCTAssertEqual(health.node, "flood")
+            XCTAssertLessThan(latency, 2.0, "the coordinator must get node.health within 2 s under the flood")
+            XCTAssertLessThan(max(underFlood, after), 64, "the agent must stay under 64 MiB RSS")
+            XCTAssertEqual(kill(pid, 0), 0, "the agent must still run")
+        } catch {
+            for c in flooders { try? await c.close() }
+            idle.removeAll()
+            stop()
+            try? await group.shutdownGracefully()
+            await fx.tearDown()
+            throw error
+        }
+        for c in flooders { try? await c.close() }
+        idle.removeAll()
+        stop()
+        try? await group.shutdownGracefully()
+        await fx.tearDown()
+    }
+
+    static func rss(_ pid: pid_t) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") else { return -1 }
+        return kb / 1024
+    }
+
+    static func waitReady(port: Int, pid: pid_t, log: String) async throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("ready") == true { return }
+            if let s = RawSocket(port: port) {
+                _ = s
+                return
+            }
+            if CommandRunner.reapIfExited(pid) {
+                throw NSError(domain: "FloodTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "agent exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"])
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        throw NSError(domain: "FloodTests", code: 2, userInfo: [NSLocalizedDescriptionKey: "agent not ready within 30 s"])
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
