@@ -7,6 +7,7 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    .product(name: "NIOTLS", package: "swift-nio"),
     .product(name: "NIOExtras", package: "swift-nio-extras"),
 ]
 let pki: [Target.Dependency] = [

@@ -22,20 +22,21 @@ public final class AgentRuntime: Sendable {
         let started = Date()
         FileLimits.raiseOpenFiles(to: config.limits.maxConnections * 2 + 256, logger: logger)
         var tls: NIOSSLContext? = nil
-        var trust: AgentTrust? = nil
+        var loadedTrust: AgentTrust? = nil
         if !config.insecure {
             do {
                 tls = try AgentServer.tlsContext(certFile: config.tlsCert!, keyFile: config.tlsKey!, caFile: config.tlsCA!)
             } catch {
                 throw AgentConfigError(source: "tls", key: "tlsCert/tlsKey/tlsCA", reason: "cannot load the TLS material: \(error)")
             }
-            trust = try AgentTrust(certFile: config.tlsCert!, keyFile: config.tlsKey!, caFile: config.tlsCA!, stateDir: config.stateDir)
-            if let own = trust?.ownCertificate, own.notAfter.timeIntervalSinceNow < 30 * 86_400 {
+            loadedTrust = try AgentTrust(certFile: config.tlsCert!, keyFile: config.tlsKey!, caFile: config.tlsCA!, stateDir: config.stateDir)
+            if let own = loadedTrust?.ownCertificate, own.notAfter.timeIntervalSinceNow < 30 * 86_400 {
                 logger.warning("this agent's certificate \(own.serial) expires \(own.notAfter): renew it with `coordinator certs rotate`")
             }
         } else {
             logger.warning("INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests.")
         }
+        let trust = loadedTrust
         let service = AgentService(config: config, logger: logger, trust: trust)
         // Recovery of an interrupted apply can take a Docker restart: tell systemd it needs longer than TimeoutStartSec.
         SystemdNotify.send("EXTEND_TIMEOUT_USEC=\(UInt64((config.restartTimeout * 2 + 30) * 1_000_000))\nSTATUS=recovering an interrupted apply, if any")

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
+import NIOTLS
 import PKI
 
 /// The agent's bounds against floods (config keys; defaults in the README).

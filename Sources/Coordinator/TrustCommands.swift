@@ -89,9 +89,8 @@ struct CertsList: ParsableCommand {
                 JSONOutput.print(certs)
                 return
             }
-            let f = ISO8601DateFormatter()
             print(TextTable.render(["SERIAL", "NAME", "ROLE", "NOT AFTER", "REVOKED", "SUBJECT"],
-                                   certs.map { [$0.serial, $0.name, $0.role, f.string(from: $0.notAfter), $0.revoked ? "REVOKED" : "-", $0.subject] }))
+                                   certs.map { [$0.serial, $0.name, $0.role, $0.notAfter, $0.revoked ? "REVOKED" : "-", $0.subject] }))
         } catch {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.failure)

@@ -2,6 +2,7 @@ import AgentProtocol
 import Foundation
 import NIOCore
 import NIOSSL
+import NIOTLS
 import PKI
 import X509
 

@@ -167,7 +167,7 @@ public struct TrustStore: Sendable {
         let signed = try signedRevocationList()
         do {
             return try ClientTLS(certFile: coordinatorCert, keyFile: coordinatorKey, caFile: caCert, revokedSerials: Set(list.serials),
-                                 revocations: signed.map { ($0, list.number) })
+                                 revocations: signed.map { (signed: $0, number: list.number) })
         } catch {
             throw FleetError("cannot load the coordinator's TLS material from \(dir): \(error); run `coordinator ca init`")
         }
@@ -187,7 +187,8 @@ public struct TrustStore: Sendable {
         public var subject: String
         public var name: String
         public var role: String
-        public var notAfter: Date
+        /// ISO 8601.
+        public var notAfter: String
         public var revoked: Bool
     }
 
@@ -200,7 +201,7 @@ public struct TrustStore: Sendable {
             let facts = CertificateFacts(cert)
             let role = AgentLinkRole.of(cert)?.rawValue ?? (facts.serverAuth && facts.clientAuth ? "agent (legacy, server+client)" : "none")
             out.append(IssuedCertificate(serial: facts.serial, subject: facts.subject, name: facts.commonName ?? "", role: role,
-                                         notAfter: facts.notAfter, revoked: revoked.contains(facts.serial)))
+                                         notAfter: ISO8601DateFormatter().string(from: facts.notAfter), revoked: revoked.contains(facts.serial)))
         }
         return out.sorted { ($0.name, $0.notAfter) < ($1.name, $1.notAfter) }
     }

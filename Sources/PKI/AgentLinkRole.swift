@@ -61,7 +61,7 @@ public struct CertificateFacts: Sendable, Equatable {
         hasExtendedKeyUsage = eku != nil
         serverAuth = eku?.contains(.serverAuth) ?? false
         clientAuth = eku?.contains(.clientAuth) ?? false
-        if case .isCertificateAuthority? = try? certificate.extensions.basicConstraints { isCA = true } else { isCA = false }
+        if case .isCertificateAuthority(_)? = try? certificate.extensions.basicConstraints { isCA = true } else { isCA = false }
         notAfter = certificate.notValidAfter
         notBefore = certificate.notValidBefore
     }
