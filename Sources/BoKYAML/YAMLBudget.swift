@@ -8,8 +8,8 @@ import Yams
 public enum YAMLBudget {
     /// 16 MiB of text.
     public static let defaultMaxBytes = 16 << 20
-    /// One million nodes after alias expansion (a large rendered network has tens of thousands).
-    public static let defaultMaxNodes = 1_000_000
+    /// Nodes per document after alias expansion (a Kubernetes object or a large topology has a few thousand).
+    public static let defaultMaxNodes = 200_000
 
     public struct Exceeded: Error, CustomStringConvertible, Sendable {
         public let source: String

@@ -82,8 +82,9 @@ final class CertificateRoleTests: XCTestCase {
     func testTheCoordinatorRefusesAnImpostorAgentBeforeAnyCall() async throws {
         // An agent presenting node3's certificate where the inventory puts node2.
         let impostor = try await fx.startAgent(node: "impostor-node3", certNode: "node3")
+        let tls = try fx.coordinatorTLS()
         do {
-            _ = try await AgentClient.connect(node: "node2", host: "127.0.0.1", port: impostor.port, tls: try fx.coordinatorTLS(), timeout: 5)
+            _ = try await AgentClient.connect(node: "node2", host: "127.0.0.1", port: impostor.port, tls: tls, timeout: 5)
             XCTFail("the impostor must be refused")
         } catch {
             XCTAssertEqual(error.kind, .identity)
@@ -105,7 +106,8 @@ final class CertificateRoleTests: XCTestCase {
 
     func testARevokedAgentIsRefusedAtOnce() async throws {
         let a = try await fx.startAgent(node: "nodeA")
-        XCTAssertNil(await fx.refusal(node: "nodeA", port: a.port, tls: try fx.coordinatorTLS()))
+        let served = await fx.refusal(node: "nodeA", port: a.port, tls: try fx.coordinatorTLS())
+        XCTAssertNil(served)
         let serial = CertificateFacts(try PEMFile.readCertificate(at: a.files.cert)).serial
         XCTAssertEqual(try fx.trust.serials(name: "nodeA", role: .agent), [serial])
         try fx.trust.revoke(serials: [serial])
@@ -121,7 +123,8 @@ final class CertificateRoleTests: XCTestCase {
         let a = try await fx.startAgent(node: "nodeA")
         let ci = try fx.trust.issueClient(name: "ci", outDir: fx.dir + "/ci")
         let ciTLS = try ClientTLS(certFile: ci.cert, keyFile: ci.key, caFile: fx.trust.caCert)
-        XCTAssertNil(await fx.refusal(node: "nodeA", port: a.port, tls: ciTLS))
+        let served = await fx.refusal(node: "nodeA", port: a.port, tls: ciTLS)
+        XCTAssertNil(served)
         // A long-lived connection of the soon-revoked client.
         let open = try await AgentClient.connect(node: "nodeA", host: "127.0.0.1", port: a.port, tls: ciTLS, timeout: 5)
         try fx.trust.revoke(serials: try fx.trust.serials(name: "ci", role: .coordinator))
