@@ -84,7 +84,7 @@ let package = Package(
                                .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging, yams]),
 
         // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
         .target(name: "KubeAPIStandIn",

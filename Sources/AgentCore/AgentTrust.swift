@@ -142,3 +142,22 @@ public final class AgentTrust: Sendable {
         return CertInstallResult(serial: facts.serial, notAfter: ISO8601DateFormatter().string(from: facts.notAfter))
     }
 }
+
+/// `agent csr`: the node makes its own key (never leaves it) and prints a CSR for `coordinator certs sign`.
+public enum NodeKey {
+    /// Creates `keyPath` (0600, in a 0700 directory; refused when anything exists there) and returns the CSR (PEM).
+    public static func generate(keyPath: String, nodeName: String) throws -> String {
+        var st = stat()
+        if lstat(keyPath, &st) == 0 {
+            throw AgentConfigError(source: keyPath, key: "--key",
+                                   reason: "something already exists there; BoK never overwrites a key it did not just make (remove it first if it is stale)")
+        }
+        let key = P256.Signing.PrivateKey()
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName(nodeName) }, privateKey: Certificate.PrivateKey(key),
+            attributes: CertificateSigningRequest.Attributes(), signatureAlgorithm: .ecdsaWithSHA256)
+        let pem = try csr.serializeAsPEM().pemString
+        try SecretFile.write(PEMFile.pem(for: key), to: keyPath)
+        return pem
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BoKSystem
 import Fleet
 import Foundation
 import PKI
@@ -33,7 +34,7 @@ struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs", abstract: "Issue, list, revoke and rotate certificates from the coordinator's CA.",
         discussion: "Agent certificates are for server use only and name their node; coordinator certificates are for client use and carry the role URI bok:role:coordinator. Agents serve only the latter. See docs/security.md.",
-        subcommands: [CertsIssue.self, CertsList.self, CertsRevoke.self, CertsRotate.self])
+        subcommands: [CertsIssue.self, CertsSign.self, CertsList.self, CertsRevoke.self, CertsRotate.self])
 }
 
 struct CertsIssue: ParsableCommand {
@@ -68,6 +69,42 @@ struct CertsIssue: ParsableCommand {
                 let files = try trust.issueClient(name: client, outDir: out ?? "certs/\(client)", validityDays: days)
                 print("issued \(files.cert) and \(files.key) (0600): a coordinator client certificate for \(client)")
             }
+        } catch {
+            StandardError.print("coordinator: \(error)")
+            throw ExitCode(CoordinatorExit.failure)
+        }
+    }
+}
+
+/// `coordinator certs sign`: an agent certificate for a key made on the node (`agent csr`); only the CSR's key is used.
+struct CertsSign: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sign",
+        abstract: "Sign a node's CSR (from `agent csr --key /etc/bok/tls/agent.key --node NAME`): writes agent.crt and ca.crt; the key stays on the node.")
+    @Option(name: .long, help: ArgumentHelp("The CSR (PEM).", valueName: "FILE"))
+    var csr: String
+    @Option(name: .long, help: "The node's name (the certificate's CN and DNS SAN; the CSR's subject is ignored).")
+    var node: String
+    @Option(name: .long, parsing: .singleValue, help: "An address or DNS name of the node to add as a SAN (repeatable).")
+    var address: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Output directory for agent.crt and ca.crt (default ./certs/NODE).", valueName: "DIR"))
+    var out: String?
+    @Option(name: .long, help: ArgumentHelp("The CA directory.", valueName: "DIR"))
+    var caDir: String = TrustStore.defaultDir
+    @Option(name: .long, help: "Validity in days.")
+    var days: Int = 825
+
+    func run() throws {
+        let trust = TrustStore(dir: caDir)
+        let dir = out ?? "certs/\(node)"
+        do {
+            guard let text = try? String(contentsOfFile: csr, encoding: .utf8) else {
+                throw FleetError("cannot read the CSR \(csr); create it on the node with `agent csr --key /etc/bok/tls/agent.key --node \(node)`")
+            }
+            let cert = try trust.signAgentCSR(text, node: node, addresses: address, validityDays: days)
+            try SecretFile.makePrivateDirectory(dir)
+            try AtomicFile.write(Data(try PEMFile.pem(for: cert).utf8), to: dir + "/agent.crt", defaultMode: 0o644, symlinks: .refuse)
+            try AtomicFile.write(Data(String(contentsOfFile: trust.caCert, encoding: .utf8).utf8), to: dir + "/ca.crt", defaultMode: 0o644, symlinks: .refuse)
+            print("signed \(dir)/agent.crt (serial \(CertificateFacts(cert).serial)) and wrote \(dir)/ca.crt for node \(node): copy both to /etc/bok/tls/ on the node")
         } catch {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.failure)

@@ -6,6 +6,7 @@ import Fleet
 import Foundation
 import KubeClient
 import PKI
+import X509
 import XCTest
 
 /// "Secrets on disk" and "a 500-byte YAML alias bomb": keys and Secrets are written 0600 in 0700 directories,
@@ -64,6 +65,28 @@ final class HostileFileTests: XCTestCase {
         chmod(open, 0o777)
         XCTAssertThrowsError(try trust.issueAgent(node: "n1", addresses: [], outDir: open))
         XCTAssertFalse(FileManager.default.fileExists(atPath: open + "/agent.key"), "nothing written")
+    }
+
+    func testANodeKeyIsMadeExclusivelyOnTheNode() throws {
+        let key = dir + "/tls/agent.key"
+        let csr = try NodeKey.generate(keyPath: key, nodeName: "n1")
+        XCTAssertTrue(csr.hasPrefix("-----BEGIN CERTIFICATE REQUEST-----"))
+        XCTAssertEqual(mode(key), 0o600)
+        XCTAssertEqual(mode(dir + "/tls"), 0o700)
+        let before = try String(contentsOfFile: key, encoding: .utf8)
+        XCTAssertThrowsError(try NodeKey.generate(keyPath: key, nodeName: "n1"), "an existing key is never overwritten")
+        XCTAssertEqual(try String(contentsOfFile: key, encoding: .utf8), before)
+        let victim = dir + "/victim"
+        try "x".write(toFile: victim, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/tls/planted.key", withDestinationPath: victim)
+        XCTAssertThrowsError(try NodeKey.generate(keyPath: dir + "/tls/planted.key", nodeName: "n1"), "a planted link is refused")
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "x")
+        // The coordinator signs it: the certificate is for that key and names the node the coordinator says.
+        let trust = TrustStore(dir: dir + "/ca")
+        try trust.initialize()
+        let cert = try trust.signAgentCSR(csr, node: "n1", addresses: ["10.0.0.1"])
+        let nodeKey = try PEMFile.readPrivateKey(at: key)
+        XCTAssertEqual(cert.publicKey, Certificate.PublicKey(nodeKey.publicKey))
     }
 
     func testSecretFileReplacesAnOldLooseCopyWith0600() throws {
