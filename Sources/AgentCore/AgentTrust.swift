@@ -38,8 +38,11 @@ public final class AgentTrust: Sendable {
         var list = RevocationList()
         if let data = FileManager.default.contents(atPath: revocationFile) {
             do { list = try RevocationList.verify(try RevocationList.decodeSigned(data), caCertificate: caCertificate) } catch {
-                throw AgentConfigError(source: revocationFile, key: "-",
-                    reason: "the stored revocation list is invalid (\(error)); remove the file and let a coordinator deliver a new one (coordinator health)")
+                throw AgentConfigError(
+                    source: revocationFile, key: "-",
+                    reason:
+                        "the stored revocation list is invalid (\(error)); remove the file and let a coordinator deliver a new one (coordinator health)"
+                )
             }
         }
         state.withLockedValue {
@@ -58,19 +61,24 @@ public final class AgentTrust: Sendable {
     /// `agent.revocations`: accepts a list signed by this agent's CA with a number at least the current one.
     public func install(_ params: RevocationParams) throws(RPCError) -> RevocationResult {
         let list: RevocationList
-        do { list = try RevocationList.verify(RevocationList.Signed(list: params.list, signature: params.signature), caCertificate: caCertificate) } catch {
+        do {
+            list = try RevocationList.verify(RevocationList.Signed(list: params.list, signature: params.signature), caCertificate: caCertificate)
+        } catch {
             throw RPCError(.certificateRejected, "revocation list refused: \(error)")
         }
         let current = state.withLockedValue { $0.revocations }
         guard list.number >= current.number else {
-            throw RPCError(.certificateRejected, "revocation list \(list.number) is older than the one this agent enforces (\(current.number)); refusing to go back")
+            throw RPCError(
+                .certificateRejected,
+                "revocation list \(list.number) is older than the one this agent enforces (\(current.number)); refusing to go back")
         }
         if list.number == current.number {
             return RevocationResult(number: list.number, revokedCount: list.serials.count, closedConnections: 0)
         }
         do {
-            try AtomicFile.write(RevocationList.encodeSigned(RevocationList.Signed(list: params.list, signature: params.signature)),
-                                 to: revocationFile, defaultMode: 0o600, symlinks: .refuse)
+            try AtomicFile.write(
+                RevocationList.encodeSigned(RevocationList.Signed(list: params.list, signature: params.signature)),
+                to: revocationFile, defaultMode: 0o600, symlinks: .refuse)
         } catch {
             throw RPCError(.nodeIOError, "cannot store the revocation list: \(error)")
         }
@@ -149,8 +157,9 @@ public enum NodeKey {
     public static func generate(keyPath: String, nodeName: String) throws -> String {
         var st = stat()
         if lstat(keyPath, &st) == 0 {
-            throw AgentConfigError(source: keyPath, key: "--key",
-                                   reason: "something already exists there; BoK never overwrites a key it did not just make (remove it first if it is stale)")
+            throw AgentConfigError(
+                source: keyPath, key: "--key",
+                reason: "something already exists there; BoK never overwrites a key it did not just make (remove it first if it is stale)")
         }
         let key = P256.Signing.PrivateKey()
         let csr = try CertificateSigningRequest(

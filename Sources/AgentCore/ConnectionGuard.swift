@@ -130,11 +130,15 @@ public enum CoordinatorPolicy {
     public static func refusal(_ facts: CertificateFacts, revoked: Set<String>) -> String? {
         if revoked.contains(facts.serial) { return "the certificate is revoked" }
         if facts.isCA { return "a CA certificate is not a client" }
-        if !facts.hasExtendedKeyUsage { return "the certificate has no extended key usage; only coordinator certificates (clientAuth, \(AgentLinkRole.coordinator.uri)) are served" }
+        if !facts.hasExtendedKeyUsage {
+            return
+                "the certificate has no extended key usage; only coordinator certificates (clientAuth, \(AgentLinkRole.coordinator.uri)) are served"
+        }
         if !facts.clientAuth { return "the certificate is not for client use (no clientAuth); an agent certificate opens nothing but its own node" }
         let roles = AgentLinkRole.allCases.filter { facts.uris.contains($0.uri) }
         if roles != [.coordinator] {
-            return "the certificate does not carry the coordinator role (\(AgentLinkRole.coordinator.uri)); issue one with `coordinator certs issue --client NAME`"
+            return
+                "the certificate does not carry the coordinator role (\(AgentLinkRole.coordinator.uri)); issue one with `coordinator certs issue --client NAME`"
         }
         return nil
     }
@@ -156,8 +160,10 @@ final class CoordinatorGate: ChannelInboundHandler, @unchecked Sendable {
     private var verified = false
     private var timer: Scheduled<Void>?
 
-    init(peer: String, timeout: TimeAmount, registry: ConnectionRegistry, revoked: @escaping @Sendable () -> Set<String>,
-         refusals: RefusalLog, logger: Logger) {
+    init(
+        peer: String, timeout: TimeAmount, registry: ConnectionRegistry, revoked: @escaping @Sendable () -> Set<String>,
+        refusals: RefusalLog, logger: Logger
+    ) {
         self.peer = peer
         self.timeout = timeout
         self.registry = registry
@@ -219,8 +225,11 @@ final class CoordinatorGate: ChannelInboundHandler, @unchecked Sendable {
             // The client went away before finishing the handshake: not a refusal.
             logger.debug("client \(peer) closed before completing the TLS handshake")
         } else if error is NIOSSLError || error is BoringSSLError {
-            refusals.refused(address: peer, subject: "-", serial: "-",
-                             reason: "TLS handshake failed: \(error) — the client needs a coordinator certificate issued by this agent's CA (coordinator certs issue --client)")
+            refusals.refused(
+                address: peer, subject: "-", serial: "-",
+                reason:
+                    "TLS handshake failed: \(error) — the client needs a coordinator certificate issued by this agent's CA (coordinator certs issue --client)"
+            )
         } else {
             logger.debug("connection from \(peer) failed before authentication: \(error)")
         }
@@ -252,10 +261,15 @@ public final class WatchBudget: Sendable {
     func acquire(_ key: ObjectIdentifier) throws(RPCError) {
         let refusal = state.withLockedValue { s -> RPCError? in
             if s[key, default: 0] >= perConnection {
-                return RPCError(.limitReached, "this connection already has \(perConnection) chaincode.watch subscriptions (maxWatchesPerConnection); one is enough per coordinator")
+                return RPCError(
+                    .limitReached,
+                    "this connection already has \(perConnection) chaincode.watch subscriptions (maxWatchesPerConnection); one is enough per coordinator"
+                )
             }
             if s.values.reduce(0, +) >= total {
-                return RPCError(.limitReached, "the agent already serves \(total) chaincode.watch subscriptions (maxWatches); close unused connections or raise maxWatches")
+                return RPCError(
+                    .limitReached,
+                    "the agent already serves \(total) chaincode.watch subscriptions (maxWatches); close unused connections or raise maxWatches")
             }
             s[key, default: 0] += 1
             return nil

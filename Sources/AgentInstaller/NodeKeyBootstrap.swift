@@ -11,21 +11,28 @@ enum NodeKeyBootstrap {
     /// Returns the new certificate's serial.
     static func replace(target: InstallTarget, trust: TrustStore, tls: ClientTLS, bootstrapCertificate: Data) async throws(InstallError) -> String {
         func fail(_ reason: String) -> InstallError {
-            InstallError(node: target.name, ssh: "\(target.ssh)", step: "replacing the bootstrap key with one made on the node",
-                         reason: reason, hint: "The agent runs with the bootstrap certificate; run `coordinator certs rotate --nodes \(target.name)` to retry.")
+            InstallError(
+                node: target.name, ssh: "\(target.ssh)", step: "replacing the bootstrap key with one made on the node",
+                reason: reason, hint: "The agent runs with the bootstrap certificate; run `coordinator certs rotate --nodes \(target.name)` to retry."
+            )
         }
         let bootstrapSerial: String
-        do { bootstrapSerial = CertificateFacts(try PEMFile.certificate(fromPEM: String(decoding: bootstrapCertificate, as: UTF8.self))).serial } catch {
+        do {
+            bootstrapSerial = CertificateFacts(try PEMFile.certificate(fromPEM: String(decoding: bootstrapCertificate, as: UTF8.self))).serial
+        } catch {
             throw fail("cannot read the bootstrap certificate: \(error)")
         }
-        let inventory = Inventory(path: "install", nodes: [Inventory.Node(name: target.name, agent: "\(target.agentHost):\(target.agentPort)")],
-                                  caDir: trust.dir)
+        let inventory = Inventory(
+            path: "install", nodes: [Inventory.Node(name: target.name, agent: "\(target.agentHost):\(target.agentPort)")],
+            caDir: trust.dir)
         let outcomes = await CertificateRotation(runner: FleetRunner(inventory: inventory, tls: tls, connectAttempts: 2), trust: trust).rotate()
         guard let outcome = outcomes.first else { throw fail("no outcome") }
         switch outcome.result {
         case .failure(let e): throw fail("\(e)")
         case .success(let renewed):
-            do { try trust.revoke(serials: [bootstrapSerial]) } catch { throw fail("revoking the bootstrap certificate \(bootstrapSerial): \(error)") }
+            do { try trust.revoke(serials: [bootstrapSerial]) } catch {
+                throw fail("revoking the bootstrap certificate \(bootstrapSerial): \(error)")
+            }
             return renewed.serial
         }
     }

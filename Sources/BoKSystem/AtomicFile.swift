@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// BoK's one file writer. A write cannot leave a half-written file: temp file created exclusively
@@ -35,12 +36,14 @@ public enum AtomicFile {
         if lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK {
             switch symlinks {
             case .refuse:
-                throw WriteError(path: path, step: "checking the target", errno: ELOOP,
-                                 detail: "it is a symbolic link; BoK does not write secrets through links (someone may have planted it): remove it and run again")
+                throw WriteError(
+                    path: path, step: "checking the target", errno: ELOOP,
+                    detail: "it is a symbolic link; BoK does not write secrets through links (someone may have planted it): remove it and run again")
             case .follow:
                 guard let resolved = realpath(path, nil) else {
-                    throw WriteError(path: path, step: "resolving its symbolic link", errno: errno,
-                                     detail: "the link points nowhere (\(String(cString: strerror(errno)))); fix or remove the link")
+                    throw WriteError(
+                        path: path, step: "resolving its symbolic link", errno: errno,
+                        detail: "the link points nowhere (\(String(cString: strerror(errno)))); fix or remove the link")
                 }
                 target = String(cString: resolved)
                 free(resolved)
@@ -143,8 +146,9 @@ public enum SecretFile {
                 // A link to a directory is accepted only when it is the caller's own, not a planted one.
                 var target = stat()
                 guard stat(path, &target) == 0, (target.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() || info.st_uid == 0 else {
-                    throw AtomicFile.WriteError(path: path, step: "checking the directory", errno: ELOOP,
-                                                detail: "it is a symbolic link that is not a directory of this user; pass the real directory")
+                    throw AtomicFile.WriteError(
+                        path: path, step: "checking the directory", errno: ELOOP,
+                        detail: "it is a symbolic link that is not a directory of this user; pass the real directory")
                 }
                 info = target
             }
@@ -152,8 +156,10 @@ public enum SecretFile {
                 throw AtomicFile.WriteError(path: path, step: "checking the directory", errno: ENOTDIR)
             }
             if info.st_mode & 0o022 != 0 && info.st_mode & S_ISVTX == 0 {
-                throw AtomicFile.WriteError(path: path, step: "checking the directory", errno: EPERM,
-                                            detail: "it is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); use a private directory (chmod 700)")
+                throw AtomicFile.WriteError(
+                    path: path, step: "checking the directory", errno: EPERM,
+                    detail: "it is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); use a private directory (chmod 700)"
+                )
             }
             return
         }

@@ -29,7 +29,9 @@ public enum YAMLBudget {
     public static func check(_ node: Node, source: String, maxNodes: Int = defaultMaxNodes) throws(Exceeded) {
         var budget = maxNodes
         if !walk(node, budget: &budget) {
-            throw Exceeded(source: source, reason: "the YAML expands to more than \(maxNodes) nodes through anchors and aliases (an alias bomb?); refusing to read it")
+            throw Exceeded(
+                source: source,
+                reason: "the YAML expands to more than \(maxNodes) nodes through anchors and aliases (an alias bomb?); refusing to read it")
         }
     }
 

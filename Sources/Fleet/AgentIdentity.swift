@@ -26,10 +26,14 @@ public enum AgentIdentity {
         }
         let presented = facts.commonName ?? facts.dnsNames.first ?? facts.subject
         if revoked.contains(facts.serial) {
-            throw fail("\(node): the agent at \(address) presented certificate \(facts.serial) (\(presented)), which is revoked; issue it a new one (coordinator agents install, or certs rotate)")
+            throw fail(
+                "\(node): the agent at \(address) presented certificate \(facts.serial) (\(presented)), which is revoked; issue it a new one (coordinator agents install, or certs rotate)"
+            )
         }
         guard facts.serverAuth, !facts.isCA else {
-            throw fail("\(node): the agent at \(address) presented a certificate for \(presented) that is not an agent (server) certificate; refusing to talk to it")
+            throw fail(
+                "\(node): the agent at \(address) presented a certificate for \(presented) that is not an agent (server) certificate; refusing to talk to it"
+            )
         }
         guard facts.dnsNames.contains(node) && (facts.commonName == nil || facts.commonName == node) else {
             throw fail("\(node): the agent at \(address) presented a certificate for \(presented)")

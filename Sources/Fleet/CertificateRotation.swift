@@ -29,8 +29,9 @@ public struct CertificateRotation: Sendable {
         let days = validityDays
         return await runner.run(nodes) { client throws(AgentClientError) -> Renewed in
             func failed(_ message: String) -> AgentClientError {
-                AgentClientError(kind: .protocolError, node: client.node, address: client.address, method: AgentMethod.certInstall.rawValue,
-                                 message: message, rpcError: nil)
+                AgentClientError(
+                    kind: .protocolError, node: client.node, address: client.address, method: AgentMethod.certInstall.rawValue,
+                    message: message, rpcError: nil)
             }
             let old = client.connectHello?.certSerial
             // Keep the addresses the old certificate named; add the one the inventory uses.

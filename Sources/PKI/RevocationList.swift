@@ -47,7 +47,8 @@ public struct RevocationList: Sendable, Equatable, Codable {
         guard signed.list.utf8.count <= maxPayloadBytes * 4 / 3 + 4, let payload = Data(base64Encoded: signed.list) else {
             throw PKIError.invalidPEM("the revocation list is not base64 or larger than \(maxPayloadBytes) bytes")
         }
-        guard let sigBytes = Data(base64Encoded: signed.signature), let signature = try? P256.Signing.ECDSASignature(derRepresentation: sigBytes) else {
+        guard let sigBytes = Data(base64Encoded: signed.signature), let signature = try? P256.Signing.ECDSASignature(derRepresentation: sigBytes)
+        else {
             throw PKIError.invalidPEM("the revocation list's signature is not a base64 DER ECDSA signature")
         }
         guard let key = P256.Signing.PublicKey(caCertificate.publicKey), key.isValidSignature(signature, for: payload) else {

@@ -50,10 +50,18 @@ final class CertificateRoleTests: XCTestCase {
             ("legacy server+client agent certificate", try fx.client("legacy", usage: .serverAndClient, sans: ["legacy"])),
             ("both roles", try fx.client("both", usage: .client, sans: ["both", role, AgentLinkRole.agent.uri])),
             ("role spelled differently", try fx.client("upper", usage: .client, sans: ["upper", "bok:role:Coordinator"])),
-            ("expired coordinator", try fx.client("expired", usage: .client, sans: ["expired", role], days: 1,
-                                                  notBefore: Date().addingTimeInterval(-10 * 86_400))),
-            ("not yet valid coordinator", try fx.client("future", usage: .client, sans: ["future", role], days: 30,
-                                                        notBefore: Date().addingTimeInterval(5 * 86_400))),
+            (
+                "expired coordinator",
+                try fx.client(
+                    "expired", usage: .client, sans: ["expired", role], days: 1,
+                    notBefore: Date().addingTimeInterval(-10 * 86_400))
+            ),
+            (
+                "not yet valid coordinator",
+                try fx.client(
+                    "future", usage: .client, sans: ["future", role], days: 30,
+                    notBefore: Date().addingTimeInterval(5 * 86_400))
+            ),
             ("coordinator role from another CA", try fx.client("foreign", usage: .client, sans: ["foreign", role], issuer: otherCA)),
             ("another CA's coordinator certificate", try other.clientTLS()),
         ]
@@ -209,16 +217,41 @@ final class CertificateRoleTests: XCTestCase {
         func pem(_ c: Certificate) throws -> String { try PEMFile.pem(for: c) }
         let cases: [(String, String)] = [
             ("not PEM", "garbage"),
-            ("another CA", try pem(try other.loadCA().issue(commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .server,
-                                                           publicKey: key, validityDays: 30, notBefore: nil))),
-            ("another node", try pem(try fx.ca.issue(commonName: "nodeB", organizationalUnit: nil, sans: ["nodeB"], usage: .server,
-                                                   publicKey: key, validityDays: 30, notBefore: nil))),
-            ("another key", try pem(try fx.ca.issue(commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .server,
-                                                  publicKey: P256.Signing.PrivateKey().publicKey, validityDays: 30, notBefore: nil))),
-            ("client usage", try pem(try fx.ca.issue(commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .serverAndClient,
-                                                   publicKey: key, validityDays: 30, notBefore: nil))),
-            ("expired", try pem(try fx.ca.issue(commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .server,
-                                              publicKey: key, validityDays: 1, notBefore: Date().addingTimeInterval(-5 * 86_400)))),
+            (
+                "another CA",
+                try pem(
+                    try other.loadCA().issue(
+                        commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .server,
+                        publicKey: key, validityDays: 30, notBefore: nil))
+            ),
+            (
+                "another node",
+                try pem(
+                    try fx.ca.issue(
+                        commonName: "nodeB", organizationalUnit: nil, sans: ["nodeB"], usage: .server,
+                        publicKey: key, validityDays: 30, notBefore: nil))
+            ),
+            (
+                "another key",
+                try pem(
+                    try fx.ca.issue(
+                        commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .server,
+                        publicKey: P256.Signing.PrivateKey().publicKey, validityDays: 30, notBefore: nil))
+            ),
+            (
+                "client usage",
+                try pem(
+                    try fx.ca.issue(
+                        commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .serverAndClient,
+                        publicKey: key, validityDays: 30, notBefore: nil))
+            ),
+            (
+                "expired",
+                try pem(
+                    try fx.ca.issue(
+                        commonName: "nodeA", organizationalUnit: nil, sans: ["nodeA"], usage: .server,
+                        publicKey: key, validityDays: 1, notBefore: Date().addingTimeInterval(-5 * 86_400)))
+            ),
         ]
         let before = try String(contentsOfFile: a.files.cert, encoding: .utf8)
         for (name, certificate) in cases {
@@ -231,8 +264,9 @@ final class CertificateRoleTests: XCTestCase {
         XCTAssertThrowsError(try fx.trust.signAgentCSR("not a csr", node: "n1", addresses: []))
         XCTAssertThrowsError(try fx.trust.signAgentCSR(String(repeating: "A", count: 100_000), node: "n1", addresses: []))
         let key = P256.Signing.PrivateKey()
-        let csr = try CertificateSigningRequest(version: .v1, subject: try DistinguishedName { CommonName("root") },
-                                                privateKey: Certificate.PrivateKey(key), attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName("root") },
+            privateKey: Certificate.PrivateKey(key), attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
         XCTAssertThrowsError(try fx.trust.signAgentCSR(try csr.serializeAsPEM().pemString, node: "bad name;rm", addresses: []))
         // The CSR's own subject is ignored: the certificate names the node the coordinator says.
         let cert = try fx.trust.signAgentCSR(try csr.serializeAsPEM().pemString, node: "n1", addresses: ["10.0.0.1"])
@@ -243,8 +277,9 @@ final class CertificateRoleTests: XCTestCase {
 
     func testHealthWarnsThirtyDaysBeforeExpiry() {
         func hello(_ days: Double) -> HelloResult {
-            HelloResult(protocol: 1, protocolMin: 1, protocolMax: 1, version: "t", node: "n1", capabilities: [], dnsSource: "none",
-                        certSerial: "0a", certNotAfter: ISO8601DateFormatter().string(from: Date().addingTimeInterval(days * 86_400)))
+            HelloResult(
+                protocol: 1, protocolMin: 1, protocolMax: 1, version: "t", node: "n1", capabilities: [], dnsSource: "none",
+                certSerial: "0a", certNotAfter: ISO8601DateFormatter().string(from: Date().addingTimeInterval(days * 86_400)))
         }
         XCTAssertEqual(CertificateExpiry.check(hello(10))?.status, .warn)
         XCTAssertEqual(CertificateExpiry.check(hello(-1))?.status, .warn)

@@ -25,11 +25,14 @@ final class FloodTests: XCTestCase {
         let port = Self.freePort()
         let log = fx.dir + "/agent.log"
         // The agent gets the descriptor limit of the report (1,024), where 1,264 silent connections starved it.
-        let pid = try CommandRunner.spawnDetached([
-            "/usr/bin/prlimit", "--nofile=1024:1024", "--", binary, "--listen", "127.0.0.1:\(port)", "--node-name", "flood", "--tls-cert", files.cert, "--tls-key", files.key,
-            "--tls-ca", files.ca, "--restart", "command", "--restart-command", "/bin/true", "--docker-socket", config.dockerSocket,
-            "--docker-defaults", config.dockerDefaults, "--state-dir", config.stateDir, "--log-level", "warning",
-        ], logPath: log).get()
+        let pid = try CommandRunner.spawnDetached(
+            [
+                "/usr/bin/prlimit", "--nofile=1024:1024", "--", binary, "--listen", "127.0.0.1:\(port)", "--node-name", "flood", "--tls-cert",
+                files.cert, "--tls-key", files.key,
+                "--tls-ca", files.ca, "--restart", "command", "--restart-command", "/bin/true", "--docker-socket", config.dockerSocket,
+                "--docker-defaults", config.dockerDefaults, "--state-dir", config.stateDir, "--log-level", "warning",
+            ], logPath: log
+        ).get()
         func stop() {
             kill(pid, SIGTERM)
             for _ in 0..<100 where !CommandRunner.reapIfExited(pid) { usleep(20_000) }
@@ -89,8 +92,11 @@ final class FloodTests: XCTestCase {
             let latency = Date().timeIntervalSince(started)
             await client.close()
             let after = Self.rss(pid)
-            print(String(format: "flood: agent RSS baseline %.1f MiB, with 2,000 idle connections %.1f MiB, with them and idle connections + 400,000 pipelined requests max %.1f MiB (samples every 0.5 s: %@), after the coordinator's call %.1f MiB; coordinator connect + node.health %.3f s",
-                         baseline, afterIdle, underFlood, samples.map { String(format: "%.1f", $0) }.joined(separator: " "), after, latency))
+            print(
+                String(
+                    format:
+                        "flood: agent RSS baseline %.1f MiB, with 2,000 idle connections %.1f MiB, with them and 400,000 pipelined requests max %.1f MiB (samples every 0.5 s: %@), after the coordinator's call %.1f MiB; coordinator connect + node.health %.3f s",
+                    baseline, afterIdle, underFlood, samples.map { String(format: "%.1f", $0) }.joined(separator: " "), after, latency))
             XCTAssertEqual(health.node, "flood")
             XCTAssertLessThan(latency, 2.0, "the coordinator must get node.health within 2 s under the flood")
             XCTAssertLessThan(max(underFlood, after), 64, "the agent must stay under 64 MiB RSS")
@@ -118,8 +124,9 @@ final class FloodTests: XCTestCase {
 
     static func rss(_ pid: pid_t) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") else { return -1 }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
+        else { return -1 }
         return kb / 1024
     }
 
@@ -132,7 +139,9 @@ final class FloodTests: XCTestCase {
                 return
             }
             if CommandRunner.reapIfExited(pid) {
-                throw NSError(domain: "FloodTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "agent exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"])
+                throw NSError(
+                    domain: "FloodTests", code: 1,
+                    userInfo: [NSLocalizedDescriptionKey: "agent exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"])
             }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
@@ -145,7 +154,9 @@ final class FloodTests: XCTestCase {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))

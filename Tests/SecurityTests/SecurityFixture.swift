@@ -55,17 +55,20 @@ final class SecurityFixture: @unchecked Sendable {
 
     /// Starts an in-process agent for `node` presenting the certificate in `tlsDir` (issued for `certNode`).
     /// Returns the port, the service and a counter of requests that reached the handler.
-    func startAgent(node: String, certNode: String? = nil, limits: ConnectionLimits = ConnectionLimits(),
-                    handler wrap: ((AgentService) -> RPCHandling)? = nil) async throws -> RunningAgent {
+    func startAgent(
+        node: String, certNode: String? = nil, limits: ConnectionLimits = ConnectionLimits(),
+        handler wrap: ((AgentService) -> RPCHandling)? = nil
+    ) async throws -> RunningAgent {
         let files = try trust.issueAgent(node: certNode ?? node, addresses: ["127.0.0.1"], outDir: dir + "/agents/\(node)-\(certNode ?? node)")
         let config = try agentConfig(node: node, tls: files)
         let agentTrust = try AgentTrust(certFile: files.cert, keyFile: files.key, caFile: files.ca, stateDir: config.stateDir)
         let service = AgentService(config: config, logger: logs.logger(level: .error), trust: agentTrust)
         let counter = CountingHandler(inner: wrap?(service) ?? service)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = AgentServer(handler: counter, tls: try AgentServer.tlsContext(certFile: files.cert, keyFile: files.key, caFile: files.ca),
-                                 idleTimeout: 60, logger: logs.logger(), group: group, limits: limits,
-                                 revoked: { agentTrust.revokedSerials })
+        let server = AgentServer(
+            handler: counter, tls: try AgentServer.tlsContext(certFile: files.cert, keyFile: files.key, caFile: files.ca),
+            idleTimeout: 60, logger: logs.logger(), group: group, limits: limits,
+            revoked: { agentTrust.revokedSerials })
         agentTrust.onNewContext { server.replaceTLSContext($0) }
         agentTrust.onRevoked { server.closeConnections(withSerials: $0) }
         let address = try await server.start(host: "127.0.0.1", port: 0)
@@ -74,11 +77,14 @@ final class SecurityFixture: @unchecked Sendable {
     }
 
     /// A client certificate from this CA with any usage, SANs and validity (hostile variants included).
-    func client(_ name: String, usage: CertificateUsage, sans: [String], days: Int = 30, notBefore: Date? = nil,
-                issuer: CertificateAuthority? = nil) throws -> ClientTLS {
+    func client(
+        _ name: String, usage: CertificateUsage, sans: [String], days: Int = 30, notBefore: Date? = nil,
+        issuer: CertificateAuthority? = nil
+    ) throws -> ClientTLS {
         let key = P256.Signing.PrivateKey()
-        let cert = try (issuer ?? ca).issue(commonName: name, organizationalUnit: nil, sans: sans, usage: usage, publicKey: key.publicKey,
-                                            validityDays: days, notBefore: notBefore)
+        let cert = try (issuer ?? ca).issue(
+            commonName: name, organizationalUnit: nil, sans: sans, usage: usage, publicKey: key.publicKey,
+            validityDays: days, notBefore: notBefore)
         let out = dir + "/clients/\(name)-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try PEMFile.write(cert, to: out + "/c.crt")
@@ -139,7 +145,8 @@ final class LogCapture: @unchecked Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt)
+        {
             sink.lines.withLockedValue { $0.append("\(level) \(message)") }
         }
     }
@@ -155,7 +162,9 @@ final class RawSocket {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = UInt16(port).bigEndian
-        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         if r != 0 {
             close(fd)
             return nil

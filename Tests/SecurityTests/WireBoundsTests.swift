@@ -21,7 +21,9 @@ final class WireBoundsTests: XCTestCase {
         let inner: RPCHandling
         init(inner: RPCHandling) { self.inner = inner }
         func handle(_ request: RPCRequest, connection: ConnectionContext) async -> RPCResponse? {
-            running.withLockedValue { $0.now += 1; $0.max = max($0.max, $0.now) }
+            running.withLockedValue {
+                $0.now += 1; $0.max = max($0.max, $0.now)
+            }
             try? await Task.sleep(nanoseconds: 20_000_000)
             running.withLockedValue { $0.now -= 1 }
             return await inner.handle(request, connection: connection)
@@ -139,7 +141,11 @@ final class WireBoundsTests: XCTestCase {
         let context = try NIOSSLContext(configuration: config)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil)) } }
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                }
+            }
             .connect(host: "127.0.0.1", port: a.port).get()
         try? await channel.writeAndFlush(ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"method":"docker.restart"}"# + "\n")).get()
         try? await Task.sleep(nanoseconds: 500_000_000)
