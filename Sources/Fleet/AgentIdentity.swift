@@ -80,6 +80,11 @@ final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler, @un
         context.fireChannelInactive()
     }
 
+    /// A connection that never became active (connect refused) is torn down without channelInactive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(ChannelError.ioOnClosedChannel)
+    }
+
     private func finish(_ error: Error?) {
         guard !done else { return }
         done = true
