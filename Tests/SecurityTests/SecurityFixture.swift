@@ -145,9 +145,8 @@ final class LogCapture: @unchecked Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt)
-        {
-            sink.lines.withLockedValue { $0.append("\(level) \(message)") }
+        func log(event: LogEvent) {
+            sink.lines.withLockedValue { $0.append("\(event.level) \(event.message)") }
         }
     }
 }
