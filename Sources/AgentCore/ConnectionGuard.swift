@@ -215,13 +215,23 @@ final class CoordinatorGate: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelRead(data)
     }
 
+    /// The client went away during the handshake (EOF, unclean shutdown): not a refusal.
+    static func closedEarly(_ error: Error) -> Bool {
+        guard let e = error as? NIOSSLError else { return false }
+        switch e {
+        case .uncleanShutdown: return true
+        case .handshakeFailed(.sslError(let messages)): return messages == [BoringSSLInternalError.eofDuringHandshake]
+        default: return false
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard !verified else {
             context.fireErrorCaught(error)
             return
         }
         timer?.cancel()
-        if let e = error as? NIOSSLError, case .uncleanShutdown = e {
+        if Self.closedEarly(error) {
             // The client went away before finishing the handshake: not a refusal.
             logger.debug("client \(peer) closed before completing the TLS handshake")
         } else if error is NIOSSLError || error is BoringSSLError {

@@ -1,4 +1,4 @@
-import AgentCore
+@testable import AgentCore
 import AgentProtocol
 import Fleet
 import Foundation
@@ -153,6 +153,26 @@ final class WireBoundsTests: XCTestCase {
         XCTAssertEqual(a.counter.count.withLockedValue { $0 }, 0)
         try? await channel.close()
         try await group.shutdownGracefully()
+    }
+
+    /// A client that connects and goes away before the handshake is not "refused" (no refusal line).
+    func testAClientThatClosesEarlyIsNotLoggedAsRefused() async throws {
+        let a = try await fx.startAgent(node: "nodeA")
+        for _ in 0..<5 { _ = RawSocket(port: a.port) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        XCTAssertEqual(fx.logs.matching("refused client"), [])
+        let served = await fx.refusal(node: "nodeA", port: a.port, tls: try fx.coordinatorTLS())
+        XCTAssertNil(served)
+    }
+
+    /// Refusal lines are rate-limited: at most 20 a minute, the rest counted in the next line that gets through.
+    func testRefusalLinesAreRateLimited() throws {
+        let capture = LogCapture()
+        let log = RefusalLog(logger: capture.logger(), burst: 20)
+        for i in 0..<500 { log.refused(address: "198.18.0.\(i % 250):\(40_000 + i)", subject: "CN=x\(i)", serial: "\(i)", reason: "test") }
+        XCTAssertEqual(capture.matching("refused client").count, 20)
+        for _ in 0..<3 { log.refused(address: "198.18.0.1:1", subject: "CN=x1", serial: "1", reason: "test") }
+        XCTAssertEqual(capture.matching("refused client").count, 20, "the same (address, serial) is logged once")
     }
 
     func testLimitsAreConfigKeysWithDefaults() throws {
