@@ -2,14 +2,16 @@ import FabricTopology
 import Foundation
 import XCTest
 import Yams
+
 @testable import KubeManifests
 
 /// `render --crypto`: Secrets (org CA keys among them) are files only their owner reads, in directories only
 /// their owner enters, never written through a planted link; the explorer's UI requires a login.
 final class RenderSecretsTests: XCTestCase {
     private func render(into dir: String) throws -> [KubeObject] {
-        let renderer = ManifestRenderer(topology: try TestSupport.exampleTopology(), crypto: StubCrypto(),
-                                        passwords: { namespace, purpose in "pw-\(namespace)-\(purpose)" })
+        let renderer = ManifestRenderer(
+            topology: try TestSupport.exampleTopology(), crypto: StubCrypto(),
+            passwords: { namespace, purpose in "pw-\(namespace)-\(purpose)" })
         _ = try renderer.write(to: dir)
         return try renderer.render()
     }
@@ -50,8 +52,10 @@ final class RenderSecretsTests: XCTestCase {
     }
 
     func testTheExplorerRequiresALoginKeptInASecret() throws {
-        let objects = try ManifestRenderer(topology: try TestSupport.exampleTopology(), crypto: StubCrypto(),
-                                           passwords: { namespace, purpose in "pw-\(namespace)-\(purpose)" }).render()
+        let objects = try ManifestRenderer(
+            topology: try TestSupport.exampleTopology(), crypto: StubCrypto(),
+            passwords: { namespace, purpose in "pw-\(namespace)-\(purpose)" }
+        ).render()
         func data(_ name: String) throws -> [String: String] {
             let object = try XCTUnwrap(objects.first { $0.kind == "Secret" && $0.name == name })
             let yaml = try XCTUnwrap(try Yams.load(yaml: object.yaml) as? [String: Any])

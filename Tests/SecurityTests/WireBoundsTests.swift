@@ -1,4 +1,3 @@
-@testable import AgentCore
 import AgentProtocol
 import Fleet
 import Foundation
@@ -7,6 +6,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import XCTest
+
+@testable import AgentCore
 
 /// The agent's bounds, in-process over real mutual TLS on loopback: requests in flight per connection, watches,
 /// handshake time, connection cap with eviction of unauthenticated connections, bytes that are not TLS.
