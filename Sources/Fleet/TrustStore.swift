@@ -220,13 +220,20 @@ public struct TrustStore: Sendable {
         do { return try RevocationList.decodeSigned(data) } catch { throw FleetError("\(revocationsFile): \(error)") }
     }
 
-    /// Adds serials to the list, bumps its number and re-signs it. Returns the serials newly revoked.
+    /// Adds serials to the list (dropping those of expired certificates), bumps its number and re-signs it.
+    /// Returns the serials newly revoked.
     @discardableResult
     public func revoke(serials: [String]) throws(FleetError) -> [String] {
         let ca = try loadCA()
         var list = try revocationList()
         let fresh = serials.filter { !list.serials.contains($0) }
         guard !fresh.isEmpty else { return [] }
+        // An expired certificate is refused anyway: its serial leaves the list, which so stays small.
+        let now = Date()
+        list.serials = list.serials.filter { serial in
+            guard let cert = try? PEMFile.readCertificate(at: "\(issuedDir)/\(serial).crt") else { return true }
+            return cert.notValidAfter > now
+        }
         list.serials += fresh
         list.number += 1
         list.issuedAt = ISO8601DateFormatter().string(from: Date())

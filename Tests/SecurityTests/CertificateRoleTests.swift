@@ -275,6 +275,17 @@ final class CertificateRoleTests: XCTestCase {
         XCTAssertTrue(facts.serverAuth && !facts.clientAuth)
     }
 
+    func testExpiredCertificatesLeaveTheRevocationList() throws {
+        let old = try fx.trust.issueClient(name: "old", outDir: fx.dir + "/old", validityDays: 1, notBefore: Date().addingTimeInterval(-3 * 86_400))
+        let oldSerial = CertificateFacts(try PEMFile.readCertificate(at: old.cert)).serial
+        try fx.trust.revoke(serials: [oldSerial])
+        XCTAssertEqual(try fx.trust.revocationList().serials, [oldSerial])
+        let current = try fx.trust.serials(name: "bok-coordinator", role: .coordinator)
+        try fx.trust.revoke(serials: current)
+        XCTAssertEqual(try fx.trust.revocationList().serials, current, "the expired one was pruned, the new one is listed")
+        XCTAssertEqual(try fx.trust.revocationList().number, 2)
+    }
+
     func testHealthWarnsThirtyDaysBeforeExpiry() {
         func hello(_ days: Double) -> HelloResult {
             HelloResult(
