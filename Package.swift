@@ -7,6 +7,7 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    .product(name: "NIOTLS", package: "swift-nio"),
     .product(name: "NIOExtras", package: "swift-nio-extras"),
 ]
 let pki: [Target.Dependency] = [
@@ -48,6 +49,10 @@ let package = Package(
         .target(name: "AgentProtocol", dependencies: ["JSONScanning", .product(name: "NIOCore", package: "swift-nio")],
                 path: "Sources/Protocol"),
 
+        // BoK's one file writer: atomic replace, secrets 0600 in 0700 directories, no writing through planted links.
+        .target(name: "BoKSystem"),
+        // Bounds for untrusted YAML: size and alias-expanded node count (no alias bombs).
+        .target(name: "BoKYAML", dependencies: [yams]),
         // One HTTP client over libcurl: Docker Engine API (unix socket) and Kubernetes API (HTTPS).
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
@@ -58,17 +63,17 @@ let package = Package(
         .target(name: "DNSQuery", dependencies: ["DockerConfig"]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "DockerConfig", "DockerEngine", "DNSQuery", logging, yams] + nio),
+                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.
-        .target(name: "FabricTopology", dependencies: [yams]),
-        .target(name: "PKI", dependencies: pki),
-        .target(name: "MSP", dependencies: ["FabricTopology", "PKI"] + pki),
-        .target(name: "KubeManifests", dependencies: ["FabricTopology", yams]),
-        .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", yams, logging]),
-        .target(name: "SSHClient", dependencies: ["CLibSSH2", logging]),
-        .target(name: "Fleet", dependencies: ["AgentProtocol", "PKI", "DockerConfig", yams, logging] + nio + pki),
+        .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
+        .target(name: "PKI", dependencies: ["BoKSystem"] + pki),
+        .target(name: "MSP", dependencies: ["FabricTopology", "PKI", "BoKSystem"] + pki),
+        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", yams]),
+        .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", yams, logging]),
+        .target(name: "SSHClient", dependencies: ["CLibSSH2", "BoKSystem", logging]),
+        .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams, logging] + nio + pki),
         // Agents installed, upgraded and removed over SSH (`coordinator agents install|uninstall`).
         .target(name: "AgentInstaller",
                 dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", logging] + pki + nio),
@@ -80,7 +85,7 @@ let package = Package(
                                "DockerEngine", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging, yams]),
 
         // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
         .target(name: "KubeAPIStandIn",
@@ -121,6 +126,10 @@ let package = Package(
         // The shipped agent on real systemd workers (`lab up --systemd`: systemd-nspawn machines).
         .testTarget(name: "SystemdTests",
                     dependencies: ["AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
+        // The hostile-input suite (docs/security.md): certificates, wire, files, YAML.
+        .testTarget(name: "SecurityTests",
+                    dependencies: ["AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
+                                   "DockerEngine", "BoKTesting", logging] + nio + pki),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["Lab", "DockerEngine"]),

@@ -11,7 +11,8 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "BoK node agent: owns this worker's Docker DNS settings and reports chaincode containers.",
         discussion: "Every key of --config (YAML) can also be given as a flag; flags win. See configs/agent.yaml.",
-        version: BoKVersion.string)
+        version: BoKVersion.string,
+        subcommands: [CSRCommand.self])
 
     @Option(name: .long, help: "YAML config file (default: /etc/bok/agent.yaml if it exists).")
     var config: String?
@@ -41,6 +42,16 @@ struct AgentCommand: AsyncParsableCommand {
     var stateDir: String?
     @Option(name: .long, help: "This node's name (default: the host name).")
     var nodeName: String?
+    @Option(name: .long, help: "At most this many open connections (default 256); the oldest unauthenticated one makes room.")
+    var maxConnections: Int?
+    @Option(name: .long, help: "Seconds a client has to finish the TLS handshake (default 10).")
+    var handshakeTimeout: Double?
+    @Option(name: .long, help: "Requests per connection read but not yet answered (default 16); reading pauses at the limit.")
+    var maxInFlight: Int?
+    @Option(name: .long, help: "chaincode.watch subscriptions per connection (default 4).")
+    var maxWatchesPerConnection: Int?
+    @Option(name: .long, help: "chaincode.watch subscriptions in total (default 64).")
+    var maxWatches: Int?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -54,6 +65,8 @@ struct AgentCommand: AsyncParsableCommand {
                 ("dockerDefaults", dockerDefaults), ("dockerDaemonJSON", dockerDaemonJson), ("dockerSocket", dockerSocket),
                 ("restart", restart), ("restartCommand", restartCommand), ("dockerLogFile", dockerLogFile),
                 ("stateDir", stateDir), ("nodeName", nodeName), ("insecure", insecure ? true : nil),
+                ("maxConnections", maxConnections), ("handshakeTimeout", handshakeTimeout), ("maxInFlight", maxInFlight),
+                ("maxWatchesPerConnection", maxWatchesPerConnection), ("maxWatches", maxWatches),
             ]
             for (key, value) in flags { if let value { try cfg.set(key: key, value: value, source: "--\(key)") } }
             try cfg.validate()
@@ -70,6 +83,27 @@ struct AgentCommand: AsyncParsableCommand {
         let runtime = AgentRuntime(config: cfg, logger: Logger(label: "bok-agent"))
         do {
             try await runtime.run()
+        } catch {
+            FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `agent csr --key PATH --node NAME`: this node's key, made here (0600), and a CSR on stdout for
+/// `coordinator certs sign --csr FILE --node NAME --address IP`. The key never leaves the node.
+struct CSRCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csr", abstract: "Make this node's TLS key (0600, never overwriting) and print a CSR for `coordinator certs sign`.")
+    @Option(name: .long, help: "Where to create the key, e.g. /etc/bok/tls/agent.key (must not exist).")
+    var key: String
+    @Option(name: .long, help: "This node's name as the inventory knows it.")
+    var node: String
+
+    func run() throws {
+        do {
+            print(try NodeKey.generate(keyPath: key, nodeName: node), terminator: "")
+            FileHandle.standardError.write(Data("agent: key written to \(key) (0600); give the CSR above to `coordinator certs sign --csr FILE --node \(node) --address IP`\n".utf8))
         } catch {
             FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
             throw ExitCode(1)

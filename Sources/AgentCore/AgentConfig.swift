@@ -1,5 +1,6 @@
 import DockerConfig
 import DockerEngine
+import BoKYAML
 import Foundation
 import Yams
 
@@ -49,6 +50,8 @@ public struct AgentConfig: Sendable, Equatable {
     public var watchInterval = 2.0
     /// Close connections that send nothing for this long.
     public var idleTimeout = 300.0
+    /// Bounds against floods: maxConnections, handshakeTimeout, maxInFlight, maxWatchesPerConnection, maxWatches.
+    public var limits = ConnectionLimits()
 
     public init() {}
 
@@ -57,7 +60,8 @@ public struct AgentConfig: Sendable, Equatable {
         "listen", "insecure", "tlsCert", "tlsKey", "tlsCA", "nodeName", "dockerDefaults", "dockerDaemonJSON",
         "dockerSocket", "restart", "restartCommand", "dockerUnit", "initScript", "dockerLogFile", "stateDir",
         "hostResolvConf", "daemonJSONConflict", "enableLiveRestore", "chaincodeNetworkID", "restartTimeout",
-        "dockerTimeout", "watchInterval", "idleTimeout",
+        "dockerTimeout", "watchInterval", "idleTimeout", "maxConnections", "handshakeTimeout", "maxInFlight",
+        "maxWatchesPerConnection", "maxWatches",
     ]
 
     /// Reads a YAML file; unknown keys and wrong types are errors naming the key.
@@ -72,7 +76,9 @@ public struct AgentConfig: Sendable, Equatable {
 
     public mutating func merge(yaml text: String, source: String) throws(AgentConfigError) {
         let node: Any?
-        do { node = try Yams.load(yaml: text) } catch {
+        do { node = try YAMLBudget.load(text, source: source, maxBytes: 1 << 20, maxNodes: 10_000) } catch let e as YAMLBudget.Exceeded {
+            throw AgentConfigError(source: source, key: "-", reason: e.reason)
+        } catch {
             throw AgentConfigError(source: source, key: "-", reason: "not valid YAML: \(error)")
         }
         guard let node else { return }
@@ -103,6 +109,13 @@ public struct AgentConfig: Sendable, Equatable {
                 throw AgentConfigError(source: source, key: key, reason: "expected a number of seconds between 0 and 86400")
             }
             return d
+        }
+        func count(_ range: ClosedRange<Int>) throws(AgentConfigError) -> Int {
+            let n: Int? = (value as? Int) ?? (value as? String).flatMap { Int($0) }
+            guard let n, range.contains(n) else {
+                throw AgentConfigError(source: source, key: key, reason: "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return n
         }
         func path() throws(AgentConfigError) -> String {
             let p = try string()
@@ -162,6 +175,11 @@ public struct AgentConfig: Sendable, Equatable {
         case "dockerTimeout": dockerTimeout = try seconds()
         case "watchInterval": watchInterval = try seconds()
         case "idleTimeout": idleTimeout = try seconds()
+        case "maxConnections": limits.maxConnections = try count(1...65_536)
+        case "handshakeTimeout": limits.handshakeTimeout = try seconds()
+        case "maxInFlight": limits.maxInFlight = try count(1...1_024)
+        case "maxWatchesPerConnection": limits.maxWatchesPerConnection = try count(0...1_024)
+        case "maxWatches": limits.maxWatches = try count(0...65_536)
         default:
             throw AgentConfigError(source: source, key: key, reason: "unknown key; known keys: \(Self.keys.joined(separator: ", "))")
         }

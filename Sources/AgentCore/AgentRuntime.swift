@@ -20,23 +20,36 @@ public final class AgentRuntime: Sendable {
 
     public func run() async throws {
         let started = Date()
+        // Read $NOTIFY_SOCKET once and drop it from the environment: children (docker, systemctl) must not inherit it.
         SystemdNotify.takeSocket()
-        let service = AgentService(config: config, logger: logger)
-        if let note = service.recover() { logger.warning("\(note)") }
+        FileLimits.raiseOpenFiles(to: config.limits.maxConnections * 2 + 256, logger: logger)
         var tls: NIOSSLContext? = nil
+        var loadedTrust: AgentTrust? = nil
         if !config.insecure {
             do {
                 tls = try AgentServer.tlsContext(certFile: config.tlsCert!, keyFile: config.tlsKey!, caFile: config.tlsCA!)
             } catch {
                 throw AgentConfigError(source: "tls", key: "tlsCert/tlsKey/tlsCA", reason: "cannot load the TLS material: \(error)")
             }
+            loadedTrust = try AgentTrust(certFile: config.tlsCert!, keyFile: config.tlsKey!, caFile: config.tlsCA!, stateDir: config.stateDir)
+            if let own = loadedTrust?.ownCertificate, own.notAfter.timeIntervalSinceNow < 30 * 86_400 {
+                logger.warning("this agent's certificate \(own.serial) expires \(own.notAfter): renew it with `coordinator certs rotate`")
+            }
         } else {
             logger.warning("INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests.")
         }
+        let trust = loadedTrust
+        let service = AgentService(config: config, logger: logger, trust: trust)
+        // Recovery of an interrupted apply can take a Docker restart: tell systemd it needs longer than TimeoutStartSec.
+        SystemdNotify.send("EXTEND_TIMEOUT_USEC=\(UInt64((config.restartTimeout * 2 + 30) * 1_000_000))\nSTATUS=recovering an interrupted apply, if any")
+        if let note = service.recover() { logger.warning("\(note)") }
         // One event loop thread: the agent serves a handful of coordinator connections, and every
         // further thread costs memory on nodes with many cores (the default group has one per core).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group)
+        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group,
+                                 limits: config.limits, revoked: { trust?.revokedSerials ?? [] })
+        trust?.onNewContext { server.replaceTLSContext($0) }
+        trust?.onRevoked { server.closeConnections(withSerials: $0) }
         let address: SocketAddress
         do {
             address = try await server.start(host: config.listenHost, port: config.listenPort)
@@ -92,6 +105,19 @@ public enum SystemdNotify {
             withUnsafePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, msg, strlen(msg), 0, $0, len) }
             }
+        }
+    }
+}
+
+/// The descriptor limit: connections, their TLS state and Docker calls each need one.
+enum FileLimits {
+    static func raiseOpenFiles(to wanted: Int, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+        let target = min(rlim_t(wanted), limit.rlim_max)
+        limit.rlim_cur = target
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 || target < rlim_t(wanted) {
+            logger.warning("open files limit is \(target), below the \(wanted) that maxConnections needs; raise LimitNOFILE= in the unit")
         }
     }
 }

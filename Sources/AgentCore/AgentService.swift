@@ -13,13 +13,16 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
     let docker: DockerEngineClient
     let dns: DockerDNSConfigurator
     let blockingQueue = DispatchQueue(label: "bok.agent.read", attributes: .concurrent)
+    /// Certificates and revocation (nil with --insecure).
+    public let trust: AgentTrust?
 
     public static let capabilities = [
         "docker.dns.get", "docker.dns.plan", "docker.dns.apply", "docker.restart", "chaincode.list", "chaincode.watch",
-        "node.health", "node.resolve", "node.upstreamDNS",
+        "node.health", "node.resolve", "node.upstreamDNS", "agent.revocations", "agent.cert.csr", "agent.cert.install",
     ]
 
-    public init(config: AgentConfig, logger: Logger) {
+    public init(config: AgentConfig, logger: Logger, trust: AgentTrust? = nil) {
+        self.trust = trust
         self.config = config
         self.logger = logger
         self.docker = DockerEngineClient(socketPath: config.dockerSocket, timeout: config.dockerTimeout)
@@ -104,7 +107,11 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             return try encode(ChaincodeListResult(containers: try await offload { () throws(RPCError) in try self.listChaincode() }))
         case .chaincodeWatch:
             let interval = config.watchInterval
-            Task.detached { await self.watch(connection: connection) }
+            try connection.acquireWatch()
+            Task.detached {
+                await self.watch(connection: connection)
+                connection.releaseWatch()
+            }
             return try encode(WatchResult(watching: true, intervalSeconds: interval))
         case .health:
             let p = request.params == nil ? HealthParams() : try params(HealthParams.self, request)
@@ -115,7 +122,28 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             return try encode(try await offload { () throws(RPCError) in try self.resolve(p) })
         case .upstreamDNS:
             return try encode(try upstreamDNS())
+        case .revocations:
+            let p = try params(RevocationParams.self, request)
+            let result = try requireTrust(request).install(p)
+            if result.closedConnections > 0 || result.revokedCount > 0 {
+                logger.notice("revocation list \(result.number) from \(connection.peer): \(result.revokedCount) serials revoked, \(result.closedConnections) open connections closed")
+            }
+            return try encode(result)
+        case .certCSR:
+            return try encode(try requireTrust(request).makeCSR(nodeName: config.nodeName))
+        case .certInstall:
+            let p = try params(CertInstallParams.self, request)
+            let result = try requireTrust(request).installCertificate(p, nodeName: config.nodeName)
+            logger.notice("new certificate \(result.serial) (valid until \(result.notAfter)) installed by \(connection.peer); new connections use it")
+            return try encode(result)
         }
+    }
+
+    private func requireTrust(_ request: RPCRequest) throws(RPCError) -> AgentTrust {
+        guard let trust else {
+            throw RPCError(.unsafeConfiguration, "\(request.method) needs mutual TLS; this agent runs with --insecure (tests only)")
+        }
+        return trust
     }
 
     func hello(_ p: HelloParams) throws(RPCError) -> HelloResult {
@@ -129,7 +157,10 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         }
         return HelloResult(protocol: hi, protocolMin: ProtocolVersion.supported.lowerBound, protocolMax: ProtocolVersion.supported.upperBound,
                            version: BoKVersion.string, node: config.nodeName, capabilities: Self.capabilities,
-                           dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail)
+                           dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail,
+                           certSerial: trust?.ownCertificate?.serial,
+                           certNotAfter: trust?.ownCertificate.map { ISO8601DateFormatter().string(from: $0.notAfter) },
+                           revocationNumber: trust?.revocationNumber)
     }
 
     /// The nameservers Docker gives new containers now (running dockerd first, else the file).

@@ -44,6 +44,8 @@ public enum InstallLayout {
         ExecStart=/usr/local/bin/bok-agent --config /etc/bok/agent.yaml
         Restart=on-failure
         RestartSec=2s
+        # Recovery of an interrupted apply at start may restart Docker: the agent extends this with
+        # EXTEND_TIMEOUT_USEC (sd_notify) while it recovers.
         TimeoutStartSec=30s
         TimeoutStopSec=90s
         # The agent restarts Docker (systemctl restart docker) and so must run as root, but it needs
@@ -51,7 +53,8 @@ public enum InstallLayout {
         User=root
         NoNewPrivileges=yes
         ProtectSystem=strict
-        ReadWritePaths=/etc/default /etc/docker /var/lib/bok-agent
+        # /etc/bok/tls: `coordinator certs rotate` installs the agent's new key and certificate there.
+        ReadWritePaths=/etc/default /etc/docker /etc/bok/tls /var/lib/bok-agent
         StateDirectory=bok-agent
         StateDirectoryMode=0700
         ProtectHome=yes
@@ -75,6 +78,8 @@ public enum InstallLayout {
         # Small: an idle agent needs almost nothing (BENCHMARKS.md).
         MemoryMax=128M
         TasksMax=64
+        # maxConnections (256) + TLS + Docker calls; the agent raises its soft limit up to this.
+        LimitNOFILE=4096
 
         [Install]
         WantedBy=multi-user.target

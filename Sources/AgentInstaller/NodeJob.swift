@@ -172,8 +172,10 @@ struct NodeJob: Sendable {
             files.append((InstallLayout.serviceScript, Data(InstallLayout.serviceScriptText.utf8), 0o755))
         }
         let names = [target.name, target.agentHost] + (target.ssh.host != target.agentHost ? [target.ssh.host] : [])
+        var bootstrapCertificate: Data?
         if try await !keepsCertificate(session, target, state, local, names: names) {
             let issued = try issueCertificate(target, names: names)
+            bootstrapCertificate = issued.cert
             files.append((InstallLayout.agentCert, issued.cert, 0o644))
             files.append((InstallLayout.agentKey, issued.key, 0o600))
         }
@@ -244,6 +246,10 @@ struct NodeJob: Sendable {
             hello = try await waitForHello(target, local)
         }
         report.agentVersion = hello.version
+        if let bootstrapCertificate, hello.capabilities.contains(AgentMethod.certCSR.rawValue) {
+            let serial = try await NodeKeyBootstrap.replace(target: target, trust: options.trust, tls: local.tls, bootstrapCertificate: bootstrapCertificate)
+            say("the agent made its own key; certificate \(serial) installed, the bootstrap one revoked")
+        }
         if let restartedAt { report.gapSeconds = (Date().timeIntervalSince(restartedAt) * 1000).rounded() / 1000 }
         report.action = !hadBinary ? .installed : binaryChanged ? .upgraded : !changed.isEmpty ? .updated : (state.running ? .unchanged : .updated)
         if report.action == .unchanged { report.restarted = false }

@@ -14,7 +14,9 @@ private struct PeerCredentials {
 public enum DockerdProcess {
     /// The PID of the process holding the other end of the Docker socket (`SO_PEERCRED`).
     /// Under socket activation that may be systemd (PID 1); callers check the command name.
-    public static func peerPID(socketPath: String) -> Int32? {
+    /// The connect has a timeout: a wedged dockerd whose accept backlog is full must not hang the agent
+    /// (this runs inside the mutation lock).
+    public static func peerPID(socketPath: String, timeout: Double = 2) -> Int32? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -26,10 +28,29 @@ public enum DockerdProcess {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if ok == 0 { break }
+            let code = errno
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return nil }
+            if code == EAGAIN || code == EINTR {
+                // Unix sockets: the listener's backlog is full; try again until the deadline.
+                usleep(20_000)
+                continue
+            }
+            guard code == EINPROGRESS else { return nil }
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&p, 1, Int32(left * 1000)) == 1 else { return nil }
+            var soError: Int32 = 0
+            var soLen = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &soLen) == 0, soError == 0 else { return nil }
+            break
         }
-        guard ok == 0 else { return nil }
         var cred = PeerCredentials()
         var len = socklen_t(MemoryLayout<PeerCredentials>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0, cred.pid > 0 else { return nil }

@@ -1,3 +1,4 @@
+import BoKYAML
 import Yams
 
 /// Turns `cluster-config.yaml` text into a validated `FabricTopology`, collecting every problem with its line.
@@ -22,9 +23,14 @@ struct TopologyParser {
         }
         let root: Node?
         do {
+            try YAMLBudget.checkSize(repair.text, source: source, maxBytes: 4 << 20)
             root = try Yams.compose(yaml: repair.text)
+            if let root { try YAMLBudget.check(root, source: source, maxNodes: 200_000) }
         } catch let error as YamlError {
             diagnostics.append(diagnostic(for: error))
+            throw TopologyError(diagnostics: diagnostics)
+        } catch let error as YAMLBudget.Exceeded {
+            self.error("", nil, error.reason)
             throw TopologyError(diagnostics: diagnostics)
         }
         guard let root else {

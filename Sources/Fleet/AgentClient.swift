@@ -4,10 +4,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import PKI
 
 /// A failure talking to one agent: which node, which address, which call, what to do.
 public struct AgentClientError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable { case connect, tls, timeout, closed, protocolError, remote }
+    public enum Kind: String, Sendable { case connect, tls, identity, timeout, closed, protocolError, remote }
     public let kind: Kind
     public let node: String
     public let address: String
@@ -17,6 +18,8 @@ public struct AgentClientError: Error, CustomStringConvertible, Sendable {
     public let rpcError: RPCError?
 
     public var description: String {
+        // An identity failure is one sentence naming node, address and the name the certificate carries.
+        if kind == .identity { return message }
         let call = method.map { " (\($0))" } ?? ""
         return "agent \(node) at \(address)\(call): \(message)"
     }
@@ -25,12 +28,20 @@ public struct AgentClientError: Error, CustomStringConvertible, Sendable {
 /// TLS material for the coordinator's side of the mutual-TLS link.
 public struct ClientTLS: Sendable {
     public let context: NIOSSLContext
-    public init(certFile: String, keyFile: String, caFile: String) throws {
+    /// Serials (lower-case hex) of revoked certificates: an agent presenting one is refused at once.
+    public let revokedSerials: Set<String>
+    /// The CA-signed revocation list and its number, delivered to agents that enforce an older one.
+    public let revocations: (signed: RevocationList.Signed, number: Int)?
+    public init(certFile: String, keyFile: String, caFile: String, revokedSerials: Set<String> = [],
+                revocations: (signed: RevocationList.Signed, number: Int)? = nil) throws {
+        self.revokedSerials = revokedSerials
+        self.revocations = revocations
         var config = TLSConfiguration.makeClientConfiguration()
         config.certificateChain = try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) }
         config.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
         config.trustRoots = .file(caFile)
-        // Agents are addressed by IP; the certificate must still chain to our CA.
+        // Agents are addressed by IP; the certificate must chain to our CA, and AgentIdentity then checks
+        // that it is an agent certificate naming the node the inventory expects at that address.
         config.certificateVerification = .noHostnameVerification
         config.minimumTLSVersion = .tlsv12
         context = try NIOSSLContext(configuration: config)
@@ -73,6 +84,7 @@ public final class AgentClient: Sendable {
                                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws(AgentClientError) -> AgentClient {
         let state = NIOLockedValueBox(ClientState())
         let address = "\(host):\(port)"
+        let handshake = NIOLockedValueBox<EventLoopPromise<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.milliseconds(Int64(timeout * 1000)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -81,6 +93,9 @@ public final class AgentClient: Sendable {
                     if let tls {
                         let handler = try NIOSSLClientHandler(context: tls.context, serverHostname: nil)
                         try channel.pipeline.syncOperations.addHandler(handler)
+                        let promise = channel.eventLoop.makePromise(of: Void.self)
+                        handshake.withLockedValue { $0 = promise }
+                        try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: promise, timeout: .milliseconds(Int64(timeout * 1000))))
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(JSONLineFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ClientResponseHandler(state: state, node: node, address: address))
@@ -94,12 +109,33 @@ public final class AgentClient: Sendable {
                 message: "cannot connect: \(error); is the agent running (systemctl status bok-agent) and is the port open?", rpcError: nil)
         }
         let client = AgentClient(node: node, host: host, port: port, channel: channel, state: state)
-        if tls != nil {
+        if let tls, let promise = handshake.withLockedValue({ $0 }) {
+            // Who answers? Checked before any call is made.
+            do {
+                try await promise.futureResult.get()
+                let peer = try await channel.nioSSL_peerCertificate().get()
+                try AgentIdentity.check(peer: peer, node: node, address: address, revoked: tls.revokedSerials)
+            } catch let e as AgentClientError {
+                try? await channel.close()
+                throw e
+            } catch {
+                try? await channel.close()
+                throw AgentClientError(kind: .tls, node: node, address: address, method: nil,
+                    message: "TLS handshake failed: \(error); the agent's certificate must come from the coordinator's CA (and ours from the agent's)", rpcError: nil)
+            }
             // Surface TLS refusals now, not on the first call.
             do {
                 let answer = try await client.callRaw(AgentMethod.hello.rawValue, params: try JSONCoding.value(HelloParams(client: "coordinator")), timeout: timeout)
                 let greeting = try? JSONCoding.decode(HelloResult.self, from: answer)
                 state.withLockedValue { $0.greeting = greeting }
+                // Any valid coordinator hands on the CA-signed revocation list: the agent refuses revoked
+                // coordinator certificates from then on.
+                if let list = tls.revocations, let greeting, greeting.capabilities.contains(AgentMethod.revocations.rawValue),
+                   list.number > (greeting.revocationNumber ?? 0) {
+                    _ = try await client.callRaw(AgentMethod.revocations.rawValue,
+                                                 params: try JSONCoding.value(RevocationParams(list: list.signed.list, signature: list.signed.signature)),
+                                                 timeout: timeout)
+                }
             } catch let e as AgentClientError {
                 try? await channel.close()
                 throw e
@@ -197,6 +233,8 @@ extension AgentClient {
     public func chaincodeList() async throws(AgentClientError) -> ChaincodeListResult { try await call(.chaincodeList, EmptyParams()) }
     public func resolve(_ p: ResolveParams) async throws(AgentClientError) -> ResolveResult { try await call(.resolve, p) }
     public func upstreamDNS() async throws(AgentClientError) -> UpstreamDNSResult { try await call(.upstreamDNS, EmptyParams()) }
+    public func certCSR() async throws(AgentClientError) -> CertCSRResult { try await call(.certCSR, CertCSRParams()) }
+    public func certInstall(_ p: CertInstallParams) async throws(AgentClientError) -> CertInstallResult { try await call(.certInstall, p) }
 }
 
 /// Matches responses to pending calls; forwards notifications; fails everything on close.

@@ -36,7 +36,7 @@ public struct FleetRunner: Sendable {
             do {
                 return try await AgentClient.connect(node: node.name, host: node.agentHost, port: node.agentPort, tls: tls, timeout: connectTimeout)
             } catch {
-                if attempt >= connectAttempts || error.kind == .tls || error.kind == .remote { throw error }
+                if attempt >= connectAttempts || error.kind == .tls || error.kind == .identity || error.kind == .remote { throw error }
                 try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay *= 2
                 attempt += 1

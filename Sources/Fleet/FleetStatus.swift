@@ -44,7 +44,11 @@ public struct FleetStatusCollector: Sendable {
                 desired = DNSRolloutSpec(kubeDNS: kubeDNS).desired(upstream: up.nameservers)
             }
             let params = HealthParams(desired: desired)
-            let health = try await retryingReadOnly { () throws(AgentClientError) in try await client.health(params) }
+            var health = try await retryingReadOnly { () throws(AgentClientError) in try await client.health(params) }
+            if let check = CertificateExpiry.check(hello) {
+                health.checks.append(check)
+                if check.status == .warn && health.status == .ok { health.status = .warn }
+            }
             let dns = try? await client.dnsGet()
             let chaincode = includeChaincode ? ((try? await client.chaincodeList())?.containers ?? []) : []
             let inForce = dns?.running?.nameservers ?? dns?.nameservers ?? []
@@ -88,5 +92,22 @@ public enum TextTable {
                     "\(running)/\(cc.count)", n.status.rawValue.uppercased()]
         }
         return render(["NODE", "AGENT", "DOCKER", "DNS IN FORCE", "DESIRED", "MATCH", "CHAINCODE", "STATUS"], rows)
+    }
+}
+
+/// `health`: an agent certificate that expires within 30 days is a warning (renew with `coordinator certs rotate`).
+public enum CertificateExpiry {
+    public static let warnDays = 30.0
+
+    public static func check(_ hello: HelloResult, now: Date = Date()) -> HealthCheck? {
+        guard let text = hello.certNotAfter, let notAfter = ISO8601DateFormatter().date(from: text) else { return nil }
+        let days = notAfter.timeIntervalSince(now) / 86_400
+        let serial = hello.certSerial ?? "?"
+        if days < warnDays {
+            return HealthCheck(name: "agent-certificate", status: .warn,
+                               detail: days <= 0 ? "certificate \(serial) expired \(text): renew it with `coordinator certs rotate --nodes \(hello.node)`"
+                                   : "certificate \(serial) expires in \(Int(days)) days (\(text)): renew it with `coordinator certs rotate --nodes \(hello.node)`")
+        }
+        return HealthCheck(name: "agent-certificate", status: .ok, detail: "certificate \(serial) valid until \(text)")
     }
 }

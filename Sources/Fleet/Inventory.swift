@@ -1,3 +1,4 @@
+import BoKYAML
 import Foundation
 import Yams
 
@@ -46,10 +47,14 @@ public struct Inventory: Sendable, Equatable {
     public static func parse(_ text: String, path: String) throws(FleetError) -> Inventory {
         let root: Node_
         do {
-            guard let n = try Yams.compose(yaml: text) else { throw FleetError("\(path): the inventory is empty; it needs a `nodes:` list") }
+            guard let n = try YAMLBudget.compose(text, source: path, maxBytes: 4 << 20, maxNodes: 200_000) else {
+                throw FleetError("\(path): the inventory is empty; it needs a `nodes:` list")
+            }
             root = Node_(n)
         } catch let e as FleetError {
             throw e
+        } catch let e as YAMLBudget.Exceeded {
+            throw FleetError(e.description)
         } catch {
             throw FleetError("\(path): not valid YAML: \(error)")
         }

@@ -3,10 +3,13 @@ import Foundation
 
 extension ManifestRenderer {
     /// Hyperledger Explorer and its PostgreSQL, in the first peer org's namespace (it signs with that org's admin).
+    /// Authentication is on: the UI's login (`exploreradmin` and a generated password) is in the Secret
+    /// `explorer-credentials` (keys `admin-user`, `admin-password`), next to the database password.
     func explorerObjects(in org: Organization) throws -> [KubeObject] {
         var objects: [KubeObject] = []
         objects.append(secret(Names.explorerCredentials, org: org, instance: "explorer", component: "credentials",
-                              data: ["db-password": password(org.namespace, "explorer-db")]))
+                              data: ["db-password": password(org.namespace, "explorer-db"), "admin-user": Self.explorerAdminUser,
+                                     "admin-password": password(org.namespace, "explorer-admin")]))
         objects.append(secret(Names.explorerConfig, org: org, instance: "explorer", component: "explorer",
                               data: ["config.json": try explorerConfig(), "connection-profile.json": try connectionProfile(org)]))
         if let data = claim("explorer-db", org: org, instance: "explorer", size: "1Gi") { objects.append(data) }
@@ -53,6 +56,8 @@ extension ManifestRenderer {
         return objects
     }
 
+    static let explorerAdminUser = "exploreradmin"
+
     private func explorerConfig() throws -> String {
         try json(["network-configs": ["bok": ["name": "BoK \(topology.tenant)", "profile": "./connection-profile/bok.json"]],
                   "license": "Apache-2.0"])
@@ -71,8 +76,9 @@ extension ManifestRenderer {
             "license": "Apache-2.0",
             "client": [
                 "tlsEnable": true,
-                "adminCredential": ["id": "exploreradmin", "password": password(org.namespace, "explorer-admin")],
-                "enableAuthentication": false,
+                "adminCredential": ["id": Self.explorerAdminUser, "password": password(org.namespace, "explorer-admin")],
+                // The explorer signs with the org admin's identity: its UI must not be open to anyone who can reach it.
+                "enableAuthentication": true,
                 "organization": org.mspID,
                 "connection": ["timeout": ["peer": ["endorser": "300"], "orderer": "300"]],
             ],

@@ -1,3 +1,4 @@
+import BoKSystem
 import FabricTopology
 import Foundation
 #if canImport(Glibc)
@@ -119,9 +120,13 @@ public struct ManifestRenderer: Sendable {
             let folder = String(path[..<path.lastIndex(of: "/")!])
             if folders.last != folder && !folders.contains(folder) { folders.append(folder) }
         }
+        let secret = hasSecretInputs
         for folder in folders {
             do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                // With --crypto the tree holds every org's keys as Secrets: 0700 directories, 0600 Secret files.
+                if secret { try SecretFile.makePrivateDirectory(folder) } else {
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                }
             } catch {
                 throw RenderError.cannotWrite(path: folder, reason: "\(error)")
             }
@@ -132,7 +137,7 @@ public struct ManifestRenderer: Sendable {
             var bytes = 0
             for index in stride(from: worker, to: objects.count, by: workers) {
                 do {
-                    bytes += try FileWriter.write(objects[index].yaml, to: paths[index])
+                    bytes += try FileWriter.write(objects[index].yaml, to: paths[index], mode: objects[index].kind == "Secret" ? 0o600 : 0o644)
                 } catch {
                     results.set(worker, .failure(RenderError.cannotWrite(path: paths[index], reason: "\(error)")))
                     return
@@ -275,11 +280,13 @@ enum FileWriter {
         var description: String { String(cString: strerror(code)) }
     }
 
-    /// Writes text to a file (mode 0644, replaced if present); returns the bytes written.
-    static func write(_ text: String, to path: String) throws -> Int {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// Writes text to a file (replaced if present; never through a symbolic link); returns the bytes written.
+    /// The mode is set before any content goes in, so a Secret is never readable by others, not even briefly.
+    static func write(_ text: String, to path: String, mode: mode_t = 0o644) throws -> Int {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw Failure(code: errno) }
         defer { close(fd) }
+        guard fchmod(fd, mode) == 0 else { throw Failure(code: errno) }
         var text = text
         return try text.withUTF8 { buffer in
             var offset = 0

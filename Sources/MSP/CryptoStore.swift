@@ -58,14 +58,15 @@ public struct DirectoryCryptoStore: CryptoStore {
         }
     }
 
-    /// mkdir -p, cheap when the directory exists (the common case while writing thousands of files).
+    /// mkdir -p with mode 0700 (the tree holds every org's private keys), cheap when the directory exists
+    /// (the common case while writing thousands of files).
     private func makeDirectoryAbsolute(_ path: String) throws {
-        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
         guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash > path.startIndex else {
             throw POSIXFileError(path: path, operation: "create directory", code: errno)
         }
         try makeDirectoryAbsolute(String(path[..<slash]))
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw POSIXFileError(path: path, operation: "create directory", code: errno)
         }
     }

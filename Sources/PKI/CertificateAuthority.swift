@@ -51,7 +51,8 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// Issues a certificate with subject `CN=commonName[, OU=organizationalUnit]`.
-    /// - Parameter sans: DNS names or IP literals (IPv4 or IPv6) for the SubjectAlternativeName extension.
+    /// - Parameter sans: DNS names, IP literals (IPv4 or IPv6) or `bok:` URIs (roles, see ``AgentLinkRole``) for the
+    ///   SubjectAlternativeName extension.
     public func issue(
         commonName: String, organizationalUnit: String?, sans: [String], usage: CertificateUsage,
         publicKey: P256.Signing.PublicKey, validityDays: Int, notBefore: Date?
@@ -108,6 +109,9 @@ public struct CertificateAuthority: Sendable {
     static func generalName(_ san: String) throws -> GeneralName {
         if let bytes = IPAddressBytes.parse(san) {
             return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes)))
+        }
+        if san.hasPrefix(AgentLinkRole.uriScheme + ":") {
+            return .uniformResourceIdentifier(san)
         }
         guard !san.isEmpty, san.utf8.count <= 253, san.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
             throw PKIError.invalidName("'\(san)' is neither an IP address nor a DNS name")

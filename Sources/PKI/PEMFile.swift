@@ -73,12 +73,14 @@ public enum PEMFile {
         try writeFile(path, contents: pem(for: key), mode: 0o600)
     }
 
-    /// Writes text with the given mode, replacing any existing file (whose mode is then corrected too).
+    /// Writes text with the given mode, replacing any existing file (whose mode is corrected before the new
+    /// content goes in). A symbolic link at `path` is refused (ELOOP), never followed.
     public static func writeFile(_ path: String, contents: String, mode: mode_t) throws {
         // A new file costs open+write+close; only an existing one needs the extra chmod.
-        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        // Never through a symbolic link (O_NOFOLLOW): a planted link must not redirect a key into another file.
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         if fd < 0 && errno == EEXIST {
-            fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 && fchmod(fd, mode) != 0 {
                 let code = errno
                 close(fd)

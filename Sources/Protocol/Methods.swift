@@ -18,6 +18,12 @@ public enum AgentMethod: String, Sendable, CaseIterable {
     case chaincodeWatch = "chaincode.watch"
     case resolve = "node.resolve"
     case upstreamDNS = "node.upstreamDNS"
+    /// Installs a newer CA-signed revocation list (coordinator certificates the agent must refuse).
+    case revocations = "agent.revocations"
+    /// Certificate rotation, step 1: the node makes a new key (kept on the node) and returns a CSR.
+    case certCSR = "agent.cert.csr"
+    /// Certificate rotation, step 2: the agent installs the signed certificate for new connections.
+    case certInstall = "agent.cert.install"
 }
 
 /// Names of pushed notifications (requests without `id`, agent → coordinator).
@@ -54,8 +60,17 @@ public struct HelloResult: Codable, Sendable, Equatable {
     public var dnsSource: String
     /// A sentence on how that was found out (systemd unit, restart command, …).
     public var dnsSourceDetail: String?
+    /// The agent's TLS certificate: serial (lower-case hex) and notAfter (ISO 8601); nil with --insecure.
+    public var certSerial: String?
+    public var certNotAfter: String?
+    /// The number of the revocation list the agent enforces (0: none received).
+    public var revocationNumber: Int?
     public init(protocol: Int, protocolMin: Int, protocolMax: Int, version: String, node: String,
-                capabilities: [String], dnsSource: String, dnsSourceDetail: String? = nil) {
+                capabilities: [String], dnsSource: String, dnsSourceDetail: String? = nil,
+                certSerial: String? = nil, certNotAfter: String? = nil, revocationNumber: Int? = nil) {
+        self.certSerial = certSerial
+        self.certNotAfter = certNotAfter
+        self.revocationNumber = revocationNumber
         self.protocol = `protocol`
         self.protocolMin = protocolMin
         self.protocolMax = protocolMax
@@ -355,5 +370,55 @@ public enum JSONCoding {
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue?) throws -> T {
         let data = try encoder().encode(value ?? .object([:]))
         return try JSONDecoder().decode(T.self, from: data)
+    }
+}
+
+// MARK: agent.revocations, agent.cert.*
+
+/// A CA-signed revocation list: `list` is base64 of the payload JSON, `signature` base64 DER ECDSA by the CA key.
+public struct RevocationParams: Codable, Sendable, Equatable {
+    public var list: String
+    public var signature: String
+    public init(list: String, signature: String) {
+        self.list = list
+        self.signature = signature
+    }
+}
+
+public struct RevocationResult: Codable, Sendable, Equatable {
+    /// The number of the list now enforced.
+    public var number: Int
+    public var revokedCount: Int
+    /// Open connections closed because their certificate is now revoked.
+    public var closedConnections: Int
+    public init(number: Int, revokedCount: Int, closedConnections: Int) {
+        self.number = number
+        self.revokedCount = revokedCount
+        self.closedConnections = closedConnections
+    }
+}
+
+public struct CertCSRParams: Codable, Sendable, Equatable {
+    public init() {}
+}
+
+public struct CertCSRResult: Codable, Sendable, Equatable {
+    /// PEM CERTIFICATE REQUEST for a fresh P-256 key that stays on the node.
+    public var csr: String
+    public init(csr: String) { self.csr = csr }
+}
+
+public struct CertInstallParams: Codable, Sendable, Equatable {
+    /// PEM certificate for the key of the last `agent.cert.csr`.
+    public var certificate: String
+    public init(certificate: String) { self.certificate = certificate }
+}
+
+public struct CertInstallResult: Codable, Sendable, Equatable {
+    public var serial: String
+    public var notAfter: String
+    public init(serial: String, notAfter: String) {
+        self.serial = serial
+        self.notAfter = notAfter
     }
 }

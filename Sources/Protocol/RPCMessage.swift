@@ -132,4 +132,8 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     case nodeIOError = -32006
     /// A DNS query failed (no answer, timeout, NXDOMAIN).
     case resolveFailed = -32007
+    /// A bound of the agent was reached (watches per connection or in total); try again later.
+    case limitReached = -32008
+    /// A certificate, CSR or revocation list was refused (wrong CA, bad signature, older list, no pending key).
+    case certificateRejected = -32009
 }

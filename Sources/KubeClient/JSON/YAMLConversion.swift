@@ -1,3 +1,4 @@
+import BoKYAML
 import Foundation
 import Yams
 
@@ -38,8 +39,10 @@ extension JSON {
     public static func parseYAMLDocuments(_ text: String) throws(YAMLConversionError) -> [JSON] {
         do {
             var result: [JSON] = []
+            try YAMLBudget.checkSize(text, source: "YAML")
             var documents = try Yams.compose_all(yaml: text, yamlResolver)
             while let node = documents.next() {
+                try YAMLBudget.check(node, source: "YAML")
                 let value = try convert(node)
                 if value != .null { result.append(value) }
             }
@@ -50,6 +53,8 @@ extension JSON {
             throw error
         } catch let error as YamlError {
             throw YAMLConversionError(yamlError: error)
+        } catch let error as YAMLBudget.Exceeded {
+            throw YAMLConversionError(line: nil, reason: error.reason)
         } catch {
             throw YAMLConversionError(line: nil, reason: "\(error)")
         }

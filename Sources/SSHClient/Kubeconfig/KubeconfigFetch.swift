@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 
 /// Copies the kubeconfig from a Kubernetes master over SSH to a local file: the first of
@@ -112,44 +113,10 @@ public struct KubeconfigFetch: Sendable {
 
 /// Crash-safe local file writes.
 enum LocalFile {
-    /// Temp file in the same directory, exact mode, fsync, rename, fsync of the directory. Missing
-    /// directories are created with mode 0700.
+    /// BoK's secret writer (BoKSystem.SecretFile): temp file created 0600 with O_EXCL|O_NOFOLLOW, fsync, rename,
+    /// fsync of the directory; missing directories are created 0700; a symbolic link at `path` is refused.
     static func writeAtomically(_ data: Data, to path: String, mode: mode_t) throws(LocalFileError) {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        if !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw LocalFileError(reason: "cannot create directory \(directory): \(error.localizedDescription)")
-            }
-        }
-        let name = (path as NSString).lastPathComponent
-        let temporary = "\(directory)/.\(name).bok-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw LocalFileError(reason: "cannot create \(temporary): \(POSIXErrorText.describe(errno))") }
-        var failure: String?
-        if fchmod(fd, mode) != 0 { failure = "cannot set the mode of \(temporary): \(POSIXErrorText.describe(errno))" }
-        var written = 0
-        while failure == nil && written < data.count {
-            let n = data.withUnsafeBytes { write(fd, $0.baseAddress!.advanced(by: written), $0.count - written) }
-            if n < 0 && errno != EINTR { failure = "cannot write \(temporary): \(POSIXErrorText.describe(errno))" }
-            if n > 0 { written += n }
-        }
-        if failure == nil && fsync(fd) != 0 { failure = "cannot flush \(temporary): \(POSIXErrorText.describe(errno))" }
-        close(fd)
-        if failure == nil && rename(temporary, path) != 0 {
-            failure = "cannot rename \(temporary) to \(path): \(POSIXErrorText.describe(errno))"
-        }
-        if let failure {
-            unlink(temporary)
-            throw LocalFileError(reason: failure)
-        }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
-        }
+        do { try SecretFile.write(data, to: path, mode: mode) } catch { throw LocalFileError(reason: error.description) }
     }
 
     /// Takes group and other permissions away when the file has any more than `mode`.
