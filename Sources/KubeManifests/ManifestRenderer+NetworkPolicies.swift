@@ -19,8 +19,10 @@ extension ManifestRenderer {
         let anywhere: YAMLValue? = nil
         if org.kind == .peer {
             var rules = [rule(from: [tenant], ports: [FabricPorts.peer, FabricPorts.operations])]
-            rules.append(rule(from: nodeCIDRs.isEmpty ? anywhere : .list(nodeCIDRs.map { ["ipBlock": ["cidr": .string($0)]] }),
-                              ports: [FabricPorts.chaincode]))
+            rules.append(
+                rule(
+                    from: nodeCIDRs.isEmpty ? anywhere : .list(nodeCIDRs.map { ["ipBlock": ["cidr": .string($0)]] }),
+                    ports: [FabricPorts.chaincode]))
             policies.append(policy("allow-fabric-peer", org: org, selecting: "fabric-peer", rules: rules))
         } else {
             var rules = [rule(from: [tenant], ports: [FabricPorts.orderer, FabricPorts.ordererAdmin, FabricPorts.operations])]
@@ -31,8 +33,10 @@ extension ManifestRenderer {
         if topology.nodePorts.caBase != nil { caRules.append(rule(from: anywhere, ports: [FabricPorts.ca])) }
         policies.append(policy("allow-fabric-ca", org: org, selecting: "fabric-ca", rules: caRules))
         if topology.explorerOrg == org {
-            policies.append(policy("allow-fabric-explorer", org: org, selecting: "fabric-explorer",
-                                   rules: [rule(from: anywhere, ports: [FabricPorts.explorer])]))
+            policies.append(
+                policy(
+                    "allow-fabric-explorer", org: org, selecting: "fabric-explorer",
+                    rules: [rule(from: anywhere, ports: [FabricPorts.explorer])]))
         }
         return policies
     }
@@ -43,13 +47,18 @@ extension ManifestRenderer {
 
     private func policy(_ name: String, org: Organization, selecting app: String?, rules: [YAMLValue]) -> KubeObject {
         let selector: YAMLValue = app.map { ["matchLabels": [BoKLabels.name: .string($0)]] } ?? .mapping([])
-        return object("networking.k8s.io/v1", "NetworkPolicy", name: name, namespace: org.namespace,
-                      labels: labels(name: "fabric-network-policy", instance: name, component: "network-policy", org: org), [
-                          ("spec", .compact([
-                              ("podSelector", selector),
-                              ("policyTypes", ["Ingress"]),
-                              ("ingress", rules.isEmpty ? nil : .list(rules)),
-                          ])),
-                      ])
+        return object(
+            "networking.k8s.io/v1", "NetworkPolicy", name: name, namespace: org.namespace,
+            labels: labels(name: "fabric-network-policy", instance: name, component: "network-policy", org: org),
+            [
+                (
+                    "spec",
+                    .compact([
+                        ("podSelector", selector),
+                        ("policyTypes", ["Ingress"]),
+                        ("ingress", rules.isEmpty ? nil : .list(rules)),
+                    ])
+                )
+            ])
     }
 }

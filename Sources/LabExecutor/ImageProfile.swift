@@ -18,19 +18,23 @@ public struct ImageProfile: Sendable, Equatable {
         let cfg = "/etc/hyperledger/fabric"
         switch repository {
         case "hyperledger/fabric-peer":
-            return ImageProfile(repository: repository, environment: ["FABRIC_CFG_PATH": cfg], configFiles: ["core.yaml"],
-                                configDirectory: cfg, defaultCommand: ["peer", "node", "start"])
+            return ImageProfile(
+                repository: repository, environment: ["FABRIC_CFG_PATH": cfg], configFiles: ["core.yaml"],
+                configDirectory: cfg, defaultCommand: ["peer", "node", "start"])
         case "hyperledger/fabric-orderer":
-            return ImageProfile(repository: repository, environment: ["FABRIC_CFG_PATH": cfg],
-                                configFiles: ["orderer.yaml", "configtx.yaml"], configDirectory: cfg, defaultCommand: ["orderer"])
+            return ImageProfile(
+                repository: repository, environment: ["FABRIC_CFG_PATH": cfg],
+                configFiles: ["orderer.yaml", "configtx.yaml"], configDirectory: cfg, defaultCommand: ["orderer"])
         case "hyperledger/fabric-tools":
-            return ImageProfile(repository: repository, environment: ["FABRIC_CFG_PATH": cfg],
-                                configFiles: ["core.yaml", "orderer.yaml", "configtx.yaml"], configDirectory: cfg,
-                                defaultCommand: ["/bin/sh"])
+            return ImageProfile(
+                repository: repository, environment: ["FABRIC_CFG_PATH": cfg],
+                configFiles: ["core.yaml", "orderer.yaml", "configtx.yaml"], configDirectory: cfg,
+                defaultCommand: ["/bin/sh"])
         case "hyperledger/fabric-ca":
             let home = "/etc/hyperledger/fabric-ca-server"
-            return ImageProfile(repository: repository, environment: ["FABRIC_CA_HOME": home, "FABRIC_CA_SERVER_HOME": home],
-                                configFiles: [], configDirectory: nil, defaultCommand: ["fabric-ca-server", "start", "-b", "admin:adminpw"])
+            return ImageProfile(
+                repository: repository, environment: ["FABRIC_CA_HOME": home, "FABRIC_CA_SERVER_HOME": home],
+                configFiles: [], configDirectory: nil, defaultCommand: ["fabric-ca-server", "start", "-b", "admin:adminpw"])
         default:
             return nil
         }

@@ -1,7 +1,7 @@
 import DockerEngine
 import Foundation
-import KubeClient
 import KubeAPIStandIn
+import KubeClient
 import Lab
 
 #if canImport(Glibc)
@@ -77,8 +77,9 @@ public enum LabAPIServer {
             if FileManager.default.fileExists(atPath: kubeconfig(lab)) { return pid }
             if let code = CommandRunner.exitStatus(ifExited: pid) {
                 let log = (try? String(contentsOfFile: logFile(lab), encoding: .utf8)) ?? ""
-                throw ExecutorError("the lab's Kubernetes API exited with \(code) while starting; its log (\(logFile(lab))):\n"
-                    + log.split(separator: "\n").suffix(10).joined(separator: "\n"))
+                throw ExecutorError(
+                    "the lab's Kubernetes API exited with \(code) while starting; its log (\(logFile(lab))):\n"
+                        + log.split(separator: "\n").suffix(10).joined(separator: "\n"))
             }
             usleep(100_000)
         }
@@ -89,15 +90,31 @@ public enum LabAPIServer {
 private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
 }
 
 private final class ExecutorBox: @unchecked Sendable {
     private let lock = NSLock()
     private var value: LabExecutor?
     var executor: LabExecutor? {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return value
+        }
+        set {
+            lock.lock()
+            value = newValue
+            lock.unlock()
+        }
     }
 }

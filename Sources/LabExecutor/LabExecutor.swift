@@ -126,8 +126,9 @@ public final class LabExecutor: @unchecked Sendable {
             guard let want = desired[key] else { continue }
             // A Job that already finished keeps its status; its pod is not run again.
             if want.kind == "Job", !WorkloadReadiness.job(want.owner).isPending { continue }
-            startPod(key: key, kind: want.kind, owner: want.owner, hash: want.hash, index: want.index, services: services,
-                     secrets: secrets[want.owner.namespace ?? ""] ?? [:], configMaps: configMaps[want.owner.namespace ?? ""] ?? [:])
+            startPod(
+                key: key, kind: want.kind, owner: want.owner, hash: want.hash, index: want.index, services: services,
+                secrets: secrets[want.owner.namespace ?? ""] ?? [:], configMaps: configMaps[want.owner.namespace ?? ""] ?? [:])
         }
         lock.lock()
         let keys = Array(pods.keys)
@@ -190,7 +191,7 @@ public final class LabExecutor: @unchecked Sendable {
             return
         }
         if let text = try? String(contentsOfFile: dir + "/kube-dns.pid", encoding: .utf8),
-           let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
         {
             kill(pid, SIGHUP)  // dnsmasq re-reads its hosts files
         }
@@ -200,8 +201,10 @@ public final class LabExecutor: @unchecked Sendable {
 
     // MARK: pods
 
-    private func startPod(key: String, kind: String, owner: KubeObject, hash: String, index: Int, services: [KubeObject],
-                          secrets: [String: KubeObject], configMaps: [String: KubeObject]) {
+    private func startPod(
+        key: String, kind: String, owner: KubeObject, hash: String, index: Int, services: [KubeObject],
+        secrets: [String: KubeObject], configMaps: [String: KubeObject]
+    ) {
         let ns = owner.namespace ?? "default"
         let template = owner["spec", "template"] ?? .object([:])
         let labels = template[path: ["metadata", "labels"]]?.stringMap ?? [:]
@@ -210,33 +213,39 @@ public final class LabExecutor: @unchecked Sendable {
         let perNode = Dictionary(grouping: pods.values, by: \.sandbox.node).mapValues(\.count)
         // Spread like the scheduler's default topology spread: pods of one kind (peers, orderers) on different nodes.
         let app = labels["app.kubernetes.io/name"]
-        let sameKind = Dictionary(grouping: pods.values.filter { app != nil && $0.plan.labels["app.kubernetes.io/name"] == app },
-                                  by: \.sandbox.node).mapValues(\.count)
+        let sameKind = Dictionary(
+            grouping: pods.values.filter { app != nil && $0.plan.labels["app.kubernetes.io/name"] == app },
+            by: \.sandbox.node
+        ).mapValues(\.count)
         lock.unlock()
         guard let slot = Self.podSlots.first(where: { !used.contains($0) }) else {
             say("executor: no free pod slot for \(key) (the lab runs at most \(Self.podSlots.count) pods); waiting")
             return
         }
-        guard let node = lab.nodes.min(by: {
-            (sameKind[$0.name] ?? 0, perNode[$0.name] ?? 0, $0.index) < (sameKind[$1.name] ?? 0, perNode[$1.name] ?? 0, $1.index)
-        }) else { return }
+        guard
+            let node = lab.nodes.min(by: {
+                (sameKind[$0.name] ?? 0, perNode[$0.name] ?? 0, $0.index) < (sameKind[$1.name] ?? 0, perNode[$1.name] ?? 0, $1.index)
+            })
+        else { return }
         // Every Service of the namespace that selects the pod lends it its ClusterIP (the first replica only).
         var addresses: [String] = []
         if index == 0 {
             for s in services where s.namespace == ns {
                 let selector = s["spec", "selector"]?.stringMap ?? [:]
                 guard !selector.isEmpty, selector.allSatisfy({ labels[$0.key] == $0.value }),
-                      let ip = s["spec", "clusterIP"]?.stringValue, ip.hasPrefix("198.18.\(lab.subnet).")
+                    let ip = s["spec", "clusterIP"]?.stringValue, ip.hasPrefix("198.18.\(lab.subnet).")
                 else { continue }
                 addresses.append(ip)
             }
         }
         if addresses.isEmpty { addresses = ["198.18.\(lab.subnet).\(59 + slot)"] }
         let podName = kind == "Job" ? "\(owner.name)-\(Self.suffix())" : "\(owner.name)-\(hash.prefix(10))-\(Self.suffix())"
-        let planner = PodPlanner(secrets: secrets, configMaps: configMaps, fields: [
-            "metadata.name": podName, "metadata.namespace": ns, "spec.nodeName": node.name, "status.podIP": addresses[0],
-            "status.hostIP": node.address, "spec.serviceAccountName": "default",
-        ])
+        let planner = PodPlanner(
+            secrets: secrets, configMaps: configMaps,
+            fields: [
+                "metadata.name": podName, "metadata.namespace": ns, "spec.nodeName": node.name, "status.podIP": addresses[0],
+                "status.hostIP": node.address, "spec.serviceAccountName": "default",
+            ])
         let plan: PodPlan
         do {
             plan = try planner.plan(namespace: ns, template: template)
@@ -276,8 +285,9 @@ public final class LabExecutor: @unchecked Sendable {
                 }
             }
             pod.launched = true
-            say("executor: started pod \(pod.plan.namespace)/\(pod.podName) on \(node.name) at \(pod.sandbox.addresses.joined(separator: ",")) "
-                + "(\(pod.plan.containers.map { "\($0.name): \($0.argv.first ?? "")" }.joined(separator: ", ")))")
+            say(
+                "executor: started pod \(pod.plan.namespace)/\(pod.podName) on \(node.name) at \(pod.sandbox.addresses.joined(separator: ",")) "
+                    + "(\(pod.plan.containers.map { "\($0.name): \($0.argv.first ?? "")" }.joined(separator: ", ")))")
             lock.lock()
             pods[pod.key] = pod
             lock.unlock()
@@ -327,15 +337,16 @@ public final class LabExecutor: @unchecked Sendable {
                 pod.restarts[container.name, default: 0] += 1
                 changed = true
                 do {
-                    pod.processes[container.name] = try sandboxes.start(container, of: pod.plan, in: pod.sandbox, node: node,
-                                                                        restartCount: pod.restarts[container.name]!)
+                    pod.processes[container.name] = try sandboxes.start(
+                        container, of: pod.plan, in: pod.sandbox, node: node,
+                        restartCount: pod.restarts[container.name]!)
                 } catch {
                     pod.message = error.description
                 }
             }
         }
         if pod.ownerKind == "Job", pod.finished == nil, !pod.plan.containers.isEmpty,
-           pod.plan.containers.allSatisfy({ pod.lastExit[$0.name] == 0 && pod.processes[$0.name] == nil })
+            pod.plan.containers.allSatisfy({ pod.lastExit[$0.name] == 0 && pod.processes[$0.name] == nil })
         {
             pod.finished = "Succeeded"
         }
@@ -343,7 +354,8 @@ public final class LabExecutor: @unchecked Sendable {
             changed = true
             stop(pod, reason: "its Job pod \(pod.finished!.lowercased())", keepObject: true)
         }
-        let ready = pod.finished == nil && pod.plan.notRun.isEmpty && !pod.plan.containers.isEmpty
+        let ready =
+            pod.finished == nil && pod.plan.notRun.isEmpty && !pod.plan.containers.isEmpty
             && pod.plan.containers.allSatisfy { c in
                 guard let process = pod.processes[c.name], process.started.timeIntervalSinceNow < -0.5 else { return false }
                 return c.readiness.map { ReadinessProbe.check($0, address: pod.sandbox.podIP) } ?? true
@@ -396,10 +408,12 @@ public final class LabExecutor: @unchecked Sendable {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": [
                 "name": .string(pod.podName), "namespace": .string(pod.plan.namespace), "labels": JSON(labels),
-                "ownerReferences": [[
-                    "apiVersion": .string(pod.owner.apiVersion), "kind": .string(pod.owner.kind), "name": .string(pod.owner.name),
-                    "uid": pod.owner.metadata["uid"] ?? "", "controller": true, "blockOwnerDeletion": true,
-                ]],
+                "ownerReferences": [
+                    [
+                        "apiVersion": .string(pod.owner.apiVersion), "kind": .string(pod.owner.kind), "name": .string(pod.owner.name),
+                        "uid": pod.owner.metadata["uid"] ?? "", "controller": true, "blockOwnerDeletion": true,
+                    ]
+                ],
             ],
             "spec": spec,
         ]
@@ -418,7 +432,9 @@ public final class LabExecutor: @unchecked Sendable {
             if pod.processes[c.name] != nil {
                 state = ["running": ["startedAt": .string(now)]]
             } else if let code = pod.lastExit[c.name] {
-                state = ["terminated": ["exitCode": .int(Int64(code)), "reason": .string(code == 0 ? "Completed" : "Error"), "finishedAt": .string(now)]]
+                state = [
+                    "terminated": ["exitCode": .int(Int64(code)), "reason": .string(code == 0 ? "Completed" : "Error"), "finishedAt": .string(now)]
+                ]
                 if pod.restartAt[c.name] != nil { state = ["waiting": ["reason": "CrashLoopBackOff", "message": .string("exited with \(code)")]] }
             } else {
                 state = ["waiting": ["reason": "ContainerCreating", "message": .string(pod.message ?? "")]]
@@ -429,8 +445,10 @@ public final class LabExecutor: @unchecked Sendable {
             ]
         }
         statuses += pod.plan.notRun.map { n in
-            ["name": .string(n.container), "image": .string(n.image), "imageID": "", "ready": false, "started": false, "restartCount": 0,
-             "state": ["waiting": ["reason": "NotRunInLab", "message": .string(n.reason)]]]
+            [
+                "name": .string(n.container), "image": .string(n.image), "imageID": "", "ready": false, "started": false, "restartCount": 0,
+                "state": ["waiting": ["reason": "NotRunInLab", "message": .string(n.reason)]],
+            ]
         }
         let phase = pod.finished ?? (pod.processes.isEmpty && pod.restartAt.isEmpty ? "Pending" : "Running")
         let status: JSON = [
@@ -457,8 +475,10 @@ public final class LabExecutor: @unchecked Sendable {
         lock.unlock()
         let now = Date().formatted(.iso8601)
         func condition(_ type: String, _ ok: Bool, _ reason: String, _ message: String) -> JSON {
-            ["type": .string(type), "status": ok ? "True" : "False", "reason": .string(reason), "message": .string(message),
-             "lastTransitionTime": .string(now), "lastUpdateTime": .string(now)]
+            [
+                "type": .string(type), "status": ok ? "True" : "False", "reason": .string(reason), "message": .string(message),
+                "lastTransitionTime": .string(now), "lastUpdateTime": .string(now),
+            ]
         }
         for d in deployments where d.metadata["deletionTimestamp"] == nil {
             let prefix = "Deployment/\(d.namespace ?? "")/\(d.name)/"
@@ -479,11 +499,13 @@ public final class LabExecutor: @unchecked Sendable {
                 if replicas - ready > 0 { s["unavailableReplicas"] = .int(Int64(replicas - ready)) }
             }
             // A container the lab cannot run never becomes ready: say so at once instead of letting a rollout wait.
-            let progressing = notRun.isEmpty
+            let progressing =
+                notRun.isEmpty
                 ? condition("Progressing", true, ready >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", "run by the BoK lab executor")
-                : condition("Progressing", false, "ProgressDeadlineExceeded",
-                            "the lab runs only Fabric's own images and cannot run \(Set(notRun).sorted().joined(separator: ", ")); "
-                                + "use StateDatabase: LevelDB and Explorer: false on the lab (configs/lab-cluster-config.yaml)")
+                : condition(
+                    "Progressing", false, "ProgressDeadlineExceeded",
+                    "the lab runs only Fabric's own images and cannot run \(Set(notRun).sorted().joined(separator: ", ")); "
+                        + "use StateDatabase: LevelDB and Explorer: false on the lab (configs/lab-cluster-config.yaml)")
             s["conditions"] = [
                 condition("Available", ready >= replicas, ready >= replicas ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", message),
                 progressing,
@@ -492,21 +514,28 @@ public final class LabExecutor: @unchecked Sendable {
         }
         for j in jobs where j.metadata["deletionTimestamp"] == nil {
             guard let pod = all["Job/\(j.namespace ?? "")/\(j.name)/0"] else { continue }
-            var s: [String: JSON] = ["startTime": .string(pod.created.formatted(.iso8601)), "ready": 0, "terminating": 0,
-                                     "uncountedTerminatedPods": .object([:])]
+            var s: [String: JSON] = [
+                "startTime": .string(pod.created.formatted(.iso8601)), "ready": 0, "terminating": 0,
+                "uncountedTerminatedPods": .object([:]),
+            ]
             switch pod.finished {
             case "Succeeded":
                 s["succeeded"] = 1
                 s["active"] = 0
                 s["completionTime"] = .string(now)
-                s["conditions"] = [condition("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods"),
-                                   condition("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods")]
+                s["conditions"] = [
+                    condition("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods"),
+                    condition("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods"),
+                ]
             case "Failed":
                 s["failed"] = .int(Int64(pod.failures))
                 s["active"] = 0
-                let message = (pod.message ?? "Job has reached the specified backoff limit") + "; log: kubectl logs -n \(j.namespace ?? "") \(pod.podName)"
-                s["conditions"] = [condition("FailureTarget", true, "BackoffLimitExceeded", message),
-                                   condition("Failed", true, "BackoffLimitExceeded", message)]
+                let message =
+                    (pod.message ?? "Job has reached the specified backoff limit") + "; log: kubectl logs -n \(j.namespace ?? "") \(pod.podName)"
+                s["conditions"] = [
+                    condition("FailureTarget", true, "BackoffLimitExceeded", message),
+                    condition("Failed", true, "BackoffLimitExceeded", message),
+                ]
             default:
                 s["active"] = 1
                 if pod.failures > 0 { s["failed"] = .int(Int64(pod.failures)) }

@@ -4,12 +4,15 @@ import Lab
 /// `lab up --fabric`: on top of a lab that is up, Fabric's chaincode images in every node's Docker, and the lab's
 /// Kubernetes API with the executor that runs what is applied to it.
 public enum LabFabric {
-    public static func up(_ lab: LabState, release: String, coordinator: String, images withImages: Bool = true,
-                          progress: (String) -> Void) throws -> LabState {
+    public static func up(
+        _ lab: LabState, release: String, coordinator: String, images withImages: Bool = true,
+        progress: (String) -> Void
+    ) throws -> LabState {
         var state = lab
         var images: [String] = []
         if withImages {
-            progress("fabric: chaincode images \(FabricImages.ccenvName()) and \(FabricImages.baseosName()) (built from Debian packages once, cached)")
+            progress(
+                "fabric: chaincode images \(FabricImages.ccenvName()) and \(FabricImages.baseosName()) (built from Debian packages once, cached)")
             let built = try FabricImages.ensureBuilt(progress: progress)
             images = built.all.map(\.name)
             // Every node's Docker, at once: each import is a few seconds of disk work.
@@ -19,7 +22,8 @@ public enum LabFabric {
                 let node = nodes[i]
                 do {
                     let imported = try FabricImages.importMissing(into: node, state: lab)
-                    errors.note(imported.isEmpty ? "\(node.name): images already present" : "\(node.name): imported \(imported.joined(separator: ", "))")
+                    errors.note(
+                        imported.isEmpty ? "\(node.name): images already present" : "\(node.name): imported \(imported.joined(separator: ", "))")
                 } catch {
                     errors.fail("\(error)")
                 }
@@ -41,6 +45,14 @@ private final class ErrorList: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var notes: [String] = []
     private(set) var failures: [String] = []
-    func note(_ s: String) { lock.lock(); notes.append(s); lock.unlock() }
-    func fail(_ s: String) { lock.lock(); failures.append(s); lock.unlock() }
+    func note(_ s: String) {
+        lock.lock()
+        notes.append(s)
+        lock.unlock()
+    }
+    func fail(_ s: String) {
+        lock.lock()
+        failures.append(s)
+        lock.unlock()
+    }
 }

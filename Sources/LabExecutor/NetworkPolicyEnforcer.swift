@@ -22,16 +22,20 @@ public struct PolicyPod: Sendable, Equatable {
 /// the lab host (the executor's readiness probes, as the kubelet's are exempt) are always allowed.
 public enum NetworkPolicyEnforcer {
     /// The `iptables-restore` input for one pod, or nil when no policy selects it (everything allowed).
-    public static func rules(for pod: PolicyPod, policies: [KubeObject], namespaceLabels: [String: [String: String]],
-                             pods: [PolicyPod], host: String) -> String? {
+    public static func rules(
+        for pod: PolicyPod, policies: [KubeObject], namespaceLabels: [String: [String: String]],
+        pods: [PolicyPod], host: String
+    ) -> String? {
         let selecting = policies.filter { policy in
             policy.namespace == pod.namespace && isIngress(policy)
                 && matches(policy["spec", "podSelector"] ?? .object([:]), pod.labels)
         }
         guard !selecting.isEmpty else { return nil }
-        var lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":BOK-INGRESS - [0:0]",
-                     "-A INPUT -j BOK-INGRESS", "-A BOK-INGRESS -i lo -j ACCEPT",
-                     "-A BOK-INGRESS -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", "-A BOK-INGRESS -s \(host)/32 -j ACCEPT"]
+        var lines = [
+            "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":BOK-INGRESS - [0:0]",
+            "-A INPUT -j BOK-INGRESS", "-A BOK-INGRESS -i lo -j ACCEPT",
+            "-A BOK-INGRESS -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", "-A BOK-INGRESS -s \(host)/32 -j ACCEPT",
+        ]
         for policy in selecting.sorted(by: { $0.name < $1.name }) {
             for rule in policy["spec", "ingress"]?.arrayValue ?? [] {
                 let ports = (rule["ports"]?.arrayValue ?? []).compactMap { p -> (String, Int?)? in
@@ -58,9 +62,12 @@ public enum NetworkPolicyEnforcer {
                     sources = [("0.0.0.0/0", [])]
                 }
                 for (cidr, except) in sources {
-                    let portSpecs: [String] = ports.isEmpty ? [""] : ports.map { proto, port in
-                        port.map { " -p \(proto) --dport \($0)" } ?? " -p \(proto)"
-                    }
+                    let portSpecs: [String] =
+                        ports.isEmpty
+                        ? [""]
+                        : ports.map { proto, port in
+                            port.map { " -p \(proto) --dport \($0)" } ?? " -p \(proto)"
+                        }
                     for spec in portSpecs {
                         for excluded in except { lines.append("-A BOK-INGRESS -s \(excluded)\(spec) -j REJECT --reject-with icmp-port-unreachable") }
                         lines.append("-A BOK-INGRESS -s \(cidr)\(spec) -j ACCEPT")
@@ -68,8 +75,10 @@ public enum NetworkPolicyEnforcer {
                 }
             }
         }
-        lines += ["-A BOK-INGRESS -p tcp -j REJECT --reject-with tcp-reset", "-A BOK-INGRESS -j REJECT --reject-with icmp-port-unreachable",
-                  "COMMIT"]
+        lines += [
+            "-A BOK-INGRESS -p tcp -j REJECT --reject-with tcp-reset", "-A BOK-INGRESS -j REJECT --reject-with icmp-port-unreachable",
+            "COMMIT",
+        ]
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -104,8 +113,9 @@ public enum NetworkPolicyEnforcer {
         }
         let r = CommandRunner.run(["nsenter", "--net=/run/netns/\(sandbox.netns)", "--", "iptables-restore", path], timeout: 20)
         guard r.succeeded else {
-            throw ExecutorError("enforcing the NetworkPolicies of pod \(sandbox.namespace)/\(sandbox.name) (iptables-restore in \(sandbox.netns)): "
-                + r.tail(3).joined(separator: " | "))
+            throw ExecutorError(
+                "enforcing the NetworkPolicies of pod \(sandbox.namespace)/\(sandbox.name) (iptables-restore in \(sandbox.netns)): "
+                    + r.tail(3).joined(separator: " | "))
         }
     }
 }

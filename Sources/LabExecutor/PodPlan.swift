@@ -106,15 +106,18 @@ public struct PodPlanner: Sendable {
             let name = c["name"]?.stringValue ?? "container"
             let image = c["image"]?.stringValue ?? ""
             guard let profile = ImageProfile.fabric(image: image) else {
-                notRun.append(.init(container: name, image: image,
-                                    reason: "image \(image) is not part of a Fabric release; the lab runs only Fabric's own images"))
+                notRun.append(
+                    .init(
+                        container: name, image: image,
+                        reason: "image \(image) is not part of a Fabric release; the lab runs only Fabric's own images"))
                 continue
             }
             containers.append(try container(c, profile: profile, volumes: volumes))
         }
-        return PodPlan(namespace: namespace, labels: template[path: ["metadata", "labels"]]?.stringMap ?? [:],
-                       restartPolicy: spec["restartPolicy"]?.stringValue ?? "Always", volumes: volumes, containers: containers,
-                       notRun: notRun)
+        return PodPlan(
+            namespace: namespace, labels: template[path: ["metadata", "labels"]]?.stringMap ?? [:],
+            restartPolicy: spec["restartPolicy"]?.stringValue ?? "Always", volumes: volumes, containers: containers,
+            notRun: notRun)
     }
 
     // MARK: volumes
@@ -122,24 +125,30 @@ public struct PodPlanner: Sendable {
     private func content(of volume: JSON) throws(PodPlanError) -> VolumeContent {
         if let secret = volume["secret"] {
             let name = secret["secretName"]?.stringValue ?? ""
-            return .files(try files(secretName: name, items: secret["items"]?.arrayValue, defaultMode: secret["defaultMode"]?.intValue ?? 0o644,
-                                    optional: secret["optional"]?.boolValue ?? false))
+            return .files(
+                try files(
+                    secretName: name, items: secret["items"]?.arrayValue, defaultMode: secret["defaultMode"]?.intValue ?? 0o644,
+                    optional: secret["optional"]?.boolValue ?? false))
         }
         if let configMap = volume["configMap"] {
             let name = configMap["name"]?.stringValue ?? ""
-            return .files(try files(configMapName: name, items: configMap["items"]?.arrayValue,
-                                    defaultMode: configMap["defaultMode"]?.intValue ?? 0o644, optional: configMap["optional"]?.boolValue ?? false))
+            return .files(
+                try files(
+                    configMapName: name, items: configMap["items"]?.arrayValue,
+                    defaultMode: configMap["defaultMode"]?.intValue ?? 0o644, optional: configMap["optional"]?.boolValue ?? false))
         }
         if let projected = volume["projected"] {
             let mode = projected["defaultMode"]?.intValue ?? 0o644
             var all: [VolumeFile] = []
             for source in projected["sources"]?.arrayValue ?? [] {
                 if let s = source["secret"] {
-                    all += try files(secretName: s["name"]?.stringValue ?? "", items: s["items"]?.arrayValue, defaultMode: mode,
-                                     optional: s["optional"]?.boolValue ?? false)
+                    all += try files(
+                        secretName: s["name"]?.stringValue ?? "", items: s["items"]?.arrayValue, defaultMode: mode,
+                        optional: s["optional"]?.boolValue ?? false)
                 } else if let m = source["configMap"] {
-                    all += try files(configMapName: m["name"]?.stringValue ?? "", items: m["items"]?.arrayValue, defaultMode: mode,
-                                     optional: m["optional"]?.boolValue ?? false)
+                    all += try files(
+                        configMapName: m["name"]?.stringValue ?? "", items: m["items"]?.arrayValue, defaultMode: mode,
+                        optional: m["optional"]?.boolValue ?? false)
                 }
             }
             return .files(all)
@@ -147,9 +156,10 @@ public struct PodPlanner: Sendable {
         if volume["emptyDir"] != nil { return .emptyDir }
         if let claim = volume[path: ["persistentVolumeClaim", "claimName"]]?.stringValue { return .claim(claim) }
         if let host = volume[path: ["hostPath", "path"]]?.stringValue { return .hostPath(host) }
-        throw PodPlanError(reason: "UnsupportedVolume",
-                           message: "volume \(volume["name"]?.stringValue ?? "?") is of a type the lab does not provide "
-                               + "(it provides secret, configMap, projected, emptyDir, persistentVolumeClaim and hostPath)")
+        throw PodPlanError(
+            reason: "UnsupportedVolume",
+            message: "volume \(volume["name"]?.stringValue ?? "?") is of a type the lab does not provide "
+                + "(it provides secret, configMap, projected, emptyDir, persistentVolumeClaim and hostPath)")
     }
 
     private func files(secretName: String, items: [JSON]?, defaultMode: Int, optional: Bool) throws(PodPlanError) -> [VolumeFile] {
@@ -215,12 +225,15 @@ public struct PodPlanner: Sendable {
         for source in c["envFrom"]?.arrayValue ?? [] {
             let prefix = source["prefix"]?.stringValue ?? ""
             if let name = source[path: ["secretRef", "name"]]?.stringValue {
-                for file in try files(secretName: name, items: nil, defaultMode: 0, optional: source[path: ["secretRef", "optional"]]?.boolValue ?? false) {
+                for file in try files(
+                    secretName: name, items: nil, defaultMode: 0, optional: source[path: ["secretRef", "optional"]]?.boolValue ?? false)
+                {
                     set(prefix + file.path, String(decoding: file.contents, as: UTF8.self))
                 }
             } else if let name = source[path: ["configMapRef", "name"]]?.stringValue {
-                for file in try files(configMapName: name, items: nil, defaultMode: 0,
-                                      optional: source[path: ["configMapRef", "optional"]]?.boolValue ?? false)
+                for file in try files(
+                    configMapName: name, items: nil, defaultMode: 0,
+                    optional: source[path: ["configMapRef", "optional"]]?.boolValue ?? false)
                 {
                     set(prefix + file.path, String(decoding: file.contents, as: UTF8.self))
                 }
@@ -244,16 +257,20 @@ public struct PodPlanner: Sendable {
         for m in c["volumeMounts"]?.arrayValue ?? [] {
             let volume = m["name"]?.stringValue ?? ""
             guard volumes[volume] != nil else {
-                throw PodPlanError(reason: "CreateContainerConfigError", message: "container \(name) mounts volume \(volume), which the pod does not declare")
+                throw PodPlanError(
+                    reason: "CreateContainerConfigError", message: "container \(name) mounts volume \(volume), which the pod does not declare")
             }
             guard let path = m["mountPath"]?.stringValue, path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
                 throw PodPlanError(reason: "CreateContainerConfigError", message: "container \(name): mountPath must be absolute without '..'")
             }
-            mounts.append(MountPlan(volume: volume, mountPath: path, subPath: m["subPath"]?.stringValue,
-                                    readOnly: m["readOnly"]?.boolValue ?? false))
+            mounts.append(
+                MountPlan(
+                    volume: volume, mountPath: path, subPath: m["subPath"]?.stringValue,
+                    readOnly: m["readOnly"]?.boolValue ?? false))
         }
-        return ContainerPlan(name: name, image: c["image"]?.stringValue ?? "", profile: profile, argv: argv, environment: environment,
-                             mounts: mounts, workingDirectory: c["workingDir"]?.stringValue, readiness: probe(c["readinessProbe"], container: c))
+        return ContainerPlan(
+            name: name, image: c["image"]?.stringValue ?? "", profile: profile, argv: argv, environment: environment,
+            mounts: mounts, workingDirectory: c["workingDir"]?.stringValue, readiness: probe(c["readinessProbe"], container: c))
     }
 
     private func value(from source: JSON, variable: String) throws(PodPlanError) -> String {

@@ -54,9 +54,10 @@ public struct PodSandboxes: Sendable {
     // MARK: sandbox
 
     public func create(namespace: String, name: String, node: LabNode, addresses: [String], slot: Int) throws(ExecutorError) -> PodSandbox {
-        let sandbox = PodSandbox(namespace: namespace, name: name, node: node.name, netns: "bok\(lab.subnet)-p\(slot)",
-                                 hostLink: "bk\(lab.subnet)p\(slot)", addresses: addresses, directory: "\(podsDirectory)/\(namespace)_\(name)",
-                                 slot: slot)
+        let sandbox = PodSandbox(
+            namespace: namespace, name: name, node: node.name, netns: "bok\(lab.subnet)-p\(slot)",
+            hostLink: "bk\(lab.subnet)p\(slot)", addresses: addresses, directory: "\(podsDirectory)/\(namespace)_\(name)",
+            slot: slot)
         remove(sandbox)
         try mkdir(sandbox.directory, mode: 0o700)
         let ns = sandbox.netns
@@ -70,14 +71,16 @@ public struct PodSandboxes: Sendable {
         try run(["ip", "-n", ns, "link", "set", "eth0", "up"], "eth0 up in \(ns)")
         try run(["ip", "-n", ns, "route", "add", "default", "via", lab.gateway], "default route in \(ns)")
         // What the kubelet writes for ClusterFirst pods.
-        try write("""
+        try write(
+            """
             search \(namespace).svc.cluster.local svc.cluster.local cluster.local
             nameserver \(lab.kubeDNS)
             options ndots:5
 
             """, to: sandbox.directory + "/resolv.conf", mode: 0o644)
-        try write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(sandbox.podIP)\t\(name)\n",
-                  to: sandbox.directory + "/hosts", mode: 0o644)
+        try write(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(sandbox.podIP)\t\(name)\n",
+            to: sandbox.directory + "/hosts", mode: 0o644)
         return sandbox
     }
 
@@ -96,8 +99,10 @@ public struct PodSandboxes: Sendable {
     // MARK: containers
 
     /// Writes the pod's volumes (once per sandbox; claims persist) and starts one container. Returns its process.
-    public func start(_ container: ContainerPlan, of plan: PodPlan, in sandbox: PodSandbox, node: LabNode,
-                      restartCount: Int) throws(ExecutorError) -> ContainerProcess {
+    public func start(
+        _ container: ContainerPlan, of plan: PodPlan, in sandbox: PodSandbox, node: LabNode,
+        restartCount: Int
+    ) throws(ExecutorError) -> ContainerProcess {
         let dir = sandbox.directory
         var sources: [String: String] = [:]
         for (volume, content) in plan.volumes {
@@ -122,8 +127,9 @@ public struct PodSandboxes: Sendable {
             for file in container.profile.configFiles {
                 let from = "\(release)/config/\(file)"
                 guard let data = FileManager.default.contents(atPath: from) else {
-                    throw ExecutorError("the Fabric release at \(release) has no config/\(file), which image \(container.image) keeps in \(configDir); "
-                        + "use a release in the official layout (bin/, config/)")
+                    throw ExecutorError(
+                        "the Fabric release at \(release) has no config/\(file), which image \(container.image) keeps in \(configDir); "
+                            + "use a release in the official layout (bin/, config/)")
                 }
                 try write(data, to: "\(config)/\(file)", mode: 0o644)
             }
@@ -138,8 +144,10 @@ public struct PodSandboxes: Sendable {
             handle.write(Data("--- bok lab: container \(container.name) restarted (restart \(restartCount))\n".utf8))
             try? handle.close()
         }
-        let argv = ["nsenter", "--net=/run/netns/\(sandbox.netns)", "--mount=\(node.mountNS)", "--",
-                    "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--", "/bin/sh", scriptPath]
+        let argv = [
+            "nsenter", "--net=/run/netns/\(sandbox.netns)", "--mount=\(node.mountNS)", "--",
+            "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--", "/bin/sh", scriptPath,
+        ]
         switch CommandRunner.spawnDetached(argv, logPath: log, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]) {
         case .success(let pid): return ContainerProcess(container: container.name, pid: pid, started: Date())
         case .failure(let error): throw ExecutorError("starting container \(container.name) of pod \(plan.namespace)/\(sandbox.name): \(error)")
@@ -200,8 +208,9 @@ public struct PodSandboxes: Sendable {
         let envWords = environment.map { q("\($0.0)=\($0.1)") }.joined(separator: " ")
         let workdir = container.workingDirectory ?? "/"
         // The command is looked up on the container's PATH, as a runtime does.
-        lines.append("exec chroot \"$R\" /usr/bin/env -i \(envWords) /bin/sh -c 'cd \"$0\" && exec \"$@\"' \(q(workdir)) "
-            + container.argv.map(q).joined(separator: " "))
+        lines.append(
+            "exec chroot \"$R\" /usr/bin/env -i \(envWords) /bin/sh -c 'cd \"$0\" && exec \"$@\"' \(q(workdir)) "
+                + container.argv.map(q).joined(separator: " "))
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -223,8 +232,9 @@ public struct PodSandboxes: Sendable {
 
     private func mkdir(_ path: String, mode: Int) throws(ExecutorError) {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: mode])
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: mode])
         } catch {
             throw ExecutorError("creating directory \(path): \(error.localizedDescription)")
         }
@@ -244,7 +254,10 @@ public struct PodSandboxes: Sendable {
             var offset = 0
             while offset < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 { if errno == EINTR { continue }; return false }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
                 offset += n
             }
             return true

@@ -16,9 +16,11 @@ final class FabricLabTests: XCTestCase {
     static let root = "/tmp/bok-test-lab-207"
     static let config = BuildProducts.repositoryRoot + "/configs/lab-cluster-config.yaml"
     static var chaincode: String? {
-        let candidates = [ProcessInfo.processInfo.environment["BOK_CHAINCODE"],
-                          (ProcessInfo.processInfo.environment["BOK_CACHE_DIR"] ?? "/var/cache/bok") + "/fabric/chaincode/simple",
-                          BuildProducts.repositoryRoot + "/../shared/fabric/chaincode/simple"]
+        let candidates = [
+            ProcessInfo.processInfo.environment["BOK_CHAINCODE"],
+            (ProcessInfo.processInfo.environment["BOK_CACHE_DIR"] ?? "/var/cache/bok") + "/fabric/chaincode/simple",
+            BuildProducts.repositoryRoot + "/../shared/fabric/chaincode/simple",
+        ]
         return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/go.mod") }
     }
 
@@ -33,29 +35,35 @@ final class FabricLabTests: XCTestCase {
     }
 
     @discardableResult
-    private func coordinator(_ args: [String], timeout: Double = 600, expect: Int32? = 0, file: StaticString = #filePath,
-                             line: UInt = #line) -> CommandResult {
+    private func coordinator(
+        _ args: [String], timeout: Double = 600, expect: Int32? = 0, file: StaticString = #filePath,
+        line: UInt = #line
+    ) -> CommandResult {
         var env = ProcessInfo.processInfo.environment
         env["KUBECONFIG"] = Self.root + "/kubeconfig"
         let r = CommandRunner.run([BuildProducts.coordinator] + args, timeout: timeout, environment: env)
         if let expect, r.exitCode != expect || r.timedOut {
-            XCTFail("coordinator \(args.joined(separator: " ")) exited \(r.exitCode)\(r.timedOut ? " (timed out)" : ""), expected \(expect):\n"
-                + r.stdout.suffix(4000) + "\n" + r.stderr.suffix(4000), file: file, line: line)
+            XCTFail(
+                "coordinator \(args.joined(separator: " ")) exited \(r.exitCode)\(r.timedOut ? " (timed out)" : ""), expected \(expect):\n"
+                    + r.stdout.suffix(4000) + "\n" + r.stderr.suffix(4000), file: file, line: line)
         }
         return r
     }
 
     func testRealFabricChaincodeAnswersOnlyAfterTheDNSFix() throws {
         try XCTSkipUnless(geteuid() == 0, "the lab needs root")
-        let chaincode = try XCTUnwrap(Self.chaincode, "no chaincode source: run scripts/install-deps.sh (caches Fabric's simple) or set BOK_CHAINCODE")
+        let chaincode = try XCTUnwrap(
+            Self.chaincode, "no chaincode source: run scripts/install-deps.sh (caches Fabric's simple) or set BOK_CHAINCODE")
         let up = coordinator(["lab", "up", "--dir", Self.root, "--subnet", "\(Self.subnet)", "--nodes", "3", "--fabric"])
         guard up.succeeded else { return }
         let lab = try XCTUnwrap(LabState.load(root: Self.root))
         let inventory = lab.inventory
 
         // 1. The network, for real: peers, orderer and CAs run; the channel Jobs' scripts ran.
-        coordinator(["rollout", "-c", Self.config, "--inventory", inventory, "--crypto-dir", Self.root + "/crypto-config",
-                     "--skip-node-dns", "--timeout", "300"])
+        coordinator([
+            "rollout", "-c", Self.config, "--inventory", inventory, "--crypto-dir", Self.root + "/crypto-config",
+            "--skip-node-dns", "--timeout", "300",
+        ])
         let claims = Self.root + "/executor/claims"
         for (namespace, peer) in [("org1-f-1", "peer0"), ("org1-f-1", "peer1"), ("org2-f-1", "peer0")] {
             let ledger = "\(claims)/\(namespace)/\(peer)-ledger/ledgersData/chains/chains/mychannel"
@@ -63,8 +71,10 @@ final class FabricLabTests: XCTestCase {
         }
 
         // 2. Before the DNS fix: the peers build the chaincode, but the container cannot resolve its peer.
-        let deploy = ["chaincode", "deploy", "-c", Self.config, "--path", chaincode + "/cmd", "--lang", "golang", "--label", "simple_1.0",
-                      "--init-args", #"{"Args":["init","a","100","b","200"]}"#, "--timeout", "400"]
+        let deploy = [
+            "chaincode", "deploy", "-c", Self.config, "--path", chaincode + "/cmd", "--lang", "golang", "--label", "simple_1.0",
+            "--init-args", #"{"Args":["init","a","100","b","200"]}"#, "--timeout", "400",
+        ]
         let failed = coordinator(deploy, expect: nil)
         XCTAssertNotEqual(failed.exitCode, 0, "init must fail before the DNS fix:\n\(failed.stdout)")
         var lookups: [String] = []
@@ -98,15 +108,29 @@ final class FabricLabTests: XCTestCase {
         //    and the chaincode (from its node's address) got through to 7052 above.
         let kube = try KubeClient(config: KubeConfig.load(path: Self.root + "/kubeconfig"))
         func probeJob(_ namespace: String, tenant: String) throws -> String {
-            _ = try kube.apply(try KubeObject(["apiVersion": "v1", "kind": "Namespace",
-                                               "metadata": ["name": .string(namespace), "labels": ["bok.io/tenant": .string(tenant)]]]))
+            _ = try kube.apply(
+                try KubeObject([
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": ["name": .string(namespace), "labels": ["bok.io/tenant": .string(tenant)]],
+                ]))
             let script = "if busybox nc -w 3 peer0.org1-f-1.svc.cluster.local 7051 </dev/null; then echo REACHED; else echo REFUSED; fi"
-            _ = try kube.apply(try KubeObject([
-                "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "probe", "namespace": .string(namespace)],
-                "spec": ["backoffLimit": 0, "template": ["spec": ["restartPolicy": "Never", "containers": [[
-                    "name": "probe", "image": "hyperledger/fabric-tools:2.5", "command": ["/bin/sh", "-c", .string(script)],
-                ]]]]],
-            ]))
+            _ = try kube.apply(
+                try KubeObject([
+                    "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "probe", "namespace": .string(namespace)],
+                    "spec": [
+                        "backoffLimit": 0,
+                        "template": [
+                            "spec": [
+                                "restartPolicy": "Never",
+                                "containers": [
+                                    [
+                                        "name": "probe", "image": "hyperledger/fabric-tools:2.5", "command": ["/bin/sh", "-c", .string(script)],
+                                    ]
+                                ],
+                            ]
+                        ],
+                    ],
+                ]))
             try kube.waitForJobComplete(namespace: namespace, name: "probe", timeout: 60)
             return try XCTUnwrap(try kube.jobLog(namespace: namespace, job: "probe")).log
         }

@@ -1,6 +1,7 @@
 import FabricTopology
 import Foundation
 import XCTest
+
 @testable import KubeManifests
 
 /// Every shell script BoK renders into a Job is accepted by every shell a Fabric image may have (dash as Debian's
@@ -34,20 +35,22 @@ final class JobScriptTests: XCTestCase {
     func testEveryRenderedJobScriptParsesInEveryShell() throws {
         var topologies = [try TestSupport.exampleTopology()]
         // Several orderer orgs and orderers: the lists the scripts loop over have more than one entry.
-        topologies.append(try FabricTopology.parse(yaml: """
-            Tenant: t-2
-            OrdererOrgs:
-            - Name: OrdA
-              Domain: orda
-              Template: {Count: 3}
-            - Name: OrdB
-              Domain: ordb
-              Template: {Count: 2}
-            PeerOrgs:
-            - Name: P1
-              Domain: p1
-              Template: {Count: 3}
-            """, source: "multi.yaml"))
+        topologies.append(
+            try FabricTopology.parse(
+                yaml: """
+                    Tenant: t-2
+                    OrdererOrgs:
+                    - Name: OrdA
+                      Domain: orda
+                      Template: {Count: 3}
+                    - Name: OrdB
+                      Domain: ordb
+                      Template: {Count: 2}
+                    PeerOrgs:
+                    - Name: P1
+                      Domain: p1
+                      Template: {Count: 3}
+                    """, source: "multi.yaml"))
         var checked = 0
         for topology in topologies {
             let all = try scripts(topology)
@@ -91,9 +94,11 @@ final class JobScriptTests: XCTestCase {
         let result = try TestSupport.run("/usr/bin/env", ["PATH=\(bin.path):/usr/bin:/bin", "CHANNEL=mychannel", "/bin/sh", "-c", adjusted])
         XCTAssertEqual(result.status, 0, result.output)
         let recorded = try String(contentsOfFile: calls, encoding: .utf8)
-        XCTAssertTrue(recorded.contains("channel fetch 0 \(work)/mychannel.block -c mychannel -o orderer0.ordererorg-f-1:7050 --tls --cafile "
-                                        + "/etc/bok/crypto/ordererOrganizations/orgordererorg/msp/tlscacerts/tlsca.orgordererorg-cert.pem"),
-                      recorded)
+        XCTAssertTrue(
+            recorded.contains(
+                "channel fetch 0 \(work)/mychannel.block -c mychannel -o orderer0.ordererorg-f-1:7050 --tls --cafile "
+                    + "/etc/bok/crypto/ordererOrganizations/orgordererorg/msp/tlscacerts/tlsca.orgordererorg-cert.pem"),
+            recorded)
         XCTAssertTrue(result.output.contains("peer0.org1-f-1:7051 is already on mychannel"), result.output)
     }
 }

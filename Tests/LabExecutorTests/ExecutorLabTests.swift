@@ -32,8 +32,10 @@ final class ExecutorLabTests: XCTestCase {
     func testWhatIsAppliedRunsForReal() throws {
         try XCTSkipUnless(geteuid() == 0, "the lab needs root")
         let release = ProcessInfo.processInfo.environment["BOK_FABRIC_RELEASE"]
-        var args = [BuildProducts.coordinator, "lab", "up", "--dir", Self.root, "--subnet", "\(Self.subnet)", "--nodes", "1", "--no-agents",
-                    "--fabric", "--no-fabric-images"]
+        var args = [
+            BuildProducts.coordinator, "lab", "up", "--dir", Self.root, "--subnet", "\(Self.subnet)", "--nodes", "1", "--no-agents",
+            "--fabric", "--no-fabric-images",
+        ]
         if let release { args += ["--fabric-release", release] }
         let up = CommandRunner.run(args, timeout: 900)
         XCTAssertTrue(up.succeeded, up.tail(20).joined(separator: "\n"))
@@ -41,10 +43,16 @@ final class ExecutorLabTests: XCTestCase {
         let kube = try KubeClient(config: KubeConfig.load(path: Self.root + "/kubeconfig"))
         let ns = "exec-test"
         _ = try kube.apply(object(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]]))
-        _ = try kube.apply(object(["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "s", "namespace": .string(ns)],
-                                   "data": ["password": .string(Data("pw'$x".utf8).base64EncodedString())]]))
-        _ = try kube.apply(object(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "c", "namespace": .string(ns)],
-                                   "binaryData": ["blob": .string(Data([0, 1, 2, 255]).base64EncodedString())]]))
+        _ = try kube.apply(
+            object([
+                "apiVersion": "v1", "kind": "Secret", "metadata": ["name": "s", "namespace": .string(ns)],
+                "data": ["password": .string(Data("pw'$x".utf8).base64EncodedString())],
+            ]))
+        _ = try kube.apply(
+            object([
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "c", "namespace": .string(ns)],
+                "binaryData": ["blob": .string(Data([0, 1, 2, 255]).base64EncodedString())],
+            ]))
         let script = """
             set -e
             echo "env=$PASSWORD"
@@ -59,18 +67,34 @@ final class ExecutorLabTests: XCTestCase {
             echo "expanded=$(echo $EXPANDED)"
             """
         func job(_ name: String, _ script: String, backoffLimit: Int) -> JSON {
-            ["apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": .string(name), "namespace": .string(ns)],
-             "spec": ["backoffLimit": .int(Int64(backoffLimit)), "template": ["spec": [
-                 "restartPolicy": "OnFailure",
-                 "containers": [[
-                     "name": "main", "image": "hyperledger/fabric-tools:2.5", "command": ["/bin/sh", "-c"], "args": [.string(script)],
-                     "env": [["name": "PASSWORD", "valueFrom": ["secretKeyRef": ["name": "s", "key": "password"]]],
-                             ["name": "EXPANDED", "value": "<$(PASSWORD)>"]],
-                     "volumeMounts": [["name": "s", "mountPath": "/etc/s", "readOnly": true], ["name": "c", "mountPath": "/etc/c"]],
-                 ]],
-                 "volumes": [["name": "s", "secret": ["secretName": "s", "defaultMode": 0o400, "items": [["key": "password", "path": "sub/pw"]]]],
-                             ["name": "c", "configMap": ["name": "c"]]],
-             ]]]]
+            [
+                "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": .string(name), "namespace": .string(ns)],
+                "spec": [
+                    "backoffLimit": .int(Int64(backoffLimit)),
+                    "template": [
+                        "spec": [
+                            "restartPolicy": "OnFailure",
+                            "containers": [
+                                [
+                                    "name": "main", "image": "hyperledger/fabric-tools:2.5", "command": ["/bin/sh", "-c"], "args": [.string(script)],
+                                    "env": [
+                                        ["name": "PASSWORD", "valueFrom": ["secretKeyRef": ["name": "s", "key": "password"]]],
+                                        ["name": "EXPANDED", "value": "<$(PASSWORD)>"],
+                                    ],
+                                    "volumeMounts": [["name": "s", "mountPath": "/etc/s", "readOnly": true], ["name": "c", "mountPath": "/etc/c"]],
+                                ]
+                            ],
+                            "volumes": [
+                                [
+                                    "name": "s",
+                                    "secret": ["secretName": "s", "defaultMode": 0o400, "items": [["key": "password", "path": "sub/pw"]]],
+                                ],
+                                ["name": "c", "configMap": ["name": "c"]],
+                            ],
+                        ]
+                    ],
+                ],
+            ]
         }
         _ = try kube.apply(object(job("probe", script, backoffLimit: 0)))
         _ = try kube.apply(object(job("fails", "echo trying; exit 3", backoffLimit: 1)))
@@ -96,16 +120,33 @@ final class ExecutorLabTests: XCTestCase {
 
         // A Deployment behind a Service: available once its probe answers, at the ClusterIP kube-dns hands out.
         let labels: JSON = ["app": "web"]
-        _ = try kube.apply(object(["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web", "namespace": .string(ns)],
-                                   "spec": ["selector": labels, "ports": [["port": 8080, "targetPort": 8080]]]]))
-        _ = try kube.apply(object([
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web", "namespace": .string(ns)],
-            "spec": ["replicas": 1, "selector": ["matchLabels": labels], "template": ["metadata": ["labels": labels], "spec": ["containers": [[
-                "name": "web", "image": "hyperledger/fabric-tools:2.5",
-                "command": ["/bin/sh", "-c", "mkdir -p /tmp/www && echo ok > /tmp/www/healthz && exec busybox httpd -f -p 8080 -h /tmp/www"],
-                "readinessProbe": ["httpGet": ["path": "/healthz", "port": 8080]],
-            ]]]]],
-        ]))
+        _ = try kube.apply(
+            object([
+                "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web", "namespace": .string(ns)],
+                "spec": ["selector": labels, "ports": [["port": 8080, "targetPort": 8080]]],
+            ]))
+        _ = try kube.apply(
+            object([
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web", "namespace": .string(ns)],
+                "spec": [
+                    "replicas": 1, "selector": ["matchLabels": labels],
+                    "template": [
+                        "metadata": ["labels": labels],
+                        "spec": [
+                            "containers": [
+                                [
+                                    "name": "web", "image": "hyperledger/fabric-tools:2.5",
+                                    "command": [
+                                        "/bin/sh", "-c",
+                                        "mkdir -p /tmp/www && echo ok > /tmp/www/healthz && exec busybox httpd -f -p 8080 -h /tmp/www",
+                                    ],
+                                    "readinessProbe": ["httpGet": ["path": "/healthz", "port": 8080]],
+                                ]
+                            ]
+                        ],
+                    ],
+                ],
+            ]))
         try kube.waitForDeploymentsAvailable(namespace: ns, names: ["web"], timeout: 60)
         let service = try kube.get(ObjectRef(apiVersion: "v1", kind: "Service", namespace: ns, name: "web"))
         let clusterIP = try XCTUnwrap(service["spec", "clusterIP"]?.stringValue)

@@ -1,19 +1,24 @@
 import Foundation
 import KubeClient
 import XCTest
+
 @testable import LabExecutor
 
 /// The executor reads pod templates the way the kubelet does: volumes from Secrets/ConfigMaps with their modes and
 /// items, env with valueFrom, `$(VAR)` in command and args, probes by port name, and what it cannot run.
 final class PodPlannerTests: XCTestCase {
     private func secret(_ name: String, _ data: [String: String]) throws -> KubeObject {
-        try KubeObject(["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(name), "namespace": "ns"],
-                        "data": JSON(data.mapValues { Data($0.utf8).base64EncodedString() })])
+        try KubeObject([
+            "apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(name), "namespace": "ns"],
+            "data": JSON(data.mapValues { Data($0.utf8).base64EncodedString() }),
+        ])
     }
 
     private func configMap(_ name: String, data: [String: String], binary: [String: Data] = [:]) throws -> KubeObject {
-        try KubeObject(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name), "namespace": "ns"],
-                        "data": JSON(data), "binaryData": JSON(binary.mapValues { $0.base64EncodedString() })])
+        try KubeObject([
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name), "namespace": "ns"],
+            "data": JSON(data), "binaryData": JSON(binary.mapValues { $0.base64EncodedString() }),
+        ])
     }
 
     private let template: JSON = [
@@ -30,8 +35,10 @@ final class PodPlannerTests: XCTestCase {
                         ["name": "FABRIC_CA_HOME", "value": "/var/ca"],
                     ],
                     "ports": [["name": "ops", "containerPort": 9443]],
-                    "volumeMounts": [["name": "keys", "mountPath": "/etc/keys", "readOnly": true], ["name": "data", "mountPath": "/var/ca"],
-                                     ["name": "bundle", "mountPath": "/etc/bundle"]],
+                    "volumeMounts": [
+                        ["name": "keys", "mountPath": "/etc/keys", "readOnly": true], ["name": "data", "mountPath": "/var/ca"],
+                        ["name": "bundle", "mountPath": "/etc/bundle"],
+                    ],
                     "readinessProbe": ["httpGet": ["path": "/healthz", "port": "ops"]],
                 ],
                 ["name": "db", "image": "couchdb:3.3"],
@@ -39,18 +46,25 @@ final class PodPlannerTests: XCTestCase {
             "volumes": [
                 ["name": "keys", "secret": ["secretName": "creds", "defaultMode": 288, "items": [["key": "password", "path": "sub/pw"]]]],
                 ["name": "data", "persistentVolumeClaim": ["claimName": "ca-data"]],
-                ["name": "bundle", "projected": ["defaultMode": 0o440, "sources": [
-                    ["secret": ["name": "creds", "items": [["key": "username", "path": "u"]]]],
-                    ["configMap": ["name": "pkg"]],
-                ]]],
+                [
+                    "name": "bundle",
+                    "projected": [
+                        "defaultMode": 0o440,
+                        "sources": [
+                            ["secret": ["name": "creds", "items": [["key": "username", "path": "u"]]]],
+                            ["configMap": ["name": "pkg"]],
+                        ],
+                    ],
+                ],
             ],
         ],
     ]
 
     func testATemplateBecomesExactlyWhatTheKubeletWouldRun() throws {
-        let planner = PodPlanner(secrets: ["creds": try secret("creds", ["username": "admin", "password": "s3cret"])],
-                                 configMaps: ["pkg": try configMap("pkg", data: ["a.txt": "A"], binary: ["b.bin": Data([0, 1, 2])])],
-                                 fields: ["metadata.name": "ca-abc"])
+        let planner = PodPlanner(
+            secrets: ["creds": try secret("creds", ["username": "admin", "password": "s3cret"])],
+            configMaps: ["pkg": try configMap("pkg", data: ["a.txt": "A"], binary: ["b.bin": Data([0, 1, 2])])],
+            fields: ["metadata.name": "ca-abc"])
         let plan = try planner.plan(namespace: "ns", template: template)
         XCTAssertEqual(plan.containers.count, 1)
         let ca = plan.containers[0]
@@ -63,11 +77,13 @@ final class PodPlannerTests: XCTestCase {
         XCTAssertEqual(ca.readiness, .http(port: 9443, path: "/healthz", https: false))
         XCTAssertEqual(plan.volumes["keys"], .files([VolumeFile(path: "sub/pw", contents: Data("s3cret".utf8), mode: 0o440)]))
         XCTAssertEqual(plan.volumes["data"], .claim("ca-data"))
-        XCTAssertEqual(plan.volumes["bundle"], .files([
-            VolumeFile(path: "u", contents: Data("admin".utf8), mode: 0o440),
-            VolumeFile(path: "a.txt", contents: Data("A".utf8), mode: 0o440),
-            VolumeFile(path: "b.bin", contents: Data([0, 1, 2]), mode: 0o440),
-        ]))
+        XCTAssertEqual(
+            plan.volumes["bundle"],
+            .files([
+                VolumeFile(path: "u", contents: Data("admin".utf8), mode: 0o440),
+                VolumeFile(path: "a.txt", contents: Data("A".utf8), mode: 0o440),
+                VolumeFile(path: "b.bin", contents: Data([0, 1, 2]), mode: 0o440),
+            ]))
         XCTAssertEqual(plan.notRun.map(\.container), ["db"], "CouchDB is reported as not run")
     }
 
@@ -81,7 +97,9 @@ final class PodPlannerTests: XCTestCase {
 
     func testItemPathsCannotEscapeTheVolume() throws {
         var t = template
-        t[path: ["spec", "volumes"]] = [["name": "keys", "secret": ["secretName": "creds", "items": [["key": "password", "path": "../../etc/shadow"]]]]]
+        t[path: ["spec", "volumes"]] = [
+            ["name": "keys", "secret": ["secretName": "creds", "items": [["key": "password", "path": "../../etc/shadow"]]]]
+        ]
         t[path: ["spec", "containers"]] = [["name": "c", "image": "hyperledger/fabric-tools:2.5"]]
         let planner = PodPlanner(secrets: ["creds": try secret("creds", ["password": "x"])], configMaps: [:], fields: [:])
         XCTAssertThrowsError(try planner.plan(namespace: "ns", template: t))
