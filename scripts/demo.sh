@@ -8,7 +8,7 @@
 #   2. chaincode deploy: install (each peer builds `simple` through its node's Docker), approve, commit, then init:
 #      the chaincode container cannot resolve its peer (peer0.org1-f-1) and the launch fails
 #   3. coordinator dns apply: every node's Docker gets kube-dns first
-#   4. chaincode deploy again (install/approve/commit skipped), init, invoke a→b 10, query a → 90
+#   4. chaincode deploy again (install/approve/commit skipped), init, invoke a→b 10, query a → 90 on every peer
 #   5. the chaincode containers per node and the DNS they see; status
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,8 +61,11 @@ echo "== 3. coordinator dns apply: kube-dns first on every node's Docker"
 echo "== 4. chaincode deploy again: installed/approved/committed is skipped; init now answers"
 "$C" chaincode deploy -c "$CONFIG" --path "$CHAINCODE/cmd" --lang golang --label simple_1.0 --init-args "$INIT" --timeout 300
 "$C" chaincode invoke -c "$CONFIG" --name simple --args '{"Args":["invoke","a","b","10"]}'
-echo -n "query a: "
-"$C" chaincode query -c "$CONFIG" --name simple --args '{"Args":["query","a"]}'
+# Every peer answers (each launches its own chaincode container through its node's Docker): on every node.
+for target in "Org1 peer0" "Org1 peer1" "Org2 peer0"; do
+  set -- $target
+  echo "query a on $2 of $1: $("$C" chaincode query -c "$CONFIG" --name simple --args '{"Args":["query","a"]}' --org "$1" --peer "$2" 2>/dev/null)"
+done
 
 echo "== 5. chaincode containers per node (the DNS each one sees), and status"
 "$C" chaincode list --inventory "$INV"

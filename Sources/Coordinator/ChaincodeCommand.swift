@@ -205,6 +205,10 @@ struct ChaincodeCallOptions: ParsableArguments {
     var args: ChaincodeArguments
     @Option(name: .long, help: ArgumentHelp("The peer org whose admin runs it (default: the first peer org).", valueName: "ORG"))
     var org: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "The org's peer a query asks, by host name (peer1) or endpoint (peer1.org1-f-1:7051); default its first. Its chaincode "
+            + "container is launched if it is not running.", valueName: "PEER"))
+    var peer: String?
     @Option(name: .long, help: ArgumentHelp("Seconds the Job may take.", valueName: "SECONDS"))
     var timeout: Double = 300
     @Flag(name: .long, help: "Print a machine-readable report.")
@@ -242,6 +246,15 @@ struct ChaincodeCallOptions: ParsableArguments {
             display.say($0)
         }
         call.timeout = timeout
+        if let peer {
+            guard let node = chosen.nodes.first(where: { $0.hostname == peer || $0.endpoint == peer || $0.commonName == peer }) else {
+                StandardError.print(
+                    "coordinator: --peer \(peer) is not a peer of \(chosen.name) (its peers: \(chosen.nodes.map(\.hostname).joined(separator: ", "))); "
+                        + "pick the org with --org")
+                throw ExitCode(CoordinatorExit.invalidInput)
+            }
+            call.peer = node
+        }
         let report = call.run()
         if json {
             JSONOutput.print(report)

@@ -221,14 +221,15 @@ extension ManifestRenderer {
 
     /// One `peer chaincode invoke` (endorsed by one peer of each org, waits for the commit event) or `query` (the org's
     /// first peer) with the org's admin; the result is printed between `ChaincodeNames.resultBegin`/`resultEnd`.
+    /// `peer`: the peer a query asks (default the org's first); its chaincode container is launched when not running.
     public func chaincodeCallJob(
         _ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization,
-        jobName: String
+        jobName: String, peer: FabricNode? = nil
     ) -> KubeObject {
         var variables =
             chaincodeEnvironment(org: org, package: nil) + ordererEnvironment() + [
                 env("CC_NAME", chaincode), env("CC_ARGS", arguments), env("CALL", kind.rawValue),
-                env("CORE_PEER_ADDRESS", org.nodes[0].endpoint),
+                env("CORE_PEER_ADDRESS", (peer ?? org.nodes[0]).endpoint),
             ]
         if kind == .invoke { variables.append(env("ENDORSERS", endorsers())) }
         return chaincodeJob(

@@ -31,6 +31,8 @@ public struct ChaincodeCall: Sendable {
     public let org: Organization
     public var timeout: Double = 300
     public var pollInterval: Double = 1
+    /// The peer of `org` a query asks (nil: its first peer).
+    public var peer: FabricNode?
     let reporter: @Sendable (String) -> Void
 
     public init(
@@ -79,7 +81,7 @@ public struct ChaincodeCall: Sendable {
         }
         let runner = ChaincodeJobRunner(client: client, pollInterval: pollInterval)
         let yaml = ChaincodeManifests(topology: topology).call(
-            kind, chaincode: name, arguments: arguments, org: org, jobName: jobName)
+            kind, chaincode: name, arguments: arguments, org: org, jobName: jobName, peer: peer)
         let job = try ChaincodeJobRunner.object(yaml)
         do {
             try client.apply(job)
