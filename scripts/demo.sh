@@ -25,7 +25,7 @@ NODES=${BOK_LAB_NODES:-3}
 CONFIG=${BOK_CLUSTER_CONFIG:-configs/lab-cluster-config.yaml}
 CHAINCODE=${BOK_CHAINCODE:-}
 if [ -z "$CHAINCODE" ]; then
-  for d in "${BOK_CACHE_DIR:-/var/cache/bok}/fabric/chaincode/simple" ../shared/fabric/chaincode/simple; do
+  for d in "${BOK_CACHE_DIR:-/var/cache/bok}/fabric/current/chaincode/simple" ../shared/fabric/chaincode/simple; do
     [ -d "$d" ] && CHAINCODE=$d && break
   done
 fi

@@ -260,7 +260,7 @@ final class ChaincodeFabricTests: XCTestCase {
 
         // Fabric's `simple` as a chaincode server (ccaas), when Go is here to build it: init, invoke, query for real.
         guard let go = CommandRunner.which("go") else { return }
-        let source = URL(fileURLWithPath: releasePath).deletingLastPathComponent().appendingPathComponent("chaincode/simple").path
+        let source = ChaincodePackageTests.chaincodeSource ?? ""
         guard FileManager.default.fileExists(atPath: source + "/go.mod") else { return }
         XCTAssertTrue(CommandRunner.run(["cp", "-r", source, "\(dir!)/simple-src"]).succeeded)
         try FileManager.default.createDirectory(atPath: "\(dir!)/simple-src/cmd/ccaas", withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import DockerEngine
 import Foundation
+import Lab
 import XCTest
 
 @testable import Rollout
@@ -17,9 +18,20 @@ final class ChaincodePackageTests: XCTestCase {
         if let dir { try? FileManager.default.removeItem(atPath: dir) }
     }
 
-    /// `$BOK_FABRIC_RELEASE`, else the release beside the repository (`../shared/fabric`), as the lab finds it.
+    /// The release the lab would use (`$BOK_FABRIC_RELEASE`, else BoK's cache, which scripts/install-deps.sh fills),
+    /// else the one beside the repository (`../shared/fabric`).
+    static var resolvedRelease: Lab.FabricRelease? { try? Lab.FabricRelease.resolve(explicit: nil) }
+
+    /// Fabric's `simple` chaincode: the release's copy (the cache keeps it beside bin/), else the one beside the tarball.
+    static var chaincodeSource: String? {
+        if let cached = resolvedRelease?.chaincode("simple") { return cached }
+        return releasePath.map {
+            URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("chaincode/simple").path
+        }
+    }
+
     static var releasePath: String? {
-        if let given = ProcessInfo.processInfo.environment["BOK_FABRIC_RELEASE"], !given.isEmpty { return given }
+        if let resolved = resolvedRelease { return resolved.root }
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let shared = repository.deletingLastPathComponent().appendingPathComponent("shared/fabric")
@@ -76,9 +88,7 @@ final class ChaincodePackageTests: XCTestCase {
         let release = try release()
         defer { release.cleanUp() }
         // The chaincode source beside the release (Fabric's `simple`, vendored).
-        let source = URL(fileURLWithPath: Self.releasePath!).deletingLastPathComponent().appendingPathComponent(
-            "chaincode/simple"
-        ).path
+        let source = Self.chaincodeSource ?? ""
         guard FileManager.default.fileExists(atPath: source + "/go.mod") else {
             throw XCTSkip("no chaincode source at \(source)")
         }

@@ -15,13 +15,11 @@ final class FabricLabTests: XCTestCase {
     static let subnet = 207
     static let root = "/tmp/bok-test-lab-207"
     static let config = BuildProducts.repositoryRoot + "/configs/lab-cluster-config.yaml"
+    /// Fabric's `simple` chaincode: `BOK_CHAINCODE`, else the copy the Fabric release in BoK's cache keeps
+    /// (scripts/install-deps.sh puts it there from ../shared/fabric).
     static var chaincode: String? {
-        let candidates = [
-            ProcessInfo.processInfo.environment["BOK_CHAINCODE"],
-            (ProcessInfo.processInfo.environment["BOK_CACHE_DIR"] ?? "/var/cache/bok") + "/fabric/chaincode/simple",
-            BuildProducts.repositoryRoot + "/../shared/fabric/chaincode/simple",
-        ]
-        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/go.mod") }
+        if let given = ProcessInfo.processInfo.environment["BOK_CHAINCODE"], !given.isEmpty { return given }
+        return (try? FabricRelease.resolve(explicit: nil))?.chaincode("simple")
     }
 
     override class func setUp() {
