@@ -92,8 +92,10 @@ final class FabricLabTests: XCTestCase {
         let query = coordinator(["chaincode", "query", "-c", Self.config, "--name", "simple", "--args", #"{"Args":["query","a"]}"#])
         XCTAssertEqual(query.stdout.split(separator: "\n").last.map(String.init), "90", query.stdout)
         // The third peer (peer1.org1) launches its own chaincode container: then every node runs one.
-        let other = coordinator(["chaincode", "query", "-c", Self.config, "--name", "simple", "--args", #"{"Args":["query","a"]}"#,
-                                 "--org", "Org1", "--peer", "peer1"])
+        let other = coordinator([
+            "chaincode", "query", "-c", Self.config, "--name", "simple", "--args", #"{"Args":["query","a"]}"#,
+            "--org", "Org1", "--peer", "peer1",
+        ])
         XCTAssertEqual(other.stdout.split(separator: "\n").last.map(String.init), "90", other.stdout)
 
         // 4. The agents see the chaincode containers, and kube-dns first in what each one resolves with.
@@ -101,9 +103,11 @@ final class FabricLabTests: XCTestCase {
         let nodes = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]], list.stdout)
         let containers = nodes.flatMap { ($0["containers"] as? [[String: Any]]) ?? [] }
         let running = containers.filter { ($0["state"] as? String) == "running" }
-        XCTAssertEqual(Set(nodes.filter { (($0["containers"] as? [[String: Any]]) ?? []).contains { ($0["state"] as? String) == "running" } }
-                                .compactMap { $0["node"] as? String }), Set(lab.nodes.map(\.name)),
-                       "every node runs the chaincode: \(list.stdout)")
+        XCTAssertEqual(
+            Set(
+                nodes.filter { (($0["containers"] as? [[String: Any]]) ?? []).contains { ($0["state"] as? String) == "running" } }
+                    .compactMap { $0["node"] as? String }), Set(lab.nodes.map(\.name)),
+            "every node runs the chaincode: \(list.stdout)")
         for c in running {
             XCTAssertEqual((c["nameservers"] as? [String])?.first, lab.kubeDNS, "container \(c["name"] ?? "?") does not see kube-dns first")
         }
