@@ -19,23 +19,23 @@ public enum LabAPIServer {
 
     /// Serves until SIGTERM or SIGINT. `release` is a Fabric release directory (bin/, config/).
     public static func run(lab: LabState, release: String, say: @escaping @Sendable (String) -> Void) throws {
-        let stopFlag = StopFlag()
+        let stopFlag = Locked(false)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stopFlag.set() }
+            source.setEventHandler { stopFlag.value = true }
             source.resume()
             return source
         }
         defer { sources.forEach { $0.cancel() } }
 
-        let executorBox = ExecutorBox()
+        let executorBox = Locked<LabExecutor?>(nil)
         var options = KubeStandIn.Options()
         options.nodes = lab.nodes.map { KubeStandIn.Node(name: $0.name, internalIP: $0.address, roles: []) }
         options.clusterDNS = KubeStandIn.DNSService(clusterIP: lab.kubeDNS)
         options.workloads = .external(podLogs: { namespace, pod, container in
-            executorBox.executor?.log(namespace: namespace, pod: pod, container: container)
+            executorBox.value?.log(namespace: namespace, pod: pod, container: container)
         })
         options.serviceAddresses = (first: "198.18.\(lab.subnet).100", last: "198.18.\(lab.subnet).254")
         let api = try KubeStandIn(options: options)
@@ -53,9 +53,9 @@ public enum LabAPIServer {
         storageClass["provisioner"] = "bok.io/lab-directories"
         try kube.apply(storageClass, fieldManager: "bok-lab")
         let executor = LabExecutor(kube: kube, lab: lab, release: release, log: say)
-        executorBox.executor = executor
+        executorBox.value = executor
         say("lab api: Kubernetes API at \(api.url), kubeconfig \(path); executor running pods from \(release)")
-        executor.run(interval: 1, shouldStop: { stopFlag.isSet })
+        executor.run(interval: 1, shouldStop: { stopFlag.value })
         unlink(path)
         say("lab api: stopped")
     }
@@ -87,34 +87,27 @@ public enum LabAPIServer {
     }
 }
 
-private final class StopFlag: @unchecked Sendable {
+/// One value shared between threads (signal handlers, the API's event loop, parallel imports), behind a lock.
+final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var value = false
-    func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
-    var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
-}
-
-private final class ExecutorBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: LabExecutor?
-    var executor: LabExecutor? {
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
         get {
             lock.lock()
             defer { lock.unlock() }
-            return value
+            return stored
         }
         set {
             lock.lock()
-            value = newValue
+            stored = newValue
             lock.unlock()
         }
+    }
+    /// Changes the value in place under the lock.
+    func update(_ change: (inout Value) -> Void) {
+        lock.lock()
+        change(&stored)
+        lock.unlock()
     }
 }

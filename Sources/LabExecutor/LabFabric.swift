@@ -16,20 +16,21 @@ public enum LabFabric {
             let built = try FabricImages.ensureBuilt(progress: progress)
             images = built.all.map(\.name)
             // Every node's Docker, at once: each import is a few seconds of disk work.
-            let errors = ErrorList()
+            let outcomes = Locked((notes: [String](), failures: [String]()))
             let nodes = lab.nodes
             DispatchQueue.concurrentPerform(iterations: nodes.count) { i in
                 let node = nodes[i]
                 do {
                     let imported = try FabricImages.importMissing(into: node, state: lab)
-                    errors.note(
-                        imported.isEmpty ? "\(node.name): images already present" : "\(node.name): imported \(imported.joined(separator: ", "))")
+                    let note =
+                        imported.isEmpty ? "\(node.name): images already present" : "\(node.name): imported \(imported.joined(separator: ", "))"
+                    outcomes.update { $0.notes.append(note) }
                 } catch {
-                    errors.fail("\(error)")
+                    outcomes.update { $0.failures.append("\(error)") }
                 }
             }
-            errors.notes.sorted().forEach { progress("fabric: \($0)") }
-            if let failure = errors.failures.first { throw ExecutorError(failure) }
+            outcomes.value.notes.sorted().forEach { progress("fabric: \($0)") }
+            if let failure = outcomes.value.failures.first { throw ExecutorError(failure) }
         }
         progress("fabric: Kubernetes API and executor (pods run from \(release))")
         let pid = try LabAPIServer.start(lab: state, release: release, coordinator: coordinator)
@@ -37,22 +38,5 @@ public enum LabFabric {
         try state.save()
         progress("fabric: kubeconfig \(LabAPIServer.kubeconfig(state)) (pid \(pid)); log \(LabAPIServer.logFile(state))")
         return state
-    }
-}
-
-/// Results of parallel work, collected under a lock.
-private final class ErrorList: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var notes: [String] = []
-    private(set) var failures: [String] = []
-    func note(_ s: String) {
-        lock.lock()
-        notes.append(s)
-        lock.unlock()
-    }
-    func fail(_ s: String) {
-        lock.lock()
-        failures.append(s)
-        lock.unlock()
     }
 }
