@@ -245,21 +245,34 @@ public struct ChaincodeListResult: Codable, Sendable, Equatable {
 }
 
 /// Pushed as `chaincode.event` notifications after `chaincode.watch`.
+///
+/// `action` is Docker's event for a chaincode container: `start`, `die` (with `exitCode`), `oom` or `destroy`.
+/// `time` is when Docker saw it (RFC 3339, UTC). `container` is what the agent knows of the container at that time
+/// (after `destroy` only the fields the event carries: id, name, image, labels-derived peer/chaincode/version).
 public struct ChaincodeEvent: Codable, Sendable, Equatable {
     public var action: String
     public var container: ChaincodeContainerInfo
-    public init(action: String, container: ChaincodeContainerInfo) {
+    /// RFC 3339 time of the Docker event (nil from agents older than the events-based watch).
+    public var time: String?
+    /// The container's exit code, for `die`.
+    public var exitCode: Int?
+    public init(action: String, container: ChaincodeContainerInfo, time: String? = nil, exitCode: Int? = nil) {
         self.action = action
         self.container = container
+        self.time = time
+        self.exitCode = exitCode
     }
 }
 
 public struct WatchResult: Codable, Sendable, Equatable {
     public var watching: Bool
     public var intervalSeconds: Double
-    public init(watching: Bool, intervalSeconds: Double) {
+    /// Where events come from: `docker-events` (Docker's `/events` stream) or `polling` (older agents).
+    public var source: String?
+    public init(watching: Bool, intervalSeconds: Double, source: String? = nil) {
         self.watching = watching
         self.intervalSeconds = intervalSeconds
+        self.source = source
     }
 }
 
