@@ -62,14 +62,14 @@ struct AgentInstallFlags: ParsableArguments {
             binary = expandingTilde(agentBinary)
         } else {
             do {
-                binary = try ShippedAgent.locate { FileHandle.standardError.write(Data("coordinator: \($0)\n".utf8)) }
+                binary = try ShippedAgent.locate { StandardError.print("coordinator: \($0)") }
             } catch {
-                FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+                StandardError.print("coordinator: \(error)")
                 throw ExitCode(CoordinatorExit.failure)
             }
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: binary)[.size] as? Int).map { String(format: ", %.1f MiB", Double($0) / 1_048_576) } ?? ""
-        FileHandle.standardError.write(Data("coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")\n".utf8))
+        StandardError.print("coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")")
         var options = login.installOptions(trust: trust, agentBinary: binary, parallel: parallel, operationTimeout: operationTimeout)
         options.helloTimeout = helloTimeout
         options.dockerRestartCommand = dockerRestartCommand

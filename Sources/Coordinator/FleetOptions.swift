@@ -1,3 +1,4 @@
+import BoKSystem
 import ArgumentParser
 import Fleet
 import Foundation
@@ -40,16 +41,18 @@ enum JSONOutput {
 }
 
 /// A live progress line on a terminal, plain lines otherwise (CI logs, pipes).
-final class ProgressDisplay: @unchecked Sendable {
-    private let lock = NSLock()
+final class ProgressDisplay: Sendable {
+    /// Serialises the lines of concurrent workers.
+    private let lines = Locked(0)
     private let enabled: Bool
     init(enabled: Bool) { self.enabled = enabled }
 
     func say(_ line: String) {
         guard enabled else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        FileHandle.standardError.write(Data("\(timestamp()) \(line)\n".utf8))
+        lines.withLock { count in
+            count += 1
+            StandardError.print("\(timestamp()) \(line)")
+        }
     }
 
     private func timestamp() -> String {

@@ -132,20 +132,18 @@ public struct ManifestRenderer: Sendable {
             }
         }
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        let results = WriteResults(count: workers)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        let results = ConcurrentWork.map(count: workers, concurrency: workers) { worker -> Result<Int, RenderError> in
             var bytes = 0
             for index in stride(from: worker, to: objects.count, by: workers) {
                 do {
                     bytes += try FileWriter.write(objects[index].yaml, to: paths[index], mode: objects[index].kind == "Secret" ? 0o600 : 0o644)
                 } catch {
-                    results.set(worker, .failure(RenderError.cannotWrite(path: paths[index], reason: "\(error)")))
-                    return
+                    return .failure(RenderError.cannotWrite(path: paths[index], reason: "\(error)"))
                 }
             }
-            results.set(worker, .success(bytes))
+            return .success(bytes)
         }
-        for result in results.values { report.bytes += try result.get() }
+        for result in results { report.bytes += try result.get() }
         report.objects = objects.count
         report.filesWritten = objects.count
         return report
@@ -250,26 +248,6 @@ public struct ManifestRenderer: Sendable {
     var nfs: (server: String, path: String)? {
         if case .nfs(let server, let path, _) = topology.storage { return (server, path) }
         return nil
-    }
-}
-
-/// Per-worker results of a parallel write (one writer per slot).
-final class WriteResults: @unchecked Sendable {
-    private var slots: [Result<Int, RenderError>]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: .success(0), count: count) }
-
-    func set(_ index: Int, _ value: Result<Int, RenderError>) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    var values: [Result<Int, RenderError>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
     }
 }
 

@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import Crypto
 import FabricTopology
@@ -150,11 +151,9 @@ public final class NetworkRollout: Sendable {
         reporter(.progress(step, message: message, done: done, total: total))
     }
 
-    /// Runs blocking Kubernetes calls off the cooperative thread pool.
+    /// Runs blocking Kubernetes calls off the cooperative thread pool (BoKSystem's one blocking-work helper).
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
+        try await runBlocking(body)
     }
 
     /// Writes the state ConfigMap when it changed and its namespace exists.
