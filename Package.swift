@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "agent", targets: ["Agent"]),
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "bok-bench", targets: ["BoKBench"]),
+        .executable(name: "kube-standin", targets: ["KubeStandInTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -95,6 +96,8 @@ let package = Package(
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        // `kube-standin`: the stand-in on its own, for kubectl or the coordinator by hand.
+        .executableTarget(name: "KubeStandInTool", dependencies: ["KubeAPIStandIn", "KubeClient", argumentParser]),
         // `lab up --fabric`: the executor that runs applied Deployments and Jobs as real processes from a Fabric release.
         .target(name: "LabExecutor", dependencies: ["Lab", "KubeClient", "KubeAPIStandIn", "DockerEngine", "BoKSystem"]),
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
