@@ -59,7 +59,7 @@ let package = Package(
         // One HTTP client over libcurl: Docker Engine API (unix socket) and Kubernetes API (HTTPS).
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
-        .target(name: "DockerConfig", dependencies: ["BoKSystem"]),
+        .target(name: "DockerConfig", dependencies: ["BoKSystem", "JSONScanning"]),
         // Docker Engine API, restart strategies, verification of the running dockerd.
         .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", "BoKSystem", logging]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
