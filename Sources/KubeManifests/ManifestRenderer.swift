@@ -267,22 +267,10 @@ enum FileWriter {
         guard fchmod(fd, mode) == 0 else { throw Failure(code: errno) }
         var text = text
         return try text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = systemWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw Failure(code: errno)
-                }
-                offset += written
-            }
+            let code = writeAll(fd, UnsafeRawBufferPointer(buffer))
+            guard code == 0 else { throw Failure(code: code) }
             return buffer.count
         }
     }
 }
 
-#if canImport(Glibc)
-private let systemWrite = Glibc.write
-#else
-private let systemWrite = Darwin.write
-#endif

@@ -251,18 +251,7 @@ public struct PodSandboxes: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw ExecutorError("creating \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let ok = data.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
+        let ok = writeAll(fd, data) == 0
         guard ok, fchmod(fd, mode_t(mode)) == 0 else { throw ExecutorError("writing \(path): \(String(cString: strerror(errno)))") }
     }
 
