@@ -91,7 +91,7 @@ let package = Package(
 
         // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
         .target(name: "KubeAPIStandIn",
-                dependencies: ["KubeClient", yams,
+                dependencies: ["KubeClient", "BoKSystem", yams,
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -14,6 +15,7 @@ import NIOSSL
 /// Created running; `stop()` (or deinit) closes it and deletes the kubeconfig it wrote.
 /// Faults can be injected per path, and every request is counted per verb and path.
 public final class KubeStandIn: @unchecked Sendable {
+    // @unchecked: its mutable parts (store, traffic, port) are each behind their own lock; the rest is set once in init.
     /// HTTPS (default; self-signed CA made with openssl) or plain HTTP.
     public enum Scheme: Sendable { case https, http }
 
@@ -402,11 +404,10 @@ public final class KubeStandIn: @unchecked Sendable {
 }
 
 /// The bound port, known only after bind; read by discovery answers.
-private final class PortBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
+private final class PortBox: Sendable {
+    private let value = Locked(0)
     var port: Int {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
+        get { value.value }
+        set { value.value = newValue }
     }
 }

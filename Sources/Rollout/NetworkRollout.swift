@@ -67,6 +67,7 @@ public final class NetworkRollout: Sendable {
 
     /// Everything a run carries from step to step.
     final class Run: @unchecked Sendable {
+        // @unchecked: the rollout's steps run one after another; concurrent work inside a step only reads it.
         var report: RolloutReport
         var inventory: Inventory?
         var tls: ClientTLS?
