@@ -170,8 +170,13 @@ public final class KubeStandIn: @unchecked Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
         let loop = group.next()
+        let pending = self.pendingControllerWork
         store.schedule = { delay, work in
-            loop.scheduleTask(in: .nanoseconds(Int64(max(0, delay) * 1e9))) { work() }
+            pending.withLock { $0 += 1 }
+            loop.scheduleTask(in: .nanoseconds(Int64(max(0, delay) * 1e9))) {
+                work()
+                pending.withLock { $0 -= 1 }
+            }
         }
 
         let sslContext: NIOSSLContext?
@@ -341,6 +346,21 @@ public final class KubeStandIn: @unchecked Sendable {
         return table.keys.filter { $0.hasPrefix("\(namespace)/") }.count
     }
 
+    /// Controller work (readiness, namespace termination) scheduled and not yet run.
+    private let pendingControllerWork = Locked(0)
+
+    /// Waits until the simulated controllers have done everything they scheduled (workloads ready, namespaces gone),
+    /// so a test can read a settled state without guessing a sleep. Throws after `timeout` seconds.
+    public func settle(timeout: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while pendingControllerWork.value > 0 {
+            guard Date() < deadline else {
+                throw StandInSettleTimeout(pending: pendingControllerWork.value, timeout: timeout)
+            }
+            usleep(2_000)
+        }
+    }
+
     /// The newest resourceVersion handed out: unchanged when nothing was written.
     public var currentResourceVersion: Int64 {
         store.lock.lock()
@@ -409,5 +429,15 @@ private final class PortBox: Sendable {
     var port: Int {
         get { value.value }
         set { value.value = newValue }
+    }
+}
+
+/// `settle()` gave up: the simulated controllers still had work scheduled.
+public struct StandInSettleTimeout: Error, CustomStringConvertible {
+    public let pending: Int
+    public let timeout: Double
+    public var description: String {
+        "the Kubernetes stand-in still had \(pending) controller task(s) scheduled after \(timeout) s; "
+            + "a readinessDelay or namespaceTerminationDelay longer than the timeout keeps it busy"
     }
 }
