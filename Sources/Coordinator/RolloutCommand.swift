@@ -53,18 +53,19 @@ struct RolloutCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a machine-readable report.")
     var json = false
 
-    func run() async throws {
-        let loaded = try topology.load()
-        guard timeout > 0, concurrency > 0, (1...65535).contains(agentPort) else {
-            StandardError.print("coordinator: --timeout and --concurrency must be positive and --agent-port a TCP port")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive, got \(timeout)") }
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
+        guard (1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be a TCP port (1-65535), got \(agentPort)") }
         if let kubeDNS {
             do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
-                StandardError.print("coordinator: --kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
-                throw ExitCode(CoordinatorExit.invalidInput)
+                throw ValidationError("--kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
             }
         }
+    }
+
+    func run() async throws {
+        let loaded = try topology.load()
         var options = RolloutOptions(cryptoDirectory: cryptoDir)
         if let inventory {
             do { options.inventory = try Inventory.load(path: inventory) } catch {
