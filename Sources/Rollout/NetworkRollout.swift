@@ -79,6 +79,9 @@ public final class NetworkRollout: Sendable {
         var objects: [KubeObject] = []
         var phases: [ObjectRef: ObjectPhase] = [:]
         var failedNodes: [String] = []
+        /// The inputs and the live objects are what the last complete run left: crypto, rendering and the object
+        /// steps are skipped (their work would change nothing).
+        var reused = false
         init(report: RolloutReport) { self.report = report }
     }
 
@@ -344,21 +347,62 @@ public final class NetworkRollout: Sendable {
                 + "start over on purpose, run `coordinator teardown` first")
         }
         progress(.crypto, "MSP material in \(options.cryptoDirectory)")
-        let report: CryptoSummary
-        do {
+        let addresses = (run.inventory?.nodes ?? []).map(\.agentHost)
+        let cidrs = NetworkMaterial.nodeCIDRs(addresses)
+        let topologyDigest = SHA256.hash(data: Data(options.topologyText.utf8)).map { String(format: "%02x", $0) }.joined()
+        // Unchanged inputs: the crypto material is complete as the last run left it (no generator run); when the live
+        // objects are unchanged too, nothing needs rendering or applying.
+        var inputsUnchanged = false
+        if !options.dryRun, let previous = run.previous, previous.isComplete, let wanted = previous.inputDigest {
             let topology = self.topology
-            let target = directory
-            report = try await blocking {
-                let r = try NetworkMaterial.generateCrypto(topology, into: target)
-                return CryptoSummary(written: r.filesWritten, unchanged: r.filesUnchanged, keysGenerated: r.keysGenerated, keysKept: r.keysKept)
+            let inputs = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: directory, nodeCIDRs: cidrs) }
+            if inputs == wanted, let live = previous.liveDigest, let kinds = previous.liveKinds {
+                inputsUnchanged = true
+                let sync = self.sync
+                let stored: [ObjectRef: KubeObject]
+                do {
+                    stored = try await blocking { try sync.snapshot(kinds: Set(kinds)) }
+                } catch let error as KubeError {
+                    throw RolloutError(step: .crypto, "cannot read what the tenant has in the cluster: \(KubeErrorText.describe(error))")
+                }
+                let objects = stored.values.filter { !($0.kind == "ConfigMap" && $0.name == RolloutState.configMapName) }
+                if RolloutInputs.liveDigest(Array(objects)) == live {
+                    run.reused = true
+                    run.report.digest = previous.digest
+                    run.report.objects = objects.sorted { (ApplyOrder.rank(ofKind: $0.kind), $0.ref.description) < (ApplyOrder.rank(ofKind: $1.kind), $1.ref.description) }
+                        .map { ObjectChange(object: $0.ref.description, action: .unchanged) }
+                    var state = previous
+                    state.topologyDigest = topologyDigest
+                    state.kubeDNS = run.kubeDNS
+                    state.skippedNodes = run.skippedNodes.keys.sorted()
+                    run.state = state
+                    return (.unchanged, "inputs unchanged since the last complete run (topology, node addresses, BoK build and the "
+                        + "crypto files' sizes, times and inodes) and the tenant's \(objects.count) objects unchanged in the cluster "
+                        + "(same resourceVersions): crypto material not re-derived, objects not re-rendered")
+                }
+                progress(.crypto, "inputs unchanged, but objects in the cluster changed since the last run: rendering to compare")
             }
-        } catch {
-            throw RolloutError(step: .crypto, "cannot generate the crypto material in \(options.cryptoDirectory): \(error)")
+        }
+        let report: CryptoSummary
+        if inputsUnchanged {
+            report = CryptoSummary(written: 0, unchanged: 0, keysGenerated: 0, keysKept: 0)
+        } else {
+            do {
+                let topology = self.topology
+                let target = directory
+                report = try await blocking {
+                    let r = try NetworkMaterial.generateCrypto(topology, into: target)
+                    return CryptoSummary(written: r.filesWritten, unchanged: r.filesUnchanged, keysGenerated: r.keysGenerated, keysKept: r.keysKept)
+                }
+            } catch {
+                throw RolloutError(step: .crypto, "cannot generate the crypto material in \(options.cryptoDirectory): \(error)")
+            }
+            run.report.cryptoDerived = true
         }
         let rendered: [RenderedManifest]
         do {
-            let addresses = (run.inventory?.nodes ?? []).map(\.agentHost)
             rendered = try NetworkMaterial.render(topology, cryptoDirectory: directory, nodeAddresses: addresses)
+            run.report.objectsRendered = rendered.count
         } catch {
             throw RolloutError(step: .crypto, "cannot render the network from \(options.cryptoDirectory): \(error)")
         }
@@ -380,9 +424,16 @@ public final class NetworkRollout: Sendable {
         run.phases = phases
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         run.report.digest = digest
-        let topologyDigest = SHA256.hash(data: Data(options.topologyText.utf8)).map { String(format: "%02x", $0) }.joined()
         var state = RolloutState(tenant: topology.tenant, digest: digest, topologyDigest: topologyDigest, kubeDNS: run.kubeDNS,
                                  skippedNodes: run.skippedNodes.keys.sorted())
+        if !options.dryRun {
+            // Taken after the generator ran: what the next run compares its inputs with.
+            let topology = self.topology
+            state.inputDigest = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: directory, nodeCIDRs: cidrs) }
+            // Kept until the summary takes the live objects again (no state write just for clearing it).
+            state.liveDigest = run.previous?.liveDigest
+            state.liveKinds = run.previous?.liveKinds
+        }
         if let previous = run.previous, previous.digest == digest {
             if !previous.isComplete, let last = previous.lastCompleted {
                 run.report.resumedAfter = last.rawValue
@@ -481,6 +532,9 @@ public final class NetworkRollout: Sendable {
             return (create + update > 0 ? .planned : .unchanged,
                     "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects")
         }
+        if run.reused {
+            return (.unchanged, "unchanged \(run.report.objects.count) of \(run.report.objects.count) objects (as the last complete run left them)")
+        }
         let changes = try await applyPhase(run, .main, step: .applyObjects)
         let create = changes.filter { $0.action == .create }.count
         let update = changes.filter { $0.action == .update || $0.action == .recreate }.count
@@ -526,6 +580,7 @@ public final class NetworkRollout: Sendable {
 
     private func waitDeployments(_ run: Run) async throws -> (StepReport.Status, String) {
         if options.dryRun { return (.skipped, "dry run: nothing to wait for") }
+        if run.reused { return (.unchanged, "Deployments available (unchanged since the last complete run, which waited for them)") }
         let names = objects(run, .main).filter { $0.kind == "Deployment" }.map(\.ref)
         return try await waitAvailable(names, step: .waitDeployments, noun: "Deployments", rule: WorkloadReadiness.deployment)
     }
@@ -583,6 +638,7 @@ public final class NetworkRollout: Sendable {
 
     private func channel(_ run: Run) async throws -> (StepReport.Status, String) {
         if options.dryRun { return (.skipped, "dry run: the channel Jobs are in the object list above") }
+        if run.reused { return (.unchanged, "channel \(topology.channel): Jobs complete (unchanged since the last complete run)") }
         let jobs = objects(run, .channel)
         guard !jobs.isEmpty else { return (.skipped, "no channel Job rendered") }
         let changes = try await applyPhase(run, .channel, step: .channel)
@@ -595,6 +651,10 @@ public final class NetworkRollout: Sendable {
 
     private func explorer(_ run: Run) async throws -> (StepReport.Status, String) {
         if options.dryRun { return (.skipped, "dry run") }
+        if run.reused {
+            return topology.explorerOrg == nil ? (.skipped, "the explorer is off (Explorer: false)")
+                : (.unchanged, "explorer: available (unchanged since the last complete run)")
+        }
         let objects = self.objects(run, .explorer)
         guard !objects.isEmpty else { return (.skipped, "the explorer is off (Explorer: false)") }
         let changes = try await applyPhase(run, .explorer, step: .explorer)
@@ -643,6 +703,14 @@ public final class NetworkRollout: Sendable {
         if let url = run.report.explorerURL { lines.append("explorer \(url)") }
         let nodePorts = endpoints.filter { $0.nodePort != nil && $0.name != "explorer" }
         if !nodePorts.isEmpty { lines.append("\(nodePorts.count) NodePort(s)") }
+        if !run.reused, !run.objects.isEmpty {
+            // What the next run compares the cluster with: every object is in place and ready now.
+            let sync = self.sync
+            let kinds = Set(run.objects.map(\.kind))
+            let live = try await blocking { try sync.snapshot(kinds: kinds) }
+            run.state?.liveDigest = RolloutInputs.liveDigest(Array(live.values))
+            run.state?.liveKinds = kinds.sorted()
+        }
         return (.done, lines.isEmpty ? "network \(topology.tenant) is up (no NodePorts)" : lines.joined(separator: "; "))
     }
 }

@@ -19,6 +19,14 @@ public struct RolloutState: Codable, Sendable, Equatable {
     public var kubeDNS: String?
     /// Nodes a `--continue-on-error` run left out.
     public var skippedNodes: [String]
+    /// SHA-256 of what the objects are rendered from (BoK's version and executable, the topology, the node addresses,
+    /// the crypto files' metadata: `RolloutInputs.digest`), taken after the crypto step of the last run that rendered.
+    public var inputDigest: String?
+    /// SHA-256 of the tenant's live objects' identities and resourceVersions (kinds `liveKinds`, this ConfigMap left
+    /// out) at the end of the last complete run: when it and `inputDigest` still match, a re-run skips crypto and
+    /// rendering and the cluster is known to hold what that run left.
+    public var liveDigest: String?
+    public var liveKinds: [String]?
 
     public init(tenant: String, digest: String, topologyDigest: String, completed: [String] = [], kubeDNS: String? = nil,
                 skippedNodes: [String] = []) {

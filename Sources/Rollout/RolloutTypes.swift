@@ -141,6 +141,10 @@ public struct RolloutReport: Sendable, Codable, Equatable {
     public var cryptoDirectory: String
     public var error: String?
     public var seconds: Double
+    /// True when the crypto step ran the MSP generator (false: the inputs were unchanged since the last run).
+    public var cryptoDerived: Bool = false
+    /// Objects rendered this run (0 when the inputs and the live objects were unchanged since the last complete run).
+    public var objectsRendered: Int = 0
 
     public init(tenant: String, dryRun: Bool, cryptoDirectory: String) {
         self.tenant = tenant

@@ -136,6 +136,67 @@ final class RolloutStandInTests: XCTestCase {
         XCTAssertEqual(try client.get(.deployment("peer0-org1-f-1", namespace: "org1-f-1"))["spec", "replicas"]?.intValue, 1)
     }
 
+    /// A converged re-run neither runs the crypto generator nor renders (the state's input and live digests match);
+    /// a changed certificate file, or an object edited in the cluster, still makes the run act.
+    func testConvergedRunSkipsCryptoAndRenderingButAChangedCertOrDriftIsActedOn() async throws {
+        let standIn = try makeStandIn()
+        let client = try makeClient(standIn)
+        try RolloutFixture.createDefaultStorageClass(client)
+        let first = try await rollout(client, try options()).run()
+        XCTAssertTrue(first.cryptoDerived)
+        XCTAssertGreaterThan(first.objectsRendered, 20)
+        let state = try XCTUnwrap(try RolloutState.load(client, namespace: "ordererorg-f-1"))
+        XCTAssertNotNil(state.inputDigest)
+        XCTAssertNotNil(state.liveDigest)
+
+        // Converged: no generator run, nothing rendered, nothing written, every object still reported.
+        try standIn.settle()
+        var revision = standIn.currentResourceVersion
+        let converged = try await rollout(client, try options()).run()
+        XCTAssertNil(converged.steps.first { $0.status == .failed }, converged.error ?? "")
+        XCTAssertFalse(converged.cryptoDerived, "the crypto material was derived again although nothing changed")
+        XCTAssertEqual(converged.objectsRendered, 0, "objects were rendered again although nothing changed")
+        XCTAssertEqual(converged.count(.unchanged), first.objectsRendered)
+        XCTAssertEqual(converged.digest, first.digest)
+        XCTAssertEqual(standIn.currentResourceVersion, revision, "a converged re-run must write nothing")
+
+        // A certificate file replaced by another one (same directory, new content): noticed, derived and applied.
+        let crypto = workDir + "/crypto"
+        let files = FileManager.default.enumerator(atPath: crypto)?.compactMap { $0 as? String } ?? []
+        let peerCerts = files.filter { $0.hasPrefix("peerOrganizations/") && $0.hasSuffix("/tls/server.crt") }.sorted()
+        let ordererCert = try XCTUnwrap(files.first { $0.hasPrefix("ordererOrganizations/") && $0.hasSuffix("/tls/server.crt") })
+        let target = crypto + "/" + (try XCTUnwrap(peerCerts.first))
+        let before = try Data(contentsOf: URL(fileURLWithPath: target))
+        try Data(contentsOf: URL(fileURLWithPath: crypto + "/" + ordererCert)).write(to: URL(fileURLWithPath: target))
+        let certChanged = try await rollout(client, try options()).run()
+        XCTAssertNil(certChanged.steps.first { $0.status == .failed }, certChanged.error ?? "")
+        XCTAssertTrue(certChanged.cryptoDerived, "a changed certificate must be seen")
+        XCTAssertGreaterThan(certChanged.objectsRendered, 0)
+        XCTAssertGreaterThan(certChanged.count(.update), 0, "\(certChanged.objects.filter { $0.action != .unchanged })")
+        let now = try Data(contentsOf: URL(fileURLWithPath: target))
+        XCTAssertNotEqual(now, before)
+        let secrets = try client.list(.secret, namespace: nil, labelSelector: "bok.io/tenant=f-1")
+        let encoded = now.base64EncodedString()
+        XCTAssertTrue(secrets.contains { $0["data"]?.objectValue?.values.contains { $0.stringValue == encoded } ?? false },
+                      "no Secret holds the certificate now in \(target)")
+
+        // Converged again, then drift: an object edited in the cluster is put back without re-deriving crypto.
+        try standIn.settle()
+        revision = standIn.currentResourceVersion
+        let again = try await rollout(client, try options()).run()
+        XCTAssertFalse(again.cryptoDerived)
+        XCTAssertEqual(again.objectsRendered, 0)
+        XCTAssertEqual(standIn.currentResourceVersion, revision, "converged after the certificate change: no write")
+        try client.scale(.deployment("peer0-org1-f-1", namespace: "org1-f-1"), replicas: 3, fieldManager: "kubectl")
+        try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0-org1-f-1"], timeout: 10, pollInterval: 0.05)
+        try standIn.settle()
+        let fixed = try await rollout(client, try options()).run()
+        XCTAssertFalse(fixed.cryptoDerived, "crypto inputs did not change")
+        XCTAssertGreaterThan(fixed.objectsRendered, 0, "drift needs the rendered objects to compare")
+        XCTAssertEqual(fixed.objects.filter { $0.action == .update }.map(\.object), ["Deployment org1-f-1/peer0-org1-f-1"])
+        XCTAssertEqual(try client.get(.deployment("peer0-org1-f-1", namespace: "org1-f-1"))["spec", "replicas"]?.intValue, 1)
+    }
+
     func testDryRunOnAnEmptyClusterListsEverythingAndWritesNoCrypto() async throws {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
