@@ -166,6 +166,11 @@ final class StandInHTTPHandler: ChannelInboundHandler {
         {
             return (200, StandInTables.table(kind: resource.kind, body: response.body, includeObject: query["includeObject"]))
         }
+        if response.code == 200, method == "GET", sub == nil, name == nil,
+           head.headers["accept"].contains(where: { $0.contains("as=PartialObjectMetadataList") })
+        {
+            return (200, Self.partialObjectMetadataList(response.body))
+        }
         return (response.code, response.body)
     }
 
@@ -192,5 +197,17 @@ final class StandInHTTPHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
+    }
+}
+
+extension StandInHTTPHandler {
+    /// A list as the API serves it for `Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`
+    /// (client-go's metadata client): each item's metadata only.
+    static func partialObjectMetadataList(_ list: StandInJSON) -> StandInJSON {
+        let items = (list["items"]?.arrayValue ?? []).map { item -> StandInJSON in
+            .object(["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": item["metadata"] ?? .object([:])])
+        }
+        return .object(["kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": list["metadata"] ?? .object([:]), "items": .array(items)])
     }
 }

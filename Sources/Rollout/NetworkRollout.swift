@@ -347,6 +347,7 @@ public final class NetworkRollout: Sendable {
                 + "start over on purpose, run `coordinator teardown` first")
         }
         progress(.crypto, "MSP material in \(options.cryptoDirectory)")
+        let cryptoDirectory = directory
         let addresses = (run.inventory?.nodes ?? []).map(\.agentHost)
         let cidrs = NetworkMaterial.nodeCIDRs(addresses)
         let topologyDigest = SHA256.hash(data: Data(options.topologyText.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -355,13 +356,13 @@ public final class NetworkRollout: Sendable {
         var inputsUnchanged = false
         if !options.dryRun, let previous = run.previous, previous.isComplete, let wanted = previous.inputDigest {
             let topology = self.topology
-            let inputs = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: directory, nodeCIDRs: cidrs) }
+            let inputs = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: cryptoDirectory, nodeCIDRs: cidrs) }
             if inputs == wanted, let live = previous.liveDigest, let kinds = previous.liveKinds {
                 inputsUnchanged = true
                 let sync = self.sync
                 let stored: [ObjectRef: KubeObject]
                 do {
-                    stored = try await blocking { try sync.snapshot(kinds: Set(kinds)) }
+                    stored = try await blocking { try sync.metadataSnapshot(kinds: Set(kinds)) }
                 } catch let error as KubeError {
                     throw RolloutError(step: .crypto, "cannot read what the tenant has in the cluster: \(KubeErrorText.describe(error))")
                 }
@@ -429,7 +430,7 @@ public final class NetworkRollout: Sendable {
         if !options.dryRun {
             // Taken after the generator ran: what the next run compares its inputs with.
             let topology = self.topology
-            state.inputDigest = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: directory, nodeCIDRs: cidrs) }
+            state.inputDigest = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: cryptoDirectory, nodeCIDRs: cidrs) }
             // Kept until the summary takes the live objects again (no state write just for clearing it).
             state.liveDigest = run.previous?.liveDigest
             state.liveKinds = run.previous?.liveKinds
@@ -707,7 +708,7 @@ public final class NetworkRollout: Sendable {
             // What the next run compares the cluster with: every object is in place and ready now.
             let sync = self.sync
             let kinds = Set(run.objects.map(\.kind))
-            let live = try await blocking { try sync.snapshot(kinds: kinds) }
+            let live = try await blocking { try sync.metadataSnapshot(kinds: kinds) }
             run.state?.liveDigest = RolloutInputs.liveDigest(Array(live.values))
             run.state?.liveKinds = kinds.sorted()
         }

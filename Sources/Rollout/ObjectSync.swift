@@ -24,6 +24,19 @@ struct ObjectSync: Sendable {
         return stored
     }
 
+    /// The metadata (identity, labels, uid, resourceVersion) of what the cluster holds of the tenant: the cheap look
+    /// a converged rollout takes.
+    func metadataSnapshot(kinds: Set<String>) throws(KubeError) -> [ObjectRef: KubeObject] {
+        var stored: [ObjectRef: KubeObject] = [:]
+        for kind in kinds.sorted() {
+            guard let type = ResourceType.known(kind: kind) else { continue }
+            for object in try client.listMetadata(type, namespace: nil, labelSelector: tenantSelector) {
+                stored[Self.key(object.ref)] = object
+            }
+        }
+        return stored
+    }
+
     /// Refs compare without apiVersion differences (`apps/v1` vs a list item's).
     static func key(_ ref: ObjectRef) -> ObjectRef {
         ObjectRef(apiVersion: "", kind: ref.kind, namespace: ref.namespace, name: ref.name)

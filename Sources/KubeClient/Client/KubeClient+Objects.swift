@@ -88,6 +88,23 @@ extension KubeClient {
     public func list(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
                      fieldSelector: String? = nil) throws(KubeError) -> [KubeObject]
     {
+        try list(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, metadataOnly: false)
+    }
+
+    /// As `list`, but asks for each object's metadata only (`PartialObjectMetadataList`, as client-go's metadata
+    /// client does): names, labels, uids and resourceVersions without specs or Secret data. Items carry the type's
+    /// apiVersion and kind. A server that cannot serve it answers with the full objects (`application/json` is the
+    /// fallback in `Accept`).
+    public func listMetadata(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil) throws(KubeError)
+        -> [KubeObject]
+    {
+        try list(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil, metadataOnly: true)
+    }
+
+    private func list(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?,
+                      metadataOnly: Bool) throws(KubeError) -> [KubeObject]
+    {
+        let accept = metadataOnly ? "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json" : "application/json"
         let path = type.collectionPath(namespace: type.namespaced ? namespace : nil)
         var items: [KubeObject] = []
         var continueToken: String?
@@ -96,15 +113,15 @@ extension KubeClient {
             if let labelSelector, !labelSelector.isEmpty { query.append(("labelSelector", labelSelector)) }
             if let fieldSelector, !fieldSelector.isEmpty { query.append(("fieldSelector", fieldSelector)) }
             if let continueToken { query.append(("continue", continueToken)) }
-            let list = try sendJSON("GET", path, query: query, retry: true)
+            let list = try sendJSON("GET", path, query: query, accept: accept, retry: true)
             guard list.objectValue != nil else {
                 throw .invalidResponse(method: "GET", path: path, reason: "the answer is not a list object")
             }
             // An empty list may come as `"items": null` or without items at all.
             let array = list["items"]?.arrayValue ?? []
             for var item in array {
-                if item["apiVersion"] == nil { item["apiVersion"] = .string(type.apiVersion) }
-                if item["kind"] == nil { item["kind"] = .string(type.kind) }
+                if metadataOnly || item["apiVersion"] == nil { item["apiVersion"] = .string(type.apiVersion) }
+                if metadataOnly || item["kind"] == nil { item["kind"] = .string(type.kind) }
                 items.append(try object(from: item, "GET", path))
             }
             continueToken = list[path: ["metadata", "continue"]]?.stringValue

@@ -98,9 +98,9 @@ public final class KubeClient: Sendable {
 
     /// Sends a request and parses the answer as JSON.
     func sendJSON(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-                  contentType: String? = nil, retry: Bool) throws(KubeError) -> JSON
+                  contentType: String? = nil, accept: String = "application/json", retry: Bool) throws(KubeError) -> JSON
     {
-        let response = try send(method, path, query: query, body: body, contentType: contentType, retry: retry)
+        let response = try send(method, path, query: query, body: body, contentType: contentType, accept: accept, retry: retry)
         do {
             return try JSON.parse(response.body)
         } catch {
