@@ -103,7 +103,12 @@ public final class AgentClient: Sendable {
             }
         let channel: Channel
         do {
-            channel = try await bootstrap.connect(host: host, port: port).get()
+            // An IP literal (the usual inventory entry) needs no resolver: no getaddrinfo, no Happy Eyeballs.
+            if let literal = try? SocketAddress(ipAddress: host, port: port) {
+                channel = try await bootstrap.connect(to: literal).get()
+            } else {
+                channel = try await bootstrap.connect(host: host, port: port).get()
+            }
         } catch {
             throw AgentClientError(kind: .connect, node: node, address: address, method: nil,
                 message: "cannot connect: \(error); is the agent running (systemctl status bok-agent) and is the port open?", rpcError: nil)

@@ -73,9 +73,15 @@ public struct CertificateFacts: Sendable, Equatable {
 
     /// Lower-case hex without separators: how BoK prints and compares serial numbers.
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var text = bytes.map { String(format: "%02x", $0) }.joined()
-        while text.hasPrefix("00") && text.count > 2 { text.removeFirst(2) }
-        return text
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        var start = 0
+        while out.count - start > 2 && out[start] == UInt8(ascii: "0") && out[start + 1] == UInt8(ascii: "0") { start += 2 }
+        return String(decoding: out[start...], as: UTF8.self)
     }
 
     /// Normalises a serial typed by a person (`0A:1b…`, `0x0a1b`) to ``hex(_:)``'s form; nil when not hex.

@@ -113,6 +113,20 @@ public enum RPCLineParser {
         return .request(RPCRequest(id: id, method: method, params: obj["params"]))
     }
 
+    /// Encodes a request as one line, `\n` included (``JSONValueWriter``: no `JSONEncoder` on the hot path).
+    public static func line(_ request: RPCRequest) throws -> [UInt8] {
+        var out = try JSONValueWriter.bytes(request)
+        out.append(UInt8(ascii: "\n"))
+        return out
+    }
+
+    /// Encodes a response or notification's answer as one line, `\n` included.
+    public static func line(_ response: RPCResponse) throws -> [UInt8] {
+        var out = try JSONValueWriter.bytes(response)
+        out.append(UInt8(ascii: "\n"))
+        return out
+    }
+
     /// Encodes a message as one line, `\n` included.
     public static func line<T: Encodable>(_ message: T) throws -> [UInt8] {
         var data = try JSONCoding.encoder().encode(message)

@@ -375,13 +375,15 @@ public enum JSONCoding {
 
     /// Converts any Codable value to a ``JSONValue``.
     public static func value<T: Encodable>(_ v: T) throws -> JSONValue {
+        if let value = v as? JSONValue { return value }
         let data = try encoder().encode(v)
         return try JSONValue.parse(data)
     }
 
     /// Decodes a typed value out of a ``JSONValue`` (params or result).
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue?) throws -> T {
-        let data = try encoder().encode(value ?? .object([:]))
+        if T.self == JSONValue.self, let value = (value ?? .object([:])) as? T { return value }
+        let data = Data(try JSONValueWriter.bytes(value ?? .object([:])))
         return try JSONDecoder().decode(T.self, from: data)
     }
 }
