@@ -108,3 +108,13 @@ final class PKITests: XCTestCase {
         return Array(bitString.bytes)
     }
 }
+
+/// `CertificateFacts.hex`: serials as BoK prints and compares them (leading zero bytes dropped, at least one byte).
+final class SerialHexTests: XCTestCase {
+    func testHexOfSerialsIsUnchanged() {
+        XCTAssertEqual(CertificateFacts.hex([0x00, 0x00, 0x0a, 0xff]), "0aff")
+        XCTAssertEqual(CertificateFacts.hex([0x00]), "00")
+        XCTAssertEqual(CertificateFacts.hex([0x00, 0x01]), "01")
+        XCTAssertEqual(CertificateFacts.hex([0xde, 0xad, 0xbe, 0xef]), "deadbeef")
+    }
+}

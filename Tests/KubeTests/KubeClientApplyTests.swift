@@ -215,6 +215,21 @@ final class KubeClientApplyTests: XCTestCase {
         XCTAssertEqual(standIn.totalRequests, 2)
     }
 
+    func testMetadataListsCarryIdentityAndResourceVersionButNoData() throws {
+        let standIn = try makeStandIn()
+        let client = try makeClient(standIn)
+        try client.apply(Manifests.namespace("big"))
+        let maps = (0..<510).map { Manifests.configMap(String(format: "cm-%04d", $0), namespace: "big", data: ["i": "\($0)"]) }
+        try client.applyAll(maps, concurrency: 4)
+        let full = try client.list(.configMap, namespace: "big")
+        let metadata = try client.listMetadata(.configMap, namespace: "big")
+        XCTAssertEqual(metadata.count, 510, "pages through more than one page")
+        XCTAssertTrue(metadata.allSatisfy { $0.kind == "ConfigMap" && $0.apiVersion == "v1" && $0["data"] == nil })
+        XCTAssertEqual(metadata.map { "\($0.name) \($0["metadata", "uid"]?.stringValue ?? "") \($0["metadata", "resourceVersion"]?.stringValue ?? "")" },
+                       full.map { "\($0.name) \($0["metadata", "uid"]?.stringValue ?? "") \($0["metadata", "resourceVersion"]?.stringValue ?? "")" })
+        XCTAssertNotNil(full.first?["data"])
+    }
+
     func testDeleteRemovesTheObjectAndReportsAMissingOne() throws {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)

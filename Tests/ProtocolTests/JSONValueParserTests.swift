@@ -61,3 +61,49 @@ final class JSONValueParserTests: XCTestCase {
         XCTAssertEqual(bad.error?.code, -32600)
     }
 }
+
+/// The direct writer must produce exactly what `JSONEncoder` (sorted keys, unescaped slashes) produced before it
+/// replaced it on the wire.
+final class JSONValueWriterTests: XCTestCase {
+    let values: [JSONValue] = [
+        .null, .bool(true), .bool(false), .number(0), .number(-42), .number(1.5), .number(1e20), .number(-0.000125),
+        .number(123_456_789_012_345), .string(""), .string("a/b \"q\" \\ \n\r\t\u{08}\u{0C}\u{01}\u{1F} é ✓ 𝄞"),
+        .array([]), .object([:]),
+        .object(["z": .number(1), "a": .array([.null, .string("x"), .object(["m": .bool(false), "b": .number(2.25)])]), "é": .string("v")]),
+    ]
+
+    func testValuesAreWrittenAsJSONEncoderWritesThem() throws {
+        for value in values {
+            let expected = String(decoding: try JSONCoding.encoder().encode(value), as: UTF8.self)
+            let written = String(decoding: try JSONValueWriter.bytes(value), as: UTF8.self)
+            XCTAssertEqual(written, expected)
+            XCTAssertEqual(try JSONValue.parse(Data(written.utf8)), value)
+        }
+    }
+
+    func testRequestsAndResponsesAreWrittenAsJSONEncoderWritesThem() throws {
+        let requests = [
+            RPCRequest(id: .number(7), method: "node.health", params: .object(["desired": .object(["nameservers": .array([.string("10.96.0.10")])])])),
+            RPCRequest(id: .string("a\"b"), method: "agent.hello"),
+            RPCRequest(id: nil, method: "note", params: .array([.number(1)])),
+        ]
+        for r in requests {
+            XCTAssertEqual(String(decoding: try RPCLineParser.line(r), as: UTF8.self),
+                           String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self) + "\n")
+        }
+        let responses = [
+            RPCResponse(id: .number(1), result: .object(["ok": .bool(true), "path": .string("/etc/default/docker")])),
+            RPCResponse(id: nil, error: RPCError(.parseError, "bad \"line\"")),
+            RPCResponse(id: .string("x"), error: RPCError(.invalidParams, "no", data: .object(["field": .string("nameservers")]))),
+        ]
+        for r in responses {
+            XCTAssertEqual(String(decoding: try RPCLineParser.line(r), as: UTF8.self),
+                           String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self) + "\n")
+        }
+    }
+
+    func testNonFiniteNumbersAreRefused() {
+        XCTAssertThrowsError(try JSONValueWriter.bytes(.array([.number(.nan)])))
+        XCTAssertThrowsError(try JSONValueWriter.bytes(.number(.infinity)))
+    }
+}
