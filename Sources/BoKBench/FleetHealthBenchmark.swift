@@ -27,7 +27,9 @@ struct FleetHealthBenchmark: AsyncParsableCommand {
     var concurrency: Int?
     @Option(help: "Event loop threads serving the in-process agents.")
     var serverThreads = 1
-    @Option(help: "kube-dns address compared with each node's DNS (adds the node.upstreamDNS call, as an inventory with kubeDNS does); \"none\" skips it.")
+    @Option(
+        help: "kube-dns address compared with each node's DNS (adds the node.upstreamDNS call, as an inventory with kubeDNS does); \"none\" skips it."
+    )
     var kubeDNS = "10.96.0.10"
     @Flag(help: "Serve the agents from a child process, so this process's CPU time is the coordinator's alone.")
     var agentsProcess = false
@@ -40,10 +42,14 @@ struct FleetHealthBenchmark: AsyncParsableCommand {
     func run() async throws {
         let fds = raiseFileDescriptorLimit()
         let needed = UInt64(agents) * 3 + 64  // listener + accepted side + client side per agent
-        print(String(format: "fleet-health: %d agents, RLIMIT_NOFILE soft %llu -> %llu (hard %llu), about %llu descriptors needed",
-                     agents, fds.before, fds.after, fds.hard, needed))
+        print(
+            String(
+                format: "fleet-health: %d agents, RLIMIT_NOFILE soft %llu -> %llu (hard %llu), about %llu descriptors needed",
+                agents, fds.before, fds.after, fds.hard, needed))
         if fds.after < needed {
-            print("bok-bench: the open-file limit \(fds.after) is below the \(needed) descriptors this run needs; raise it (ulimit -n \(needed)) or pass fewer --agents")
+            print(
+                "bok-bench: the open-file limit \(fds.after) is below the \(needed) descriptors this run needs; raise it (ulimit -n \(needed)) or pass fewer --agents"
+            )
             throw ExitCode(1)
         }
 
@@ -61,11 +67,13 @@ struct FleetHealthBenchmark: AsyncParsableCommand {
             // The agents in a child process (this executable, `fleet-agents`): this process is the coordinator alone,
             // so its getrusage is the coordinator's CPU.
             let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            let spawned = try PipedChild([exe, "fleet-agents", "--ca-dir", trust.dir, "--agents", String(agents),
-                                          "--server-threads", String(serverThreads), "--dir", dir + "/agents"])
+            let spawned = try PipedChild([
+                exe, "fleet-agents", "--ca-dir", trust.dir, "--agents", String(agents),
+                "--server-threads", String(serverThreads), "--dir", dir + "/agents",
+            ])
             child = spawned
             guard spawned.waitForLine(containing: "fleet-agents ready", timeout: 300),
-                  let line = spawned.output.split(separator: "\n").first(where: { $0.hasPrefix("ports ") })
+                let line = spawned.output.split(separator: "\n").first(where: { $0.hasPrefix("ports ") })
             else {
                 print("bok-bench: the agents' process (PID \(spawned.pid)) did not get ready within 300 s; its output:\n\(spawned.output)")
                 throw ExitCode(1)
@@ -78,15 +86,20 @@ struct FleetHealthBenchmark: AsyncParsableCommand {
             nodes = started.nodes
         }
         let setupSeconds = monotonicSeconds() - setupStart
-        print(String(format: "  set-up: %d listeners with their own certificates in %.1f s; agents on %d event loop thread(s) %@, coordinator on %d",
-                     nodes.count, setupSeconds, serverThreads, agentsProcess ? "in a child process (PID \(child?.pid ?? 0))" : "in this process",
-                     System.coreCount))
+        print(
+            String(
+                format: "  set-up: %d listeners with their own certificates in %.1f s; agents on %d event loop thread(s) %@, coordinator on %d",
+                nodes.count, setupSeconds, serverThreads, agentsProcess ? "in a child process (PID \(child?.pid ?? 0))" : "in this process",
+                System.coreCount))
 
-        let inventory = Inventory(path: dir + "/inventory.yaml", nodes: nodes, caDir: trust.dir,
-                                  kubeDNS: kubeDNS == "none" ? nil : kubeDNS)
+        let inventory = Inventory(
+            path: dir + "/inventory.yaml", nodes: nodes, caDir: trust.dir,
+            kubeDNS: kubeDNS == "none" ? nil : kubeDNS)
         let effectiveConcurrency = concurrency ?? FleetRunner(inventory: inventory, tls: nil).concurrency
         print("  coordinator side: FleetStatusCollector (as `coordinator health`), concurrency \(effectiveConcurrency), kube-dns \(kubeDNS)")
-        print("run  wall(s)  answered  unreachable  cpu(s) \(agentsProcess ? "coordinator" : "process (coordinator + agents)")  ms/node" + (agentsProcess ? "  agents cpu(s)" : ""))
+        print(
+            "run  wall(s)  answered  unreachable  cpu(s) \(agentsProcess ? "coordinator" : "process (coordinator + agents)")  ms/node"
+                + (agentsProcess ? "  agents cpu(s)" : ""))
         var walls: [Double] = []
         var cpuPerNode: [Double] = []
         for i in 1...runs {
@@ -103,20 +116,25 @@ struct FleetHealthBenchmark: AsyncParsableCommand {
             cpuPerNode.append(cpu * 1000 / Double(max(1, nodes.count)))
             let unreachable = statuses.filter { !$0.reachable }
             let answered = statuses.count - unreachable.count
-            print(String(format: "%3d  %7.3f  %8d  %11d  %7.3f  %7.3f", i, wall, answered, unreachable.count, cpu, cpuPerNode.last!)
-                + (agentsProcess ? String(format: "  %7.2f", childCPU) : ""))
+            print(
+                String(format: "%3d  %7.3f  %8d  %11d  %7.3f  %7.3f", i, wall, answered, unreachable.count, cpu, cpuPerNode.last!)
+                    + (agentsProcess ? String(format: "  %7.2f", childCPU) : ""))
             if let first = unreachable.first { print("     first failure: \(first.error ?? "?")") }
             fflush(nil)
         }
         let s = spread(walls)
         var load = [Double](repeating: 0, count: 3)
         _ = getloadavg(&load, 3)
-        print(String(format: "health over %d agents: min %.3f s, median %.3f s, max %.3f s over %d runs  (target < 1 s: %@; load %.2f)",
-                     agents, s.min, s.median, s.max, runs, s.median < 1 ? "met" : "NOT met", load[0]))
+        print(
+            String(
+                format: "health over %d agents: min %.3f s, median %.3f s, max %.3f s over %d runs  (target < 1 s: %@; load %.2f)",
+                agents, s.min, s.median, s.max, runs, s.median < 1 ? "met" : "NOT met", load[0]))
         let c = spread(cpuPerNode)
-        print(String(format: "%@ CPU per node: min %.3f ms, median %.3f ms, max %.3f ms  (target <= 1 ms: %@)",
-                     agentsProcess ? "coordinator" : "process (coordinator + in-process agents; --agents-process for the coordinator alone)",
-                     c.min, c.median, c.max, c.median <= 1 ? "met" : "NOT met"))
+        print(
+            String(
+                format: "%@ CPU per node: min %.3f ms, median %.3f ms, max %.3f ms  (target <= 1 ms: %@)",
+                agentsProcess ? "coordinator" : "process (coordinator + in-process agents; --agents-process for the coordinator alone)",
+                c.min, c.median, c.max, c.median <= 1 ? "met" : "NOT met"))
         await fleet?.stop()
     }
 }
@@ -165,8 +183,9 @@ final class InProcessAgents {
         for i in 0..<count {
             let name = String(format: "node%04d", i)
             let key = P256.Signing.PrivateKey()
-            let cert = try ca.issue(commonName: name, organizationalUnit: "agent", sans: [name, "127.0.0.1"], usage: .serverAndClient,
-                                    publicKey: key.publicKey, validityDays: 30, notBefore: nil)
+            let cert = try ca.issue(
+                commonName: name, organizationalUnit: "agent", sans: [name, "127.0.0.1"], usage: .serverAndClient,
+                publicKey: key.publicKey, validityDays: 30, notBefore: nil)
             var tlsConfig = TLSConfiguration.makeServerConfiguration(
                 certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(try PEMFile.pem(for: cert).utf8), format: .pem))],
                 privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(PEMFile.pem(for: key).utf8), format: .pem)))
@@ -174,8 +193,9 @@ final class InProcessAgents {
             tlsConfig.trustRoots = .certificates([caCert])
             tlsConfig.certificateVerification = .noHostnameVerification
             tlsConfig.minimumTLSVersion = .tlsv12
-            let server = AgentServer(handler: service, tls: try NIOSSLContext(configuration: tlsConfig), idleTimeout: 300,
-                                     logger: logger, group: group)
+            let server = AgentServer(
+                handler: service, tls: try NIOSSLContext(configuration: tlsConfig), idleTimeout: 300,
+                logger: logger, group: group)
             let address = try await server.start(host: "127.0.0.1", port: 0)
             servers.append(server)
             nodes.append(Inventory.Node(name: name, agent: "127.0.0.1:\(address.port ?? 0)"))

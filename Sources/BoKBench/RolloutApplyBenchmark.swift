@@ -69,17 +69,24 @@ struct RolloutApplyBenchmark: AsyncParsableCommand {
             let writes = standIn.currentResourceVersion - revision
             let step = { (name: String) in report.steps.first { $0.step == name }?.seconds ?? 0 }
             let label = round.padding(toLength: 10, withPad: " ", startingAt: 0)
-            print(label + String(format: " total %6.2f s (crypto %5.2f s, apply %5.2f s)  %5d objects  %6d requests  %.2f requests/object  %6d writes",
-                                 report.seconds, step("crypto"), step("apply-objects") + step("channel") + step("explorer"),
-                                 objects, requests, Double(requests) / Double(max(1, objects)), writes)
-                + (round == "re-run" ? (report.cryptoDerived || report.objectsRendered > 0 ? "  (crypto derived / rendered again)" : "  (crypto and rendering skipped)") : ""))
+            print(
+                label
+                    + String(
+                        format: " total %6.2f s (crypto %5.2f s, apply %5.2f s)  %5d objects  %6d requests  %.2f requests/object  %6d writes",
+                        report.seconds, step("crypto"), step("apply-objects") + step("channel") + step("explorer"),
+                        objects, requests, Double(requests) / Double(max(1, objects)), writes)
+                    + (round == "re-run"
+                        ? (report.cryptoDerived || report.objectsRendered > 0
+                            ? "  (crypto derived / rendered again)" : "  (crypto and rendering skipped)") : ""))
             if round == "re-run" { converged.append(report.seconds) }
         }
         print("(writes of the first run include the stand-in's simulated controllers' status updates)")
         let s = spread(converged)
         var load = [Double](repeating: 0, count: 3)
         _ = getloadavg(&load, 3)
-        print(String(format: "converged re-run of %d orgs × %d peers: min %.2f s, median %.2f s, max %.2f s over %d runs  (target < 1 s: %@; load %.2f)",
-                     orgs, peers, s.min, s.median, s.max, converged.count, s.median < 1 ? "met" : "NOT met", load[0]))
+        print(
+            String(
+                format: "converged re-run of %d orgs × %d peers: min %.2f s, median %.2f s, max %.2f s over %d runs  (target < 1 s: %@; load %.2f)",
+                orgs, peers, s.min, s.median, s.max, converged.count, s.median < 1 ? "met" : "NOT met", load[0]))
     }
 }

@@ -2,10 +2,11 @@ import AgentProtocol
 import Crypto
 import FabricTopology
 import Foundation
+import KubeClient
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import KubeClient
 
 /// What a converged rollout needs to know to skip re-deriving the crypto material and
 /// re-rendering every object: a digest of everything the rendered objects are made from, and a
@@ -61,7 +62,8 @@ enum RolloutInputs {
             var st = stat()
             guard lstat(full, &st) == 0 else { return false }
             let type = st.st_mode & S_IFMT
-            var line = "\(rel) \(st.st_mode) \(st.st_size) \(st.st_ino) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+            var line =
+                "\(rel) \(st.st_mode) \(st.st_size) \(st.st_ino) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
             if type == S_IFLNK {
                 line += " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "?")
             }
