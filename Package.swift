@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "Lab", dependencies: ["Fleet", "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
         // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
         .target(name: "Rollout",
-                dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
+                dependencies: ["AgentProtocol", "FabricTopology", "MSP", "PKI", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
                                "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",

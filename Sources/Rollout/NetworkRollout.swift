@@ -354,7 +354,9 @@ public final class NetworkRollout: Sendable {
         // Unchanged inputs: the crypto material is complete as the last run left it (no generator run); when the live
         // objects are unchanged too, nothing needs rendering or applying.
         var inputsUnchanged = false
-        if !options.dryRun, let previous = run.previous, previous.isComplete, let wanted = previous.inputDigest {
+        if !options.dryRun, let previous = run.previous, previous.isComplete, let wanted = previous.inputDigest,
+           let validUntil = previous.certificatesValidUntil, Date().timeIntervalSince1970 < validUntil
+        {
             let topology = self.topology
             let inputs = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: cryptoDirectory, nodeCIDRs: cidrs) }
             if inputs == wanted, let live = previous.liveDigest, let kinds = previous.liveKinds {
@@ -431,6 +433,11 @@ public final class NetworkRollout: Sendable {
             // Taken after the generator ran: what the next run compares its inputs with.
             let topology = self.topology
             state.inputDigest = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: cryptoDirectory, nodeCIDRs: cidrs) }
+            if inputsUnchanged, let previous = run.previous {
+                state.certificatesValidUntil = previous.certificatesValidUntil
+            } else {
+                state.certificatesValidUntil = try await blocking { RolloutInputs.earliestCertificateExpiry(in: cryptoDirectory) }
+            }
             // Kept until the summary takes the live objects again (no state write just for clearing it).
             state.liveDigest = run.previous?.liveDigest
             state.liveKinds = run.previous?.liveKinds

@@ -3,6 +3,7 @@ import Crypto
 import FabricTopology
 import Foundation
 import KubeClient
+import PKI
 
 #if canImport(Glibc)
     import Glibc
@@ -72,6 +73,22 @@ enum RolloutInputs {
             if type == S_IFDIR, !walk(full, relative: rel, into: &hasher) { return false }
         }
         return true
+    }
+
+    /// The earliest `notAfter` of every certificate under `directory` (files ending in `.pem` or `.crt` that hold
+    /// certificates; keys and other files are passed over), as seconds since 1970; nil when there is none. The MSP
+    /// generator re-issues an expired certificate, so a converged run may skip it only before this moment.
+    static func earliestCertificateExpiry(in directory: String) -> Double? {
+        guard let files = FileManager.default.enumerator(atPath: directory) else { return nil }
+        var earliest: Double?
+        for case let file as String in files where file.hasSuffix(".pem") || file.hasSuffix(".crt") {
+            guard let certificates = try? PEMFile.readCertificates(at: directory + "/" + file) else { continue }
+            for certificate in certificates {
+                let t = certificate.notValidAfter.timeIntervalSince1970
+                if earliest == nil || t < earliest! { earliest = t }
+            }
+        }
+        return earliest
     }
 
     /// SHA-256 over the identity (kind, namespace, name, uid) and resourceVersion of every listed

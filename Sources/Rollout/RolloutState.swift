@@ -27,6 +27,9 @@ public struct RolloutState: Codable, Sendable, Equatable {
     /// rendering and the cluster is known to hold what that run left.
     public var liveDigest: String?
     public var liveKinds: [String]?
+    /// The earliest expiry (seconds since 1970) of the certificates under the crypto directory when `inputDigest` was
+    /// taken: after it, a re-run runs the MSP generator again (which re-issues expired certificates).
+    public var certificatesValidUntil: Double?
 
     public init(tenant: String, digest: String, topologyDigest: String, completed: [String] = [], kubeDNS: String? = nil,
                 skippedNodes: [String] = []) {

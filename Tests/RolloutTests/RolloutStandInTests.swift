@@ -134,6 +134,18 @@ final class RolloutStandInTests: XCTestCase {
         let fixed = try await rollout(client, try options()).run()
         XCTAssertEqual(fixed.objects.filter { $0.action == .update }.map(\.object), ["Deployment org1-f-1/peer0-org1-f-1"])
         XCTAssertEqual(try client.get(.deployment("peer0-org1-f-1", namespace: "org1-f-1"))["spec", "replicas"]?.intValue, 1)
+
+        // The generator re-issues expired certificates: past the earliest expiry recorded, a converged run derives again.
+        var aged = try XCTUnwrap(try RolloutState.load(client, namespace: "ordererorg-f-1"))
+        XCTAssertGreaterThan(aged.certificatesValidUntil ?? 0, Date().timeIntervalSince1970 + 86_400 * 300)
+        aged.certificatesValidUntil = Date().timeIntervalSince1970 - 1
+        let stored = try client.get(.configMap(RolloutState.configMapName, namespace: "ordererorg-f-1"))
+        try client.apply(aged.configMap(namespace: "ordererorg-f-1", labels: stored.labels))
+        let expired = try await rollout(client, try options()).run()
+        XCTAssertNil(expired.steps.first { $0.status == .failed }, expired.error ?? "")
+        XCTAssertTrue(expired.cryptoDerived, "past the certificates' earliest expiry the generator must run")
+        let renewed = try XCTUnwrap(try RolloutState.load(client, namespace: "ordererorg-f-1"))
+        XCTAssertGreaterThan(renewed.certificatesValidUntil ?? 0, Date().timeIntervalSince1970)
     }
 
     /// A converged re-run neither runs the crypto generator nor renders (the state's input and live digests match);
@@ -195,6 +207,18 @@ final class RolloutStandInTests: XCTestCase {
         XCTAssertGreaterThan(fixed.objectsRendered, 0, "drift needs the rendered objects to compare")
         XCTAssertEqual(fixed.objects.filter { $0.action == .update }.map(\.object), ["Deployment org1-f-1/peer0-org1-f-1"])
         XCTAssertEqual(try client.get(.deployment("peer0-org1-f-1", namespace: "org1-f-1"))["spec", "replicas"]?.intValue, 1)
+
+        // The generator re-issues expired certificates: past the earliest expiry recorded, a converged run derives again.
+        var aged = try XCTUnwrap(try RolloutState.load(client, namespace: "ordererorg-f-1"))
+        XCTAssertGreaterThan(aged.certificatesValidUntil ?? 0, Date().timeIntervalSince1970 + 86_400 * 300)
+        aged.certificatesValidUntil = Date().timeIntervalSince1970 - 1
+        let stored = try client.get(.configMap(RolloutState.configMapName, namespace: "ordererorg-f-1"))
+        try client.apply(aged.configMap(namespace: "ordererorg-f-1", labels: stored.labels))
+        let expired = try await rollout(client, try options()).run()
+        XCTAssertNil(expired.steps.first { $0.status == .failed }, expired.error ?? "")
+        XCTAssertTrue(expired.cryptoDerived, "past the certificates' earliest expiry the generator must run")
+        let renewed = try XCTUnwrap(try RolloutState.load(client, namespace: "ordererorg-f-1"))
+        XCTAssertGreaterThan(renewed.certificatesValidUntil ?? 0, Date().timeIntervalSince1970)
     }
 
     func testDryRunOnAnEmptyClusterListsEverythingAndWritesNoCrypto() async throws {
