@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
         .target(name: "PKI", dependencies: ["BoKSystem"] + pki),
         .target(name: "MSP", dependencies: ["FabricTopology", "PKI", "BoKSystem"] + pki),
-        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", yams]),
+        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", yams, .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", yams, logging]),
         .target(name: "SSHClient", dependencies: ["CLibSSH2", "BoKSystem", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams, logging] + nio + pki),
@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "InstallTests",
                     dependencies: ["AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting", "KubeClient"]),
         .testTarget(name: "RolloutTests",
-                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
+                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "MSP", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
         .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).

@@ -37,6 +37,16 @@ public final class KubeStandIn: @unchecked Sendable {
         case fails(String)
     }
 
+    /// A Deployment's pod template changed (a restart of its pods), or the simulated controller made it ready.
+    public struct WorkloadEvent: Sendable, Equatable, CustomStringConvertible {
+        public enum Event: String, Sendable { case templateChanged = "template changed", ready }
+        public var event: Event
+        /// `namespace/name`.
+        public var workload: String
+        public var generation: Int
+        public var description: String { "\(workload) \(event.rawValue) (generation \(generation))" }
+    }
+
     /// Who drives Deployments, StatefulSets, Jobs and Pods.
     public enum Workloads: Sendable {
         /// The simulated controllers (`readinessDelay`, `setBehaviour`).
@@ -327,6 +337,14 @@ public final class KubeStandIn: @unchecked Sendable {
         store.lock.lock()
         defer { store.lock.unlock() }
         return store.object(resource, namespace, name)?[path: ["metadata", "resourceVersion"]]?.stringValue
+    }
+
+    /// Every Deployment pod-template change and every Deployment made ready, in order (e.g. to check that restarts
+    /// happen one at a time: each restarted Deployment is ready before the next template changes).
+    public func workloadEvents() -> [WorkloadEvent] {
+        store.lock.lock()
+        defer { store.lock.unlock() }
+        return store.workloadEvents
     }
 
     /// How many objects of a kind exist (in a namespace, or in all).

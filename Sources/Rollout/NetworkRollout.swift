@@ -478,14 +478,26 @@ public final class NetworkRollout: Sendable {
             run.report.objects = plan
             let create = plan.filter { $0.action == .create }.count
             let update = plan.filter { $0.action == .update || $0.action == .recreate }.count
+            let restarts = all.filter { Self.cryptoChanged($0, stored: stored) }.map(\.ref.description)
             return (create + update > 0 ? .planned : .unchanged,
-                    "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects")
+                    "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects"
+                        + (restarts.isEmpty ? "" : "; would restart one at a time: \(restarts.joined(separator: ", "))"))
         }
         let changes = try await applyPhase(run, .main, step: .applyObjects)
         let create = changes.filter { $0.action == .create }.count
         let update = changes.filter { $0.action == .update || $0.action == .recreate }.count
         return (create + update > 0 ? .done : .unchanged,
-                "created \(create), updated \(update), unchanged \(changes.count - create - update) of \(changes.count) objects")
+                "created \(create), updated \(update), unchanged \(changes.count - create - update) of \(changes.count) objects"
+                    + (run.report.restarted.isEmpty ? "" : "; restarted one at a time: \(run.report.restarted.joined(separator: ", "))"))
+    }
+
+    /// A running Deployment whose mounted crypto material (its pod template's digest annotation) changed: applying it
+    /// restarts its pod, so such Deployments are applied one at a time.
+    static func cryptoChanged(_ object: KubeObject, stored: [ObjectRef: KubeObject]) -> Bool {
+        guard object.kind == "Deployment", let existing = stored[ObjectSync.key(object.ref)] else { return false }
+        let key = NetworkMaterial.cryptoDigestAnnotation
+        let wanted = object["spec", "template", "metadata", "annotations", key]?.stringValue
+        return wanted != nil && wanted != existing["spec", "template", "metadata", "annotations", key]?.stringValue
     }
 
     /// Applies one phase's objects, recording each change in the report.
@@ -501,10 +513,15 @@ public final class NetworkRollout: Sendable {
         }
         let timeout = options.timeout
         let reporter = self.reporter
+        // Running Deployments whose crypto material changed go last, one at a time, each waited for: never two
+        // pods restarting at once (so never two orderers of a channel).
+        let restarts = objects.filter { Self.cryptoChanged($0, stored: stored) }
+        let restartKeys = Set(restarts.map { ObjectSync.key($0.ref) })
+        let first = objects.filter { !restartKeys.contains(ObjectSync.key($0.ref)) }
         do {
-            let changes = try await blocking {
+            var changes = try await blocking {
                 do {
-                    return try sync.apply(objects, stored: stored, jobTimeout: timeout) { done, total in
+                    return try sync.apply(first, stored: stored, jobTimeout: timeout) { done, total in
                         reporter(.progress(step, message: "applied \(done)/\(total) objects", done: done, total: total))
                     }
                 } catch {
@@ -512,6 +529,28 @@ public final class NetworkRollout: Sendable {
                 }
             }
             run.report.objects += changes
+            for (index, deployment) in restarts.enumerated() {
+                progress(step, "restarting \(deployment.ref) (\(index + 1)/\(restarts.count), one at a time): its crypto material changed")
+                let one = try await blocking {
+                    do {
+                        return try sync.apply([deployment], stored: stored, jobTimeout: timeout) { _, _ in }
+                    } catch {
+                        throw error
+                    }
+                }
+                run.report.objects += one
+                changes += one
+                do {
+                    _ = try await waitAvailable([deployment.ref], step: step, noun: "Deployments", rule: WorkloadReadiness.deployment)
+                } catch let error as RolloutError {
+                    let left = restarts[(index + 1)...].map(\.ref.description)
+                    throw RolloutError(step: step, "\(error.message); restarted so far: "
+                        + "\((run.report.restarted + [deployment.ref.description]).joined(separator: ", "))"
+                        + (left.isEmpty ? "" : "; not restarted yet: \(left.joined(separator: ", ")) (a new run restarts them)"))
+                }
+                run.report.restarted.append(deployment.ref.description)
+                progress(step, "restarted \(deployment.ref) (\(index + 1)/\(restarts.count)): available again")
+            }
             return changes
         } catch let failure as ObjectSync.Failure {
             run.report.objects += failure.changes
