@@ -155,8 +155,9 @@ final class RolloutCryptoRenewalTests: XCTestCase {
         let events = standIn.workloadEvents().count
         let report = try await run(client)
         // orderer1 itself, and the orderer org's cli, which mounts the orderers' TLS certificates (crypto-public).
-        XCTAssertEqual(report.restarted, ["Deployment ordererorg-r-1/orderer1-ordererorg-r-1", "Deployment ordererorg-r-1/cli"])
+        // In rendered order (the org's cli comes before its nodes).
+        XCTAssertEqual(report.restarted, ["Deployment ordererorg-r-1/cli", "Deployment ordererorg-r-1/orderer1-ordererorg-r-1"])
         XCTAssertEqual(assertOneAtATime(Array(standIn.workloadEvents().dropFirst(events))),
-                       ["ordererorg-r-1/orderer1-ordererorg-r-1", "ordererorg-r-1/cli"])
+                       ["ordererorg-r-1/cli", "ordererorg-r-1/orderer1-ordererorg-r-1"])
     }
 }
