@@ -91,4 +91,32 @@ final class CryptoCLITests: XCTestCase {
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.output.contains("is not a directory"), missing.output)
     }
+
+    func testHealthReportsTheCryptoTreesNearestExpiry() throws {
+        let config = TestSupport.exampleConfigPath
+        XCTAssertEqual(try TestSupport.run(coordinator, ["crypto", "-c", config, "-o", crypto]).status, 0)
+        let caDir = dir.appendingPathComponent("ca").path
+        XCTAssertEqual(try TestSupport.run(coordinator, ["ca", "init", "--dir", caDir]).status, 0)
+        // One node whose agent does not answer (nothing listens on port 1 of loopback).
+        let inventory = dir.appendingPathComponent("inventory.yaml").path
+        try "caDir: \(caDir)\nnodes:\n  - name: node1\n    agent: 127.0.0.1:1\n".write(toFile: inventory, atomically: true, encoding: .utf8)
+        let path = "peerOrganizations/org1/users/User1@org1/msp/signcerts/User1@org1-cert.pem"
+        let ca = try CertificateAuthority(
+            certificate: try PEMFile.readCertificate(at: "\(crypto)/peerOrganizations/org1/ca/ca.org1-cert.pem"),
+            privateKey: try PEMFile.readPrivateKey(at: "\(crypto)/peerOrganizations/org1/ca/priv_sk"))
+        try PEMFile.write(try ca.reissue(try PEMFile.readCertificate(at: "\(crypto)/\(path)"), validityDays: 12), to: "\(crypto)/\(path)")
+
+        let health = try TestSupport.run(coordinator, ["health", "--inventory", inventory, "--connect-timeout", "1", "-c", config, "--crypto", crypto])
+        XCTAssertEqual(health.status, 1, "the agent is down: \(health.output)")
+        XCTAssertTrue(health.output.contains("nearest expiry of the crypto material: \(crypto)/\(path)"), health.output)
+        XCTAssertTrue(health.output.contains("WARN: renew with `coordinator crypto renew"), health.output)
+
+        let json = try stdout(["health", "--inventory", inventory, "--connect-timeout", "1", "--crypto", crypto, "--json"])
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], json.output)
+        XCTAssertEqual((document["nodes"] as? [[String: Any]])?.first?["node"] as? String, "node1")
+        let nearest = try XCTUnwrap((document["nearestExpiry"] as? [[String: Any]])?.first)
+        XCTAssertEqual(nearest["source"] as? String, "crypto")
+        XCTAssertEqual(nearest["status"] as? String, "warn")
+        XCTAssertTrue([10, 11, 12].contains(nearest["daysLeft"] as? Int ?? -1), "\(nearest)")
+    }
 }
