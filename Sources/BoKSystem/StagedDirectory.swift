@@ -192,5 +192,7 @@ private let renameExchange: UInt32 = 1 << 1
 private func systemSyncfs(_ fd: Int32) -> Int32
 
 @_silgen_name("renameat2")
-private func systemRenameat2(_ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdirfd: Int32, _ newpath: UnsafePointer<CChar>,
-                             _ flags: UInt32) -> Int32
+private func systemRenameat2(
+    _ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdirfd: Int32, _ newpath: UnsafePointer<CChar>,
+    _ flags: UInt32
+) -> Int32

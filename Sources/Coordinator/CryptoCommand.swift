@@ -1,7 +1,7 @@
 import ArgumentParser
 import FabricTopology
-import Foundation
 import Fleet
+import Foundation
 import MSP
 
 /// `coordinator crypto`: Fabric MSP and TLS material in cryptogen's layout (`generate`, the default), its expiry
@@ -41,7 +41,8 @@ struct CryptoGenerateCommand: ParsableCommand {
             let started = Date()
             let report = try MSPGenerator(topology: loaded).generate(into: output, force: force)
             let seconds = Date().timeIntervalSince(started)
-            print("""
+            print(
+                """
                 \(output): \(report.filesWritten) files written, \(report.filesUnchanged) unchanged; \
                 \(report.keysGenerated) keys generated, \(report.keysKept) kept; \
                 \(report.certificatesIssued) certificates issued (\(String(format: "%.2f", seconds)) s)
@@ -116,7 +117,8 @@ struct CryptoStatusCommand: ParsableCommand {
         }
         var text = TextTable.render(["PATH", "ROLE", "NOT AFTER", "DAYS", "CHAIN", "KEY", "SUBJECT"], rows)
         if let nearest = report.nearest {
-            text += "\n\(report.entries.count) certificate(s) in \(report.directory); nearest expiry \(nearest.notAfter) "
+            text +=
+                "\n\(report.entries.count) certificate(s) in \(report.directory); nearest expiry \(nearest.notAfter) "
                 + "(\(nearest.daysLeft) days): \(nearest.path)"
         }
         return text
@@ -182,8 +184,9 @@ struct CryptoRenewCommand: ParsableCommand {
             print("\(crypto): nothing to renew" + (all ? "" : " (no certificate expires within \(within ?? "30d"))"))
         } else {
             for r in report.renewed { print("renewed \(r.path) (\(r.role)): \(r.oldNotAfter) → \(r.newNotAfter), serial \(r.serial)") }
-            print("\(crypto): \(report.renewed.count) certificate(s) renewed with their keys, \(report.copiesUpdated) CA copies updated; "
-                + "run `coordinator rollout -c \(topology.config) --crypto-dir \(crypto)` to update the Secrets and restart the pods")
+            print(
+                "\(crypto): \(report.renewed.count) certificate(s) renewed with their keys, \(report.copiesUpdated) CA copies updated; "
+                    + "run `coordinator rollout -c \(topology.config) --crypto-dir \(crypto)` to update the Secrets and restart the pods")
         }
         if let note = report.note { StandardError.print("warning: \(note)") }
     }

@@ -106,7 +106,8 @@ final class CryptoCLITests: XCTestCase {
             privateKey: try PEMFile.readPrivateKey(at: "\(crypto)/peerOrganizations/org1/ca/priv_sk"))
         try PEMFile.write(try ca.reissue(try PEMFile.readCertificate(at: "\(crypto)/\(path)"), validityDays: 12), to: "\(crypto)/\(path)")
 
-        let health = try TestSupport.run(coordinator, ["health", "--inventory", inventory, "--connect-timeout", "1", "-c", config, "--crypto", crypto])
+        let health = try TestSupport.run(
+            coordinator, ["health", "--inventory", inventory, "--connect-timeout", "1", "-c", config, "--crypto", crypto])
         XCTAssertEqual(health.status, 1, "the agent is down: \(health.output)")
         XCTAssertTrue(health.output.contains("nearest expiry of the crypto material: \(crypto)/\(path)"), health.output)
         XCTAssertTrue(health.output.contains("WARN: renew with `coordinator crypto renew"), health.output)

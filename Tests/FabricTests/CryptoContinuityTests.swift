@@ -90,8 +90,9 @@ final class CryptoContinuityTests: XCTestCase {
         let original = try certificate("\(peerDir)/msp/signcerts/peer1.org1-cert.pem")
         let orgCA = try certificate("peerOrganizations/org1/ca/ca.org1-cert.pem")
         let stranger = try CertificateAuthority.createRoot(subject: orgCA.subject, privateKey: P256.Signing.PrivateKey(), validityDays: 10)
-        let forged = try stranger.issue(subject: original.subject, sans: [], usage: .signing,
-                                        publicKey: try XCTUnwrap(P256.Signing.PublicKey(original.publicKey)), validityDays: 10, notBefore: nil)
+        let forged = try stranger.issue(
+            subject: original.subject, sans: [], usage: .signing,
+            publicKey: try XCTUnwrap(P256.Signing.PublicKey(original.publicKey)), validityDays: 10, notBefore: nil)
         try PEMFile.write(forged, to: "\(crypto)/\(peerDir)/msp/signcerts/peer1.org1-cert.pem")
         try FileManager.default.removeItem(atPath: "\(crypto)/peerOrganizations/org2/users/User1@org2/tls/client.crt")
 
@@ -103,8 +104,9 @@ final class CryptoContinuityTests: XCTestCase {
         XCTAssertFalse(enrollment.chainsToCA)
         XCTAssertEqual(enrollment.keyMatches, true)
         XCTAssertEqual(report.expiring, ["\(peerDir)/msp/signcerts/peer1.org1-cert.pem"])
-        XCTAssertTrue(report.problems.contains("\(peerDir)/tls/server.key: does not match the public key of \(peerDir)/tls/server.crt"),
-                      "\(report.problems)")
+        XCTAssertTrue(
+            report.problems.contains("\(peerDir)/tls/server.key: does not match the public key of \(peerDir)/tls/server.crt"),
+            "\(report.problems)")
         XCTAssertTrue(report.problems.contains { $0.hasPrefix("\(peerDir)/msp/signcerts/peer1.org1-cert.pem: does not chain to its CA") })
         XCTAssertTrue(report.problems.contains { $0.hasPrefix("peerOrganizations/org2/users/User1@org2/tls/client.crt: missing") })
         XCTAssertEqual(report.problems.count, 3, "\(report.problems)")
@@ -133,8 +135,9 @@ final class CryptoContinuityTests: XCTestCase {
         for item in after.items {
             let previous = try XCTUnwrap(old[item.entry.path])
             let path = item.entry.path
-            XCTAssertEqual(Array(item.certificate.publicKey.subjectPublicKeyInfoBytes), Array(previous.publicKey.subjectPublicKeyInfoBytes),
-                           "\(path): same public key")
+            XCTAssertEqual(
+                Array(item.certificate.publicKey.subjectPublicKeyInfoBytes), Array(previous.publicKey.subjectPublicKeyInfoBytes),
+                "\(path): same public key")
             XCTAssertEqual(item.certificate.subject, previous.subject, path)
             XCTAssertEqual(item.certificate.issuer, previous.issuer, path)
             XCTAssertEqual(item.certificate.extensions, previous.extensions, "\(path): same SANs, key usages and extensions")
@@ -224,8 +227,9 @@ final class CryptoContinuityTests: XCTestCase {
         let topology = try generate()
         func digests() throws -> [String: String] {
             let credentials = try ServiceCredentials(topology: topology, cryptoDirectory: crypto)
-            let renderer = ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: crypto),
-                                            passwords: { credentials.password(namespace: $0, purpose: $1) })
+            let renderer = ManifestRenderer(
+                topology: topology, crypto: DirectoryCryptoFiles(root: crypto),
+                passwords: { credentials.password(namespace: $0, purpose: $1) })
             var result: [String: String] = [:]
             for object in try renderer.render() where object.kind == "Deployment" {
                 let annotation = object.body["spec"]?["template"]?["metadata"]?["annotations"]?[ManifestRenderer.cryptoDigestAnnotation]
@@ -239,8 +243,9 @@ final class CryptoContinuityTests: XCTestCase {
 
         // One peer's TLS certificate: only that peer restarts.
         let path = "peerOrganizations/org1/peers/peer1.org1/tls/server.crt"
-        let tlsCA = try CertificateAuthority(certificate: try certificate("peerOrganizations/org1/tlsca/tlsca.org1-cert.pem"),
-                                             privateKey: try PEMFile.readPrivateKey(at: "\(crypto)/peerOrganizations/org1/tlsca/priv_sk"))
+        let tlsCA = try CertificateAuthority(
+            certificate: try certificate("peerOrganizations/org1/tlsca/tlsca.org1-cert.pem"),
+            privateKey: try PEMFile.readPrivateKey(at: "\(crypto)/peerOrganizations/org1/tlsca/priv_sk"))
         try PEMFile.write(try tlsCA.reissue(try certificate(path), validityDays: 5), to: "\(crypto)/\(path)")
         _ = try CryptoRenewal(selection: .within(days: 30), topology: topology).renew(directory: crypto)
         let afterLeaf = try digests()

@@ -58,8 +58,9 @@ final class RolloutCryptoRenewalTests: XCTestCase {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         close(fd)
         var o = RolloutOptions(cryptoDirectory: crypto)
-        o.inventory = Inventory(path: "test", nodes: [Inventory.Node(name: "node-down", agent: "127.0.0.1:\(Int(UInt16(bigEndian: addr.sin_port)))")],
-                                caDir: workDir + "/ca")
+        o.inventory = Inventory(
+            path: "test", nodes: [Inventory.Node(name: "node-down", agent: "127.0.0.1:\(Int(UInt16(bigEndian: addr.sin_port)))")],
+            caDir: workDir + "/ca")
         o.continueOnError = true
         o.timeout = 20
         o.pollInterval = 0.05
@@ -119,14 +120,16 @@ final class RolloutCryptoRenewalTests: XCTestCase {
         XCTAssertEqual(Set(order), Set(deployments), "\(order)")
         XCTAssertEqual(order.count, deployments.count, "each restarted once: \(order)")
         XCTAssertEqual(report.restarted, order.map { "Deployment \($0)" }, "the report lists them in the order they restarted")
-        XCTAssertTrue(log.all.contains { $0.contains("restarting Deployment ordererorg-r-1/orderer1-ordererorg-r-1") }, log.all.joined(separator: "\n"))
+        XCTAssertTrue(
+            log.all.contains { $0.contains("restarting Deployment ordererorg-r-1/orderer1-ordererorg-r-1") }, log.all.joined(separator: "\n"))
         XCTAssertTrue(report.steps.first { $0.step == "apply-objects" }?.detail.contains("restarted one at a time") ?? false)
 
         // The Secrets carry the renewed files.
         XCTAssertNotEqual(try client.list(.secret, namespace: "ordererorg-r-1").map { $0["data"] }, secretsBefore)
         let secret = try client.get(.secret("orderer1-identity", namespace: "ordererorg-r-1"))
         let stored = try XCTUnwrap(secret["data", "tls-cert.crt"]?.stringValue.flatMap { Data(base64Encoded: $0) })
-        let onDisk = try Data(contentsOf: URL(fileURLWithPath: crypto + "/ordererOrganizations/orgordererorg/orderers/orderer1.orgordererorg/tls/server.crt"))
+        let onDisk = try Data(
+            contentsOf: URL(fileURLWithPath: crypto + "/ordererOrganizations/orgordererorg/orderers/orderer1.orgordererorg/tls/server.crt"))
         XCTAssertEqual(stored, onDisk)
 
         // Converged: no write, no restart.
@@ -157,7 +160,8 @@ final class RolloutCryptoRenewalTests: XCTestCase {
         // orderer1 itself, and the orderer org's cli, which mounts the orderers' TLS certificates (crypto-public).
         // In rendered order (the org's cli comes before its nodes).
         XCTAssertEqual(report.restarted, ["Deployment ordererorg-r-1/cli", "Deployment ordererorg-r-1/orderer1-ordererorg-r-1"])
-        XCTAssertEqual(assertOneAtATime(Array(standIn.workloadEvents().dropFirst(events))),
-                       ["ordererorg-r-1/cli", "ordererorg-r-1/orderer1-ordererorg-r-1"])
+        XCTAssertEqual(
+            assertOneAtATime(Array(standIn.workloadEvents().dropFirst(events))),
+            ["ordererorg-r-1/cli", "ordererorg-r-1/orderer1-ordererorg-r-1"])
     }
 }
