@@ -23,6 +23,12 @@ public final class StagedDirectory: @unchecked Sendable {
     public init(replacing target: String, cloneExisting: Bool) throws(AtomicFile.WriteError) {
         var path = target
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        // A link to the tree (e.g. to a directory on a share): the tree it points to is what gets replaced.
+        var link = stat()
+        if lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(path, nil) {
+            path = String(cString: resolved)
+            free(resolved)
+        }
         self.target = path
         let parent = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
@@ -88,30 +94,55 @@ public final class StagedDirectory: @unchecked Sendable {
         }
     }
 
-    /// Writes `data` at `relativePath` of the staging tree (creating directories 0700), replacing whatever is there.
+    /// Writes `data` at `relativePath` of the staging tree (creating directories 0700), replacing whatever is there
+    /// (a hard link to the old tree is unlinked, never written through).
     public func write(_ data: Data, to relativePath: String, mode: mode_t) throws(AtomicFile.WriteError) {
-        let path = "\(staging)/\(relativePath)"
-        try makeDirectories(for: relativePath)
-        if unlink(path) != 0 && errno != ENOENT {
-            throw AtomicFile.WriteError(path: path, step: "removing the staged link", errno: errno)
+        let result = data.withUnsafeBytes { raw in
+            Result { () throws(AtomicFile.WriteError) in try write(raw, to: relativePath, mode: mode) }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        try result.get()
+    }
+
+    /// Writes text (UTF-8) at `relativePath` of the staging tree, as ``write(_:to:mode:)-(Data,_,_)``.
+    public func write(_ text: String, to relativePath: String, mode: mode_t) throws(AtomicFile.WriteError) {
+        var text = text
+        let result = text.withUTF8 { buffer in
+            Result { () throws(AtomicFile.WriteError) in try write(UnsafeRawBufferPointer(buffer), to: relativePath, mode: mode) }
+        }
+        try result.get()
+    }
+
+    private func write(_ raw: UnsafeRawBufferPointer, to relativePath: String, mode: mode_t) throws(AtomicFile.WriteError) {
+        let path = "\(staging)/\(relativePath)"
+        // One open in the common case (a new file); an existing one (a link to the old tree) is unlinked first, a
+        // missing directory made.
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        if fd < 0 && errno == EEXIST {
+            guard unlink(path) == 0 else { throw AtomicFile.WriteError(path: path, step: "removing the staged link", errno: errno) }
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        } else if fd < 0 && errno == ENOENT {
+            try makeDirectories(for: relativePath)
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        }
         guard fd >= 0 else { throw AtomicFile.WriteError(path: path, step: "creating the staged file", errno: errno) }
         defer { close(fd) }
-        guard fchmod(fd, mode) == 0 else { throw AtomicFile.WriteError(path: path, step: "setting its mode", errno: errno) }
-        let written = data.withUnsafeBytes { raw -> Int32 in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += n
-            }
-            return 0
+        if mode & ~umaskValue != mode {
+            guard fchmod(fd, mode) == 0 else { throw AtomicFile.WriteError(path: path, step: "setting its mode", errno: errno) }
         }
-        if written != 0 { throw AtomicFile.WriteError(path: path, step: "writing the staged file", errno: written) }
+        var offset = 0
+        while offset < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw AtomicFile.WriteError(path: path, step: "writing the staged file", errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Creates a directory (and its parents, 0700) inside the staging tree.
+    public func makeDirectory(_ relativePath: String) throws(AtomicFile.WriteError) {
+        try makeDirectories(for: relativePath + "/.")
     }
 
     /// mkdir -p (0700) of the parents of `relativePath` inside the staging tree.
@@ -183,6 +214,16 @@ public final class StagedDirectory: @unchecked Sendable {
         close(fd)
     }
 }
+
+/// The process's umask, read once from /proc (never by setting it: other threads may be creating files); when it
+/// cannot be read, every staged file gets an explicit chmod.
+private let umaskValue: mode_t = {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+        let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+    else { return 0o777 }
+    return value
+}()
 
 /// RENAME_EXCHANGE of `renameat2(2)`.
 private let renameExchange: UInt32 = 1 << 1

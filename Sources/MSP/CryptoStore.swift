@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import PKI
 #if canImport(Glibc)
@@ -70,4 +71,46 @@ public struct DirectoryCryptoStore: CryptoStore {
             throw POSIXFileError(path: path, operation: "create directory", code: errno)
         }
     }
+}
+
+/// Writes into a staging copy of a crypto directory (``StagedDirectory``); reads and checks it there too.
+public struct StagedCryptoStore: CryptoStore, @unchecked Sendable {
+    public let staged: StagedDirectory
+
+    public init(staged: StagedDirectory) {
+        self.staged = staged
+    }
+
+    public func read(_ path: String) -> String? {
+        FileManager.default.contents(atPath: "\(staged.staging)/\(path)").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func write(_ file: CryptoFile) throws {
+        try staged.write(file.contents, to: file.path, mode: file.mode)
+    }
+
+    public func makeDirectory(_ path: String) throws {
+        try staged.makeDirectory(path)
+    }
+
+    public func remove(_ path: String) throws {
+        let full = "\(staged.staging)/\(path)"
+        if FileManager.default.fileExists(atPath: full) { try FileManager.default.removeItem(atPath: full) }
+    }
+
+    public func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(staged.staging)/\(path)")
+    }
+}
+
+/// A store with nothing in it (`crypto --force`: nothing on disk is kept).
+public struct EmptyCryptoStore: CryptoStore {
+    public init() {}
+    public func read(_ path: String) -> String? { nil }
+    public func write(_ file: CryptoFile) throws {
+        throw POSIXFileError(path: file.path, operation: "write (into the empty store)", code: EROFS)
+    }
+    public func makeDirectory(_ path: String) throws {}
+    public func remove(_ path: String) throws {}
+    public func exists(_ path: String) -> Bool { false }
 }

@@ -221,6 +221,27 @@ final class CryptoContinuityTests: XCTestCase {
         XCTAssertEqual(try renewal.renew(directory: crypto).renewed.count, 26)
     }
 
+    func testGenerationWritesIntoAStagingTreeSwappedInAtTheEndAndAFailureKeepsTheOldTree() throws {
+        let topology = try generate()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["crypto"], "no staging directory left")
+        let before = try snapshot(crypto)
+        // A re-run that must write (a removed identity comes back) but cannot link a file into its staging copy.
+        try FileManager.default.removeItem(atPath: "\(crypto)/peerOrganizations/org1/users/User1@org1")
+        let reduced = try snapshot(crypto)
+        let stuck = "\(crypto)/peerOrganizations/org2/msp/config.yaml"
+        guard getuid() == 0, try TestSupport.run("/usr/bin/chattr", ["+i", stuck]).status == 0 else {
+            throw XCTSkip("needs root and chattr +i to make a file that cannot be linked")
+        }
+        XCTAssertThrowsError(try MSPGenerator(topology: topology).generate(into: crypto))
+        XCTAssertEqual(try snapshot(crypto), reduced, "the failed run changed nothing")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["crypto"])
+        _ = try TestSupport.run("/usr/bin/chattr", ["-i", stuck])
+        let report = try MSPGenerator(topology: topology).generate(into: crypto)
+        XCTAssertEqual(report.keysGenerated, 2, "User1@org1's two keys")
+        XCTAssertEqual(Set(try snapshot(crypto).keys), Set(before.keys))
+        XCTAssertEqual(try snapshot(crypto).filter { !$0.key.contains("User1@org1") }, before.filter { !$0.key.contains("User1@org1") })
+    }
+
     // MARK: which pods restart
 
     func testOnlyTheDeploymentsMountingRenewedMaterialChangeTheirPodTemplate() throws {
