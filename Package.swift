@@ -100,7 +100,7 @@ let package = Package(
         .target(name: "BoKTesting", dependencies: ["KubeAPIStandIn", "Lab"]),
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
-                          dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
+                          dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "DockerEngine", "MSP", "KubeManifests", "FabricTopology",
                                          "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser, logging] + nio + pki),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),

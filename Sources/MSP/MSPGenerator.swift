@@ -216,7 +216,7 @@ struct OrgGenerator {
             return existing
         }
         material.report.keysGenerated += 1
-        return P256.Signing.PrivateKey()
+        return KeyGeneration.newP256Key()
     }
 
     /// The PEM of the certificate at `path` if it still fits, else a newly issued one.

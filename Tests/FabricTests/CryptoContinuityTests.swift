@@ -2,12 +2,12 @@ import Crypto
 import FabricTopology
 import Foundation
 import KubeManifests
-import PKI
 import SwiftASN1
 import X509
 import XCTest
 
 @testable import MSP
+@testable import PKI
 
 /// `coordinator crypto status` and `renew`: every identity's expiry, chain and key; renewal with the same keys, by the
 /// same CA, all at once or not at all; and the Deployments whose crypto changed are the ones whose pods restart.
@@ -57,6 +57,27 @@ final class CryptoContinuityTests: XCTestCase {
         try serializer.serialize(certificate)
         guard case .constructed(let children) = try DER.parse(serializer.serializedBytes).content else { return [] }
         return Array(try ASN1BitString(derEncoded: Array(children)[2]).bytes)
+    }
+
+    // MARK: the generator's fast paths
+
+    func testFastKeysAndPEMAreWhatSwiftCryptoAndSwiftASN1Make() throws {
+        let ca = try CertificateAuthority.createRoot(commonName: "ca", organization: "o", validityDays: 1)
+        var seen = Set<Data>()
+        for _ in 0..<64 {
+            let key = KeyGeneration.newP256Key()
+            XCTAssertTrue(seen.insert(key.rawRepresentation).inserted, "keys differ")
+            XCTAssertEqual(PEMFile.pem(for: key), key.pemRepresentation + "\n")
+            XCTAssertEqual(try PEMFile.privateKey(fromPEM: PEMFile.pem(for: key)).rawRepresentation, key.rawRepresentation)
+            let certificate = try ca.issue(
+                commonName: "leaf", organizationalUnit: nil, sans: ["a.example"], usage: .serverAndClient,
+                publicKey: key.publicKey, validityDays: 1, notBefore: nil)
+            XCTAssertEqual(try PEMFile.pem(for: certificate), try certificate.serializeAsPEM().pemString + "\n")
+            let signature = try key.signature(for: Data("x".utf8))
+            XCTAssertTrue(key.publicKey.isValidSignature(signature, for: Data("x".utf8)))
+        }
+        XCTAssertTrue(KeyGeneration.isBelowOrder(LowS.halfOrder))
+        XCTAssertFalse(KeyGeneration.isBelowOrder(LowS.order))
     }
 
     // MARK: status
