@@ -129,9 +129,14 @@ struct CryptoBenchmark: ParsableCommand {
             var files: Int
         }
         func once(_ argv: [String], output: String) throws -> Sample {
+            // The peak RSS wait4 reports for a child spawned from this process starts at this process's own (the child
+            // shares its memory until exec); GNU time forks from a small process, so its figure is the program's.
+            let timed = FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
             let started = DispatchTime.now().uptimeNanoseconds
-            let result = CommandRunner.run(argv, timeout: 300)
+            let result = CommandRunner.run(timed ? ["/usr/bin/time", "-f", "bok-bench-maxrss-kib %M"] + argv : argv, timeout: 300)
             let wall = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let measured = result.stderr.split(separator: "\n").last { $0.hasPrefix("bok-bench-maxrss-kib ") }
+                .flatMap { Int($0.dropFirst("bok-bench-maxrss-kib ".count)) }
             guard result.succeeded else {
                 throw ValidationError("`\(argv.joined(separator: " "))` failed (\(result.exitCode)): \(result.tail(5).joined(separator: " | "))")
             }
@@ -140,10 +145,13 @@ struct CryptoBenchmark: ParsableCommand {
                 return FileManager.default.fileExists(atPath: "\(output)/\($0)", isDirectory: &isDirectory) && !isDirectory.boolValue
             }.count
             try? FileManager.default.removeItem(atPath: output)
-            return Sample(wall: wall, rssMiB: Double(result.peakRSSKiB ?? 0) / 1024, cpu: result.cpuSeconds ?? 0, files: files)
+            return Sample(wall: wall, rssMiB: Double(measured ?? result.peakRSSKiB ?? 0) / 1024, cpu: result.cpuSeconds ?? 0, files: files)
         }
         var load = [Double](repeating: 0, count: 3)
         _ = getloadavg(&load, 3)
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/time") {
+            print("crypto vs cryptogen: no /usr/bin/time (Debian package `time`): peak RSS includes bok-bench's own at spawn")
+        }
         print(
             String(
                 format: "crypto vs cryptogen: %d paired runs, whole processes, into %@ (%d cores, load %.2f %.2f %.2f)", pairs, work,
