@@ -21,18 +21,29 @@ public final class StagedDirectory: @unchecked Sendable {
     /// - Throws: `AtomicFile.WriteError` naming the step (creating the staging directory, linking a file) that failed;
     ///   the staging directory is removed again and the target is untouched.
     public init(replacing target: String, cloneExisting: Bool) throws(AtomicFile.WriteError) {
-        var path = target
+        // Absolute and without `.`/`..` (Foundation's NSString path methods trap on a bare ".").
+        var path = URL(fileURLWithPath: target).standardizedFileURL.path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        // A link to the tree (e.g. to a directory on a share): the tree it points to is what gets replaced.
-        var link = stat()
-        if lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(path, nil) {
+        // An existing tree by its real path: through a link (e.g. to a directory on a share) the tree it points to is
+        // what gets replaced, and `.` or `dir/..` get a real name and parent.
+        if let resolved = realpath(path, nil) {
             path = String(cString: resolved)
             free(resolved)
         }
         self.target = path
-        let parent = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        staging = "\(parent.isEmpty ? "." : parent)/.\(name).bok-stage-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Exchanging the directory this process (and so the shell that started it) is in would leave both in the
+        // removed old tree.
+        let here = FileManager.default.currentDirectoryPath
+        if here == path || here.hasPrefix(path == "/" ? "/" : path + "/") {
+            throw AtomicFile.WriteError(
+                path: target, step: "checking the target", errno: EBUSY,
+                detail: "it is the current directory (or holds it), which cannot be replaced in one step; run from outside it "
+                    + "(e.g. cd \(URL(fileURLWithPath: path).deletingLastPathComponent().path)) and name the directory")
+        }
+        let url = URL(fileURLWithPath: path)
+        let parent = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        staging = "\(parent == "/" ? "" : parent)/.\(name).bok-stage-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard mkdir(staging, 0o700) == 0 else {
             throw AtomicFile.WriteError(
                 path: path, step: "creating the staging directory \(staging)", errno: errno,
@@ -198,8 +209,7 @@ public final class StagedDirectory: @unchecked Sendable {
     }
 
     private func syncParent() {
-        let parent = (target as NSString).deletingLastPathComponent
-        let fd = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
             _ = fsync(fd)
             close(fd)

@@ -25,23 +25,22 @@ public struct MSPGenerator: Sendable {
         self.concurrency = max(1, concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Generates into a directory on disk, all at once (see above).
+    /// Generates into a directory on disk, all at once (see above). When nothing changes, nothing is staged.
     public func generate(into directory: String, force: Bool = false) throws -> CryptoReport {
-        let parent = (directory as NSString).deletingLastPathComponent
-        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        let parent = URL(fileURLWithPath: directory).standardizedFileURL.deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let existing = FileManager.default.fileExists(atPath: directory)
-        let staged = try StagedDirectory(replacing: directory, cloneExisting: existing)
+        let output = StagedCryptoStore(directory: directory, cloneExisting: existing)
         do {
-            let output = StagedCryptoStore(staged: staged)
             if force {
                 for org in topology.organizations { try output.remove(CryptoLayout.organizationDirectory(org)) }
             }
-            let existingMaterial: CryptoStore = existing && !force ? DirectoryCryptoStore(root: staged.target) : EmptyCryptoStore()
+            let existingMaterial: CryptoStore = existing && !force ? DirectoryCryptoStore(root: directory) : EmptyCryptoStore()
             let report = try generate(reading: existingMaterial, writing: output)
-            try staged.commit(durable: false)
+            try output.commit()
             return report
         } catch {
-            staged.discard()
+            output.discard()
             throw error
         }
     }
@@ -111,7 +110,7 @@ struct OrgMaterial: Sendable {
     /// Writes what differs from `existing` to `output` (the same store, or a staging copy of it).
     func write(to output: CryptoStore, existing: CryptoStore) throws -> CryptoReport {
         var report = self.report
-        for directory in directories { try output.makeDirectory(directory) }
+        for directory in directories where fresh || !existing.exists(directory) { try output.makeDirectory(directory) }
         for file in files {
             if !fresh, existing.read(file.path) == file.contents {
                 report.filesUnchanged += 1

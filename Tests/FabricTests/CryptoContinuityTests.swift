@@ -246,6 +246,13 @@ final class CryptoContinuityTests: XCTestCase {
         let topology = try generate()
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["crypto"], "no staging directory left")
         let before = try snapshot(crypto)
+        // A re-run that changes nothing stages nothing: the same directory, not a swapped copy.
+        var first = stat()
+        var second = stat()
+        XCTAssertEqual(stat(crypto, &first), 0)
+        XCTAssertEqual(try MSPGenerator(topology: topology).generate(into: crypto).filesWritten, 0)
+        XCTAssertEqual(stat(crypto, &second), 0)
+        XCTAssertEqual(first.st_ino, second.st_ino)
         // A re-run that must write (a removed identity comes back) but cannot link a file into its staging copy.
         try FileManager.default.removeItem(atPath: "\(crypto)/peerOrganizations/org1/users/User1@org1")
         let reduced = try snapshot(crypto)
