@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims: the Swift side never sees variadic or macro C APIs.
@@ -61,9 +63,16 @@ let package = Package(
         .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", logging]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
         .target(name: "DNSQuery", dependencies: ["DockerConfig"]),
+        // The agent's Prometheus metrics (every name `bok_agent_`), one-line calls, and the `/metrics` HTTP endpoint.
+        .target(name: "AgentMetrics",
+                dependencies: [.product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"), logging]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
+                dependencies: ["AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.
@@ -131,6 +140,10 @@ let package = Package(
                     dependencies: ["AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
                                    "DockerEngine", "BoKTesting", logging] + nio + pki),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+        // The agent's `/metrics` scraped over real HTTP; `coordinator chaincode watch` against real agents.
+        .testTarget(name: "MetricsWatchTests",
+                    dependencies: ["AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "PKI", "Lab", "DockerEngine", "BoKTesting",
+                                   "CurlHTTP"] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["Lab", "DockerEngine"]),
     ]

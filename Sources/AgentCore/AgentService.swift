@@ -1,3 +1,4 @@
+import AgentMetrics
 import AgentProtocol
 import DNSQuery
 import DockerConfig
@@ -51,9 +52,11 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             if AgentMethod(rawValue: request.method).map({ [.dnsApply, .dockerRestart].contains($0) }) == true {
                 logger.info("\(request.method) from \(connection.peer) done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s")
             }
+            AgentMetrics.requestFinished(method: request.method, result: "ok")
             return RPCResponse(id: request.id, result: result)
         } catch {
             logger.notice("\(request.method) from \(connection.peer) failed: \(error.message)")
+            AgentMetrics.requestFinished(method: request.method, result: RPCErrorCode(rawValue: error.code).map { "\($0)" } ?? "error")
             return RPCResponse(id: request.id, error: error)
         }
     }
@@ -173,7 +176,20 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
     }
 
     func listChaincode() throws(RPCError) -> [ChaincodeContainerInfo] {
-        try ChaincodeInventory(docker: docker, networkID: config.chaincodeNetworkID).list(currentNameservers: configuredNameservers())
+        let list = try ChaincodeInventory(docker: docker, networkID: config.chaincodeNetworkID).list(currentNameservers: configuredNameservers())
+        AgentMetrics.setChaincodeContainers(Dictionary(list.map { ($0.state, 1) }, uniquingKeysWith: +))
+        return list
+    }
+
+    /// The gauges computed on scrape: certificate expiry, Docker DNS in force vs desired, chaincode containers by state.
+    public func refreshMetrics() {
+        let started = Date()
+        if let own = trust?.ownCertificate { AgentMetrics.setCertificateExpiry(seconds: own.notAfter.timeIntervalSinceNow) }
+        if let current = try? dns.get() {
+            AgentMetrics.setDNS(inForce: current.running?.nameservers ?? [], desired: current.nameservers)
+        }
+        AgentMetrics.setDockerUp((try? listChaincode()) != nil)
+        AgentMetrics.setRefreshSeconds(Date().timeIntervalSince(started))
     }
 
     func resolve(_ p: ResolveParams) throws(RPCError) -> ResolveResult {
