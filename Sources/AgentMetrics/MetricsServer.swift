@@ -97,8 +97,12 @@ final class RequestSizeLimit: ChannelInboundHandler {
             budget.exceeded = true
             let text = "request too large: at most \(budget.limit) bytes per request to the agent's metrics endpoint\n"
             let response = "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: \(text.utf8.count)\r\nconnection: close\r\n\r\n\(text)"
+            // Half-close: the client reads the answer before the connection goes (a full close with its unread
+            // bytes pending would reset it). What it still sends is dropped; the idle timeout ends a client that stays.
             let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in
+                channel.close(mode: .output, promise: nil)
+            }
             return
         }
         context.fireChannelRead(data)
