@@ -1,4 +1,4 @@
-import CoreMetrics
+import Metrics
 import Foundation
 import NIOConcurrencyHelpers
 import Prometheus
@@ -59,7 +59,7 @@ public enum AgentMetrics {
     public static func setDNS(inForce: [String], desired: [String]) {
         let pair = (inForce.joined(separator: ","), desired.joined(separator: ","))
         gauge("bok_agent_docker_dns_in_sync", []).record(inForce == desired ? 1 : 0)
-        let old = dnsInfo.withLockedValue { current -> Gauge? in
+        let old = dnsInfo.withLockedValue { current -> Metrics.Gauge? in
             if let current, current.labels == [pair.0, pair.1] { return nil }
             let previous = current?.gauge
             current = (gauge("bok_agent_docker_dns_info", [("in_force", pair.0), ("desired", pair.1)]), [pair.0, pair.1])
@@ -95,13 +95,13 @@ public enum AgentMetrics {
     /// The method names counted by their name (others are `unknown`, so a client cannot grow the label set).
     public static func register(methods: [String]) {
         knownMethods.withLockedValue { $0.formUnion(methods) }
-        for m in methods { _ = Counter(label: "bok_agent_requests_total", dimensions: [("method", m), ("result", "ok")], factory: factory) }
+        for m in methods { _ = Metrics.Counter(label: "bok_agent_requests_total", dimensions: [("method", m), ("result", "ok")], factory: factory) }
         // Counters exist (at 0) from the start, so `rate()` and `increase()` see their first event.
         for r in ["applied", "unchanged", "rolled_back", "rollback_failed", "failed"] {
-            _ = Counter(label: "bok_agent_dns_applies_total", dimensions: [("result", r)], factory: factory)
+            _ = Metrics.Counter(label: "bok_agent_dns_applies_total", dimensions: [("result", r)], factory: factory)
         }
-        for r in ["ok", "failed"] { _ = Counter(label: "bok_agent_docker_restarts_total", dimensions: [("result", r)], factory: factory) }
-        _ = Counter(label: "bok_agent_rollbacks_total", dimensions: [], factory: factory)
+        for r in ["ok", "failed"] { _ = Metrics.Counter(label: "bok_agent_docker_restarts_total", dimensions: [("result", r)], factory: factory) }
+        _ = Metrics.Counter(label: "bok_agent_rollbacks_total", dimensions: [], factory: factory)
     }
 
     /// The metrics in Prometheus text exposition format (version 0.0.4).
@@ -112,14 +112,14 @@ public enum AgentMetrics {
     // MARK: internals
 
     private static let knownMethods = NIOLockedValueBox<Set<String>>([])
-    private static let dnsInfo = NIOLockedValueBox<(gauge: Gauge, labels: [String])?>(nil)
+    private static let dnsInfo = NIOLockedValueBox<(gauge: Metrics.Gauge, labels: [String])?>(nil)
 
     private static func counter(_ name: String, _ dimensions: [(String, String)]) {
-        Counter(label: name, dimensions: dimensions, factory: factory).increment()
+        Metrics.Counter(label: name, dimensions: dimensions, factory: factory).increment()
     }
 
-    private static func gauge(_ name: String, _ dimensions: [(String, String)]) -> Gauge {
-        Gauge(label: name, dimensions: dimensions, factory: factory)
+    private static func gauge(_ name: String, _ dimensions: [(String, String)]) -> Metrics.Gauge {
+        Metrics.Gauge(label: name, dimensions: dimensions, factory: factory)
     }
 
     /// Label values from code paths: snake_case (`dockerUnavailable` → `docker_unavailable`), letters, digits and `_`,

@@ -54,7 +54,18 @@ final class AgentMetricsTests: XCTestCase {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = MetricsServer(group: group, logger: MetricsWatchFixture.quietLogger, render: { Array("bok_agent_test 1\n".utf8) })
         let port = try await server.start(host: "127.0.0.1", port: 0).port!
-        defer { try? group.syncShutdownGracefully() }
+        do {
+            try Self.checkEndpoint(port)
+        } catch {
+            await server.stop()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await server.stop()
+        try? await group.shutdownGracefully()
+    }
+
+    static func checkEndpoint(_ port: Int) throws {
         let http = HTTPClient()
         let url = "http://127.0.0.1:\(port)"
         let ok = try http.send(HTTPRequest(url: url + "/metrics"))
@@ -73,7 +84,6 @@ final class AgentMetricsTests: XCTestCase {
         let withBody = try http.send(HTTPRequest(method: "GET", url: url + "/metrics", headers: [("Content-Type", "text/plain")], body: Data("abc".utf8)))
         XCTAssertEqual(withBody.status, 413)
         XCTAssertEqual(try http.send(HTTPRequest(url: url + "/metrics")).status, 200, "still serving")
-        await server.stop()
     }
 
     /// The shipped wiring: the real `agent` binary with `--metrics-listen` (mutual TLS for the protocol, plain HTTP for
