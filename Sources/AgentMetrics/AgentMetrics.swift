@@ -1,5 +1,5 @@
-import Metrics
 import Foundation
+import Metrics
 import NIOConcurrencyHelpers
 import Prometheus
 

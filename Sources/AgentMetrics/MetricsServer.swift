@@ -26,8 +26,10 @@ public final class MetricsServer: Sendable {
     /// - Parameters:
     ///   - refresh: updates the gauges computed on scrape (chaincode containers, DNS, certificate expiry); blocking is fine.
     ///   - render: the exposition text (default: ``AgentMetrics/exposition()``).
-    public init(group: EventLoopGroup, logger: Logger, refresh: @escaping @Sendable () -> Void = {},
-                render: @escaping @Sendable () -> [UInt8] = { AgentMetrics.exposition() }) {
+    public init(
+        group: EventLoopGroup, logger: Logger, refresh: @escaping @Sendable () -> Void = {},
+        render: @escaping @Sendable () -> [UInt8] = { AgentMetrics.exposition() }
+    ) {
         self.group = group
         self.logger = logger
         self.refresh = refresh
@@ -96,7 +98,8 @@ final class RequestSizeLimit: ChannelInboundHandler {
         if budget.used > budget.limit {
             budget.exceeded = true
             let text = "request too large: at most \(budget.limit) bytes per request to the agent's metrics endpoint\n"
-            let response = "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: \(text.utf8.count)\r\nconnection: close\r\n\r\n\(text)"
+            let response =
+                "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: \(text.utf8.count)\r\nconnection: close\r\n\r\n\(text)"
             // Half-close: the client reads the answer before the connection goes (a full close with its unread
             // bytes pending would reset it). What it still sends is dropped; the idle timeout ends a client that stays.
             let channel = context.channel
@@ -146,8 +149,9 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
         guard head.method == .GET else {
-            write(context: context, head: head, status: .methodNotAllowed, extra: [("allow", "GET")],
-                  body: Array("method \(head.method.rawValue) not allowed: the agent's metrics endpoint answers GET /metrics only\n".utf8))
+            write(
+                context: context, head: head, status: .methodNotAllowed, extra: [("allow", "GET")],
+                body: Array("method \(head.method.rawValue) not allowed: the agent's metrics endpoint answers GET /metrics only\n".utf8))
             return
         }
         guard !hasBody else {
@@ -155,7 +159,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             return
         }
         guard path == "/metrics" else {
-            write(context: context, head: head, status: .notFound, body: Array("not found: \(path.prefix(200)); the agent serves GET /metrics\n".utf8))
+            write(
+                context: context, head: head, status: .notFound, body: Array("not found: \(path.prefix(200)); the agent serves GET /metrics\n".utf8))
             return
         }
         let refresh = self.refresh
@@ -167,14 +172,17 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             refresh()
             let text = render()
             loop.execute {
-                boundSelf.value.write(context: boundContext.value, head: head, status: .ok,
-                                      contentType: "text/plain; version=0.0.4; charset=utf-8", body: text)
+                boundSelf.value.write(
+                    context: boundContext.value, head: head, status: .ok,
+                    contentType: "text/plain; version=0.0.4; charset=utf-8", body: text)
             }
         }
     }
 
-    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String = "text/plain; charset=utf-8",
-                       extra: [(String, String)] = [], body: [UInt8], close: Bool = false) {
+    private func write(
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String = "text/plain; charset=utf-8",
+        extra: [(String, String)] = [], body: [UInt8], close: Bool = false
+    ) {
         guard context.channel.isActive else { return }
         let keepAlive = head.isKeepAlive && !close
         var headers = HTTPHeaders([("content-type", contentType), ("content-length", String(body.count))] + extra)

@@ -3,7 +3,7 @@ import Fleet
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `coordinator chaincode watch --inventory FILE [--json]`: chaincode container events, live, fleet-wide.

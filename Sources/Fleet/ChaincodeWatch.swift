@@ -19,8 +19,10 @@ public struct ChaincodeWatchLine: Codable, Sendable, Equatable {
     public var error: String?
     public var detail: String?
 
-    public init(time: String, node: String, event: String, container: String? = nil, chaincode: String? = nil, exitCode: Int? = nil,
-                error: String? = nil, detail: String? = nil) {
+    public init(
+        time: String, node: String, event: String, container: String? = nil, chaincode: String? = nil, exitCode: Int? = nil,
+        error: String? = nil, detail: String? = nil
+    ) {
         self.time = time
         self.node = node
         self.event = event
@@ -37,9 +39,10 @@ public struct ChaincodeWatchLine: Codable, Sendable, Equatable {
     /// The line for a pushed `chaincode.event`.
     public init(node: String, event e: ChaincodeEvent, received: Date = Date()) {
         let c = e.container
-        self.init(time: e.time ?? ChaincodeWatchLine.timestamp(received), node: node, event: e.action, container: c.name,
-                  chaincode: ChaincodeWatchLine.chaincodeID(c),
-                  exitCode: e.exitCode ?? (c.state == "running" || e.action == "start" ? nil : c.exitCode))
+        self.init(
+            time: e.time ?? ChaincodeWatchLine.timestamp(received), node: node, event: e.action, container: c.name,
+            chaincode: ChaincodeWatchLine.chaincodeID(c),
+            exitCode: e.exitCode ?? (c.state == "running" || e.action == "start" ? nil : c.exitCode))
     }
 
     /// One human-readable line: time, node, event, container, chaincode, exit code (or why a node dropped).
@@ -92,8 +95,10 @@ public struct ChaincodeWatcher: Sendable {
     public var keepalive: Double
     let emit: @Sendable (ChaincodeWatchLine) -> Void
 
-    public init(runner: FleetRunner, initialBackoff: Double = 0.5, maxBackoff: Double = 30, keepalive: Double = 60,
-                emit: @escaping @Sendable (ChaincodeWatchLine) -> Void) {
+    public init(
+        runner: FleetRunner, initialBackoff: Double = 0.5, maxBackoff: Double = 30, keepalive: Double = 60,
+        emit: @escaping @Sendable (ChaincodeWatchLine) -> Void
+    ) {
         self.runner = runner
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
@@ -117,8 +122,9 @@ public struct ChaincodeWatcher: Sendable {
         var lastReported: String? = nil
         while !Task.isCancelled {
             do throws(AgentClientError) {
-                let client = try await AgentClient.connect(node: node.name, host: node.agentHost, port: node.agentPort, tls: runner.tls,
-                                                           timeout: runner.connectTimeout)
+                let client = try await AgentClient.connect(
+                    node: node.name, host: node.agentHost, port: node.agentPort, tls: runner.tls,
+                    timeout: runner.connectTimeout)
                 let emit = self.emit
                 let name = node.name
                 client.onNotification { note in
@@ -132,8 +138,10 @@ public struct ChaincodeWatcher: Sendable {
                     await client.close()
                     throw error
                 }
-                emit(ChaincodeWatchLine(time: ChaincodeWatchLine.timestamp(Date()), node: node.name, event: everConnected ? "reconnected" : "connected",
-                                        detail: "watching \(client.address) (\(subscribed.source ?? "polling"))"))
+                emit(
+                    ChaincodeWatchLine(
+                        time: ChaincodeWatchLine.timestamp(Date()), node: node.name, event: everConnected ? "reconnected" : "connected",
+                        detail: "watching \(client.address) (\(subscribed.source ?? "polling"))"))
                 everConnected = true
                 lastReported = nil
                 delay = initialBackoff
@@ -153,8 +161,10 @@ public struct ChaincodeWatcher: Sendable {
     private func report(_ node: Inventory.Node, _ why: String, _ lastReported: inout String?) {
         guard lastReported != why else { return }
         lastReported = why
-        emit(ChaincodeWatchLine(time: ChaincodeWatchLine.timestamp(Date()), node: node.name, event: "disconnected", error: why,
-                                detail: "reconnecting with backoff up to \(Int(maxBackoff))s"))
+        emit(
+            ChaincodeWatchLine(
+                time: ChaincodeWatchLine.timestamp(Date()), node: node.name, event: "disconnected", error: why,
+                detail: "reconnecting with backoff up to \(Int(maxBackoff))s"))
     }
 
     /// Keeps the subscription open until the connection ends or the task is cancelled; returns why it ended.

@@ -81,7 +81,8 @@ final class AgentMetricsTests: XCTestCase {
         XCTAssertEqual(try http.send(HTTPRequest(method: "DELETE", url: url + "/metrics")).status, 405)
         let big = try http.send(HTTPRequest(url: url + "/metrics", headers: [("X-Pad", String(repeating: "a", count: 16_384))]))
         XCTAssertEqual(big.status, 431)
-        let withBody = try http.send(HTTPRequest(method: "GET", url: url + "/metrics", headers: [("Content-Type", "text/plain")], body: Data("abc".utf8)))
+        let withBody = try http.send(
+            HTTPRequest(method: "GET", url: url + "/metrics", headers: [("Content-Type", "text/plain")], body: Data("abc".utf8)))
         XCTAssertEqual(withBody.status, 413)
         XCTAssertEqual(try http.send(HTTPRequest(url: url + "/metrics")).status, 200, "still serving")
     }
@@ -171,17 +172,22 @@ final class AgentMetricsTests: XCTestCase {
         func delta(_ name: String, _ labels: [String: String] = [:]) -> Double {
             (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0)
         }
-        XCTAssertGreaterThanOrEqual(delta("bok_agent_requests_total", ["method": "agent.hello", "result": "ok"]), 2, "connect's hello + hello()", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(
+            delta("bok_agent_requests_total", ["method": "agent.hello", "result": "ok"]), 2, "connect's hello + hello()", file: file, line: line)
         XCTAssertGreaterThanOrEqual(delta("bok_agent_requests_total", ["method": "docker.dns.get", "result": "ok"]), 1, file: file, line: line)
-        XCTAssertGreaterThanOrEqual(delta("bok_agent_requests_total", ["method": "chaincode.list", "result": "docker_unavailable"]), 1, file: file, line: line)
-        XCTAssertGreaterThanOrEqual(delta("bok_agent_requests_total", ["method": "docker.dns.apply", "result": "rollback_failed"]), 1, file: file, line: line)
+        XCTAssertGreaterThanOrEqual(
+            delta("bok_agent_requests_total", ["method": "chaincode.list", "result": "docker_unavailable"]), 1, file: file, line: line)
+        XCTAssertGreaterThanOrEqual(
+            delta("bok_agent_requests_total", ["method": "docker.dns.apply", "result": "rollback_failed"]), 1, file: file, line: line)
         XCTAssertGreaterThanOrEqual(delta("bok_agent_dns_applies_total", ["result": "rollback_failed"]), 1, file: file, line: line)
         XCTAssertGreaterThanOrEqual(delta("bok_agent_rollbacks_total"), 1, file: file, line: line)
-        XCTAssertGreaterThanOrEqual(delta("bok_agent_docker_restarts_total", ["result": "failed"]), 2, "the apply's restart and the rollback's", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(
+            delta("bok_agent_docker_restarts_total", ["result": "failed"]), 2, "the apply's restart and the rollback's", file: file, line: line)
         XCTAssertGreaterThanOrEqual(delta("bok_agent_connections_refused_total", ["reason": "tls_handshake"]), 1, file: file, line: line)
         XCTAssertNotNil(after.value("bok_agent_docker_dns_in_sync"), "DNS in force vs desired", file: file, line: line)
-        XCTAssertTrue(after.samples.contains { $0.name == "bok_agent_docker_dns_info" && $0.labels["in_force"] != nil && $0.labels["desired"] != nil },
-                      file: file, line: line)
+        XCTAssertTrue(
+            after.samples.contains { $0.name == "bok_agent_docker_dns_info" && $0.labels["in_force"] != nil && $0.labels["desired"] != nil },
+            file: file, line: line)
     }
 
     /// Prometheus' own parser (`prometheus_client`, installed by scripts/install-deps.sh) reads the text too.
@@ -263,7 +269,9 @@ struct Exposition {
                     }
                     let name = String(parts[2])
                     guard out.types[name] == nil else { throw Invalid(line: n, reason: "TYPE given twice", text: String(line)) }
-                    guard !finished.contains(name) && current != name else { throw Invalid(line: n, reason: "TYPE after samples", text: String(line)) }
+                    guard !finished.contains(name) && current != name else {
+                        throw Invalid(line: n, reason: "TYPE after samples", text: String(line))
+                    }
                     out.types[name] = String(parts[3])
                 }
                 continue
@@ -279,7 +287,9 @@ struct Exposition {
                 while rest.first != "}" {
                     guard let eq = rest.firstIndex(of: "=") else { throw Invalid(line: n, reason: "label without =", text: String(line)) }
                     let key = rest[..<eq]
-                    guard isLabelName(key), labels[String(key)] == nil else { throw Invalid(line: n, reason: "bad or repeated label name", text: String(line)) }
+                    guard isLabelName(key), labels[String(key)] == nil else {
+                        throw Invalid(line: n, reason: "bad or repeated label name", text: String(line))
+                    }
                     rest = rest[rest.index(after: eq)...]
                     guard rest.first == "\"" else { throw Invalid(line: n, reason: "label value not quoted", text: String(line)) }
                     rest = rest.dropFirst()
@@ -305,7 +315,9 @@ struct Exposition {
                     }
                     guard closed else { throw Invalid(line: n, reason: "unterminated label value", text: String(line)) }
                     labels[String(key)] = value
-                    if rest.first == "," { rest = rest.dropFirst() } else if rest.first != "}" {
+                    if rest.first == "," {
+                        rest = rest.dropFirst()
+                    } else if rest.first != "}" {
                         throw Invalid(line: n, reason: "expected , or } after a label", text: String(line))
                     }
                 }

@@ -10,8 +10,10 @@ import XCTest
 /// A chaincode-named container started, exiting with 3 and removed on node1 shows up as lines; node2's agent
 /// killed (by PID) is reported, and reconnected once started again.
 final class ChaincodeWatchLabTests: XCTestCase {
-    static let shared = SharedLab(LabSpec(name: "metrics-watch-tests", subnet: 214, nodeCount: 2, root: "/tmp/bok-test-lab-214",
-                                          agentBinary: BuildProducts.agent))
+    static let shared = SharedLab(
+        LabSpec(
+            name: "metrics-watch-tests", subnet: 214, nodeCount: 2, root: "/tmp/bok-test-lab-214",
+            agentBinary: BuildProducts.agent))
 
     override class func setUp() {
         super.setUp()
@@ -63,9 +65,13 @@ final class ChaincodeWatchLabTests: XCTestCase {
             let pid = try XCTUnwrap(agentPID(node2))
             kill(pid, SIGKILL)
             for _ in 0..<100 where !CommandRunner.reapIfExited(pid) && kill(pid, 0) == 0 { usleep(20_000) }
-            try MetricsWatchFixture.waitFor("node2 reported", timeout: 30) { sink.lines.contains { $0.node == "node2" && $0.event == "disconnected" } }
+            try MetricsWatchFixture.waitFor("node2 reported", timeout: 30) {
+                sink.lines.contains { $0.node == "node2" && $0.event == "disconnected" }
+            }
             try LabEnvironment.startAgent(node2, state: lab, binary: BuildProducts.agent)
-            try MetricsWatchFixture.waitFor("node2 reconnected", timeout: 30) { sink.lines.contains { $0.node == "node2" && $0.event == "reconnected" } }
+            try MetricsWatchFixture.waitFor("node2 reconnected", timeout: 30) {
+                sink.lines.contains { $0.node == "node2" && $0.event == "reconnected" }
+            }
             XCTAssertFalse(sink.lines.contains { $0.node == "node1" && $0.event == "disconnected" }, sink.lines.map(\.text).joined(separator: "\n"))
         } catch {
             task.cancel()

@@ -40,7 +40,9 @@ final class ChaincodeWatchTests: XCTestCase {
 
             // node2's agent dies: one DISCONNECTED line naming node2 and why; node1 goes on.
             await fx.killAgent("node2")
-            try MetricsWatchFixture.waitFor("node2 reported as disconnected") { sink.lines.contains { $0.node == "node2" && $0.event == "disconnected" } }
+            try MetricsWatchFixture.waitFor("node2 reported as disconnected") {
+                sink.lines.contains { $0.node == "node2" && $0.event == "disconnected" }
+            }
             let drop = try XCTUnwrap(sink.lines.first { $0.event == "disconnected" })
             XCTAssertEqual(drop.node, "node2")
             XCTAssertTrue(drop.error?.contains("node2") == true && drop.error?.contains("127.0.0.1:\(b.port)") == true, drop.text)
@@ -57,7 +59,9 @@ final class ChaincodeWatchTests: XCTestCase {
             try MetricsWatchFixture.waitFor("node2 reconnected") { sink.lines.contains { $0.node == "node2" && $0.event == "reconnected" } }
             try MetricsWatchFixture.waitFor("node2 subscribed again") { b2.seam.openSubscribers == 1 }
             b2.seam.push(chaincodeEvent("destroy", container: c1))
-            try MetricsWatchFixture.waitFor("node2's event after the reconnect") { sink.lines.contains { $0.event == "destroy" && $0.node == "node2" } }
+            try MetricsWatchFixture.waitFor("node2's event after the reconnect") {
+                sink.lines.contains { $0.event == "destroy" && $0.node == "node2" }
+            }
             XCTAssertEqual(sink.lines.filter { $0.node == "node1" && $0.isConnectionEvent }.map(\.event), ["connected"], "node1 never dropped")
         } catch {
             task.cancel()
@@ -108,8 +112,9 @@ final class ChaincodeWatchTests: XCTestCase {
         let c1 = "dev-peer0.org1-f-1-simple_1.0-\(Self.hash)"
         for json in [false, true] {
             let log = fx.dir + "/watch-\(json).log"
-            let pid = try fx.spawn([binary, "chaincode", "watch", "--inventory", inventory.path, "--max-backoff", "1"] + (json ? ["--json"] : []),
-                                   log: log)
+            let pid = try fx.spawn(
+                [binary, "chaincode", "watch", "--inventory", inventory.path, "--max-backoff", "1"] + (json ? ["--json"] : []),
+                log: log)
             func output() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
             do {
                 try MetricsWatchFixture.waitFor("two subscriptions") { a.seam.openSubscribers == 1 && b.seam.openSubscribers == 1 }

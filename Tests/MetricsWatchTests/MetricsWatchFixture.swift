@@ -66,7 +66,8 @@ final class MetricsWatchFixture: @unchecked Sendable {
     /// Starts (or restarts, on the same port) an in-process agent for `node`.
     @discardableResult
     func startAgent(_ node: String, port: Int = 0) async throws -> InProcessAgent {
-        let files = FileManager.default.fileExists(atPath: dir + "/agents/\(node)/agent.crt")
+        let files =
+            FileManager.default.fileExists(atPath: dir + "/agents/\(node)/agent.crt")
             ? (cert: dir + "/agents/\(node)/agent.crt", key: dir + "/agents/\(node)/agent.key", ca: trust.caCert) : try issue(node)
         let config = try agentConfig(node: node, tls: files)
         let agentTrust = try AgentTrust(certFile: files.cert, keyFile: files.key, caFile: files.ca, stateDir: config.stateDir)
@@ -89,8 +90,9 @@ final class MetricsWatchFixture: @unchecked Sendable {
 
     /// An inventory of `nodes` (name → port) with this fixture's CA.
     func inventory(_ nodes: [(String, Int)]) throws -> Inventory {
-        let inv = Inventory(path: dir + "/inventory.yaml", nodes: nodes.map { Inventory.Node(name: $0.0, agent: "127.0.0.1:\($0.1)") },
-                            caDir: trust.dir)
+        let inv = Inventory(
+            path: dir + "/inventory.yaml", nodes: nodes.map { Inventory.Node(name: $0.0, agent: "127.0.0.1:\($0.1)") },
+            caDir: trust.dir)
         try inv.yaml().write(toFile: inv.path, atomically: true, encoding: .utf8)
         return inv
     }
@@ -102,7 +104,9 @@ final class MetricsWatchFixture: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
@@ -142,7 +146,8 @@ final class MetricsWatchFixture: @unchecked Sendable {
             if condition() { return }
             usleep(50_000)
         }
-        throw NSError(domain: "MetricsWatchFixture", code: 1, userInfo: [NSLocalizedDescriptionKey: "timed out after \(timeout)s waiting for \(what)"])
+        throw NSError(
+            domain: "MetricsWatchFixture", code: 1, userInfo: [NSLocalizedDescriptionKey: "timed out after \(timeout)s waiting for \(what)"])
     }
 }
 
