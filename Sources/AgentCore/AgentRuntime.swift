@@ -64,7 +64,7 @@ public final class AgentRuntime: Sendable {
             let metricsServer = MetricsServer(group: group, logger: logger, refresh: { service.refreshMetrics() })
             do {
                 let bound = try await metricsServer.start(host: host, port: port)
-                logger.info("metrics: Prometheus text on http://\(bound)/metrics")
+                logger.info("metrics: Prometheus text on http://\(host.contains(":") ? "[\(host)]" : host):\(bound.port ?? port)/metrics")
                 if !AgentConfig.isLoopback(host) {
                     logger.notice("metrics on \(host):\(port) are plain HTTP without authentication: keep that address node-internal")
                 }

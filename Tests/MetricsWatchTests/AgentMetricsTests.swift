@@ -31,9 +31,8 @@ final class AgentMetricsTests: XCTestCase {
             let expiry = try XCTUnwrap(after.value("bok_agent_certificate_expiry_seconds"))
             XCTAssertEqual(expiry, 825 * 86_400, accuracy: 2 * 86_400, "seconds to the agent certificate's notAfter (825 days)")
             XCTAssertEqual(after.value("bok_agent_docker_up"), 0, "no Docker behind this agent")
-            for state in AgentMetrics.containerStates {
-                XCTAssertNotNil(after.value("bok_agent_chaincode_containers", ["state": state]), state)
-            }
+            // Without Docker the container counts are unknown: no series rather than a misleading 0 (the lab test sees them).
+            XCTAssertFalse(after.samples.contains { $0.name == "bok_agent_chaincode_containers" && $0.value > 0 })
             XCTAssertEqual(after.types["bok_agent_requests_total"], "counter")
             XCTAssertEqual(after.types["bok_agent_certificate_expiry_seconds"], "gauge")
             XCTAssertTrue(after.samples.allSatisfy { $0.name.hasPrefix("bok_agent_") }, "every name starts bok_agent_")
@@ -81,9 +80,9 @@ final class AgentMetricsTests: XCTestCase {
         XCTAssertEqual(try http.send(HTTPRequest(method: "DELETE", url: url + "/metrics")).status, 405)
         let big = try http.send(HTTPRequest(url: url + "/metrics", headers: [("X-Pad", String(repeating: "a", count: 16_384))]))
         XCTAssertEqual(big.status, 431)
-        let withBody = try http.send(
-            HTTPRequest(method: "GET", url: url + "/metrics", headers: [("Content-Type", "text/plain")], body: Data("abc".utf8)))
-        XCTAssertEqual(withBody.status, 413)
+        let withBody = try rawStatus(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        XCTAssertEqual(withBody, 413)
+        XCTAssertEqual(try rawStatus(port, "GET /metrics HTTP/1.0\r\n\r\n"), 200)
         XCTAssertEqual(try http.send(HTTPRequest(url: url + "/metrics")).status, 200, "still serving")
     }
 
@@ -130,6 +129,36 @@ final class AgentMetricsTests: XCTestCase {
     }
 
     // MARK: helpers
+
+    /// Sends `request` as raw bytes on a new connection and returns the status code of the answer.
+    static func rawStatus(_ port: Int, _ request: String) throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard r == 0 else { throw NSError(domain: "rawStatus", code: Int(errno)) }
+        let bytes = Array(request.utf8)
+        _ = bytes.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var answer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(10)
+        while !answer.contains(UInt8(ascii: "\n")) && Date() < deadline {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 200) >= 0 else { break }
+            if p.revents == 0 { continue }
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            answer += chunk[0..<n]
+        }
+        let status = String(decoding: answer, as: UTF8.self).split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        guard let status else { throw NSError(domain: "rawStatus", code: 0, userInfo: [NSLocalizedDescriptionKey: "no status line"]) }
+        return status
+    }
 
     static func scrape(_ port: Int) throws -> String {
         let r = try HTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)/metrics", timeout: 20))

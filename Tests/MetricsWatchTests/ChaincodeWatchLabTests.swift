@@ -1,5 +1,6 @@
 import AgentProtocol
 import BoKTesting
+import CurlHTTP
 import DockerEngine
 import Fleet
 import Foundation
@@ -33,6 +34,14 @@ final class ChaincodeWatchLabTests: XCTestCase {
     func testContainerEventsFromARealDockerdAndAnAgentThatDiesAndComesBack() async throws {
         if let reason = Self.shared.unavailable { throw XCTSkip(reason) }
         let lab = Self.shared.state!
+        // node1's agent with metrics on its lab address, to see the container gauge follow a real dockerd.
+        try LabEnvironment.startAgent(lab.nodes[0], state: lab, binary: BuildProducts.agent,
+                                      extraArgs: ["--metrics-listen", "\(lab.nodes[0].address):9469"])
+        func metrics() throws -> Exposition {
+            let r = try HTTPClient().send(HTTPRequest(url: "http://\(lab.nodes[0].address):9469/metrics", timeout: 30))
+            XCTAssertEqual(r.status, 200)
+            return try Exposition.parse(String(decoding: r.body, as: UTF8.self))
+        }
         let inventory = try Inventory.load(path: lab.inventory)
         let runner = FleetRunner(inventory: inventory, tls: try inventory.trust.clientTLS(), connectTimeout: 3)
         let sink = LineSink()
@@ -54,6 +63,10 @@ final class ChaincodeWatchLabTests: XCTestCase {
             try MetricsWatchFixture.waitFor("its exit with code 3", timeout: 30) {
                 sink.lines.contains { $0.node == "node1" && $0.container == name && $0.exitCode == 3 }
             }
+            let scraped = try metrics()
+            XCTAssertEqual(scraped.value("bok_agent_docker_up"), 1)
+            XCTAssertGreaterThanOrEqual(scraped.value("bok_agent_chaincode_containers", ["state": "exited"]) ?? 0, 1, "the exited chaincode container")
+            XCTAssertNotNil(scraped.value("bok_agent_docker_dns_in_sync"))
             XCTAssertTrue(docker(["rm", name]).succeeded)
             try MetricsWatchFixture.waitFor("its removal", timeout: 30) {
                 sink.lines.contains { $0.node == "node1" && $0.container == name && ["destroy", "removed"].contains($0.event) }
