@@ -117,7 +117,9 @@ final class ChaincodeWatchTests: XCTestCase {
                 log: log)
             func output() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
             do {
-                try MetricsWatchFixture.waitFor("two subscriptions") { a.seam.openSubscribers == 1 && b.seam.openSubscribers == 1 }
+                try MetricsWatchFixture.waitFor("two subscriptions") {
+                    a.seam.openSubscribers == 1 && fx.agentNamed("node2")?.seam.openSubscribers == 1
+                }
                 a.seam.push(chaincodeEvent("die", container: c1, exitCode: 137, time: "2026-12-07T17:05:00Z"))
                 if json {
                     try MetricsWatchFixture.waitFor("the JSON event line") { output().contains("\"event\":\"die\"") }
@@ -137,6 +139,7 @@ final class ChaincodeWatchTests: XCTestCase {
                     try MetricsWatchFixture.waitFor("the reconnect line") { output().contains("node2  RECONNECTED") }
                 }
             } catch {
+                XCTFail("coordinator chaincode watch printed:\n\(output())")
                 fx.stop(pid, signal: SIGKILL)
                 await fx.tearDown()
                 throw error
