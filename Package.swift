@@ -111,7 +111,7 @@ let package = Package(
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
                           dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser, logging] + nio + pki),
+                                         "PKI", "KubeClient", "BoKTesting", "Rollout", "CurlHTTP", argumentParser, logging] + nio + pki),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),

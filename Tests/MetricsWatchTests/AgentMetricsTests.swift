@@ -48,6 +48,29 @@ final class AgentMetricsTests: XCTestCase {
         await fx.tearDown()
     }
 
+    /// The one-line calls: bounded label values, one DNS info series at a time, states always exported.
+    func testOneLineCallsKeepLabelSetsBoundedAndReplaceTheDNSInfoSeries() throws {
+        AgentMetrics.register(methods: AgentMethod.allCases.map(\.rawValue))
+        let before = try Exposition.parse(String(decoding: AgentMetrics.exposition(), as: UTF8.self))
+        AgentMetrics.requestFinished(method: "no.such.method\"{}", result: "methodNotFound")
+        AgentMetrics.requestFinished(method: "node.health", result: "dockerUnavailable")
+        AgentMetrics.setDNS(inForce: ["198.18.214.2"], desired: ["198.18.214.10", "198.18.214.2"])
+        AgentMetrics.setDNS(inForce: ["198.18.214.10", "198.18.214.2"], desired: ["198.18.214.10", "198.18.214.2"])
+        AgentMetrics.setChaincodeContainers(["running": 2, "exited": 1])
+        let after = try Exposition.parse(String(decoding: AgentMetrics.exposition(), as: UTF8.self))
+        func delta(_ name: String, _ labels: [String: String]) -> Double { (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0) }
+        XCTAssertEqual(delta("bok_agent_requests_total", ["method": "unknown", "result": "method_not_found"]), 1, "unknown methods are not labels")
+        XCTAssertEqual(delta("bok_agent_requests_total", ["method": "node.health", "result": "docker_unavailable"]), 1)
+        let info = after.samples.filter { $0.name == "bok_agent_docker_dns_info" }
+        XCTAssertEqual(info.count, 1, "the old pair is removed")
+        XCTAssertEqual(info.first?.labels, ["in_force": "198.18.214.10,198.18.214.2", "desired": "198.18.214.10,198.18.214.2"])
+        XCTAssertEqual(after.value("bok_agent_docker_dns_in_sync"), 1)
+        XCTAssertEqual(after.value("bok_agent_chaincode_containers", ["state": "running"]), 2)
+        XCTAssertEqual(after.value("bok_agent_chaincode_containers", ["state": "exited"]), 1)
+        XCTAssertEqual(after.value("bok_agent_chaincode_containers", ["state": "dead"]), 0)
+        XCTAssertEqual(after.value("bok_agent_rollbacks_total").map { $0 >= 0 }, true, "exported from the start")
+    }
+
     /// Only `GET /metrics`: 404 elsewhere, 405 for other methods, 431 for an oversized request, 413 with a body.
     func testTheEndpointAnswersOnlyGETMetricsAndBoundsRequests() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
