@@ -71,6 +71,22 @@ final class AgentMetricsTests: XCTestCase {
         XCTAssertEqual(after.value("bok_agent_rollbacks_total").map { $0 >= 0 }, true, "exported from the start")
     }
 
+    /// `metricsListen` is off by default and takes HOST:PORT (IPv6 in brackets); anything else names the key.
+    func testMetricsListenIsOffByDefaultAndParsed() throws {
+        XCTAssertNil(AgentConfig().metricsHost)
+        var config = AgentConfig()
+        try config.merge(yaml: "metricsListen: 127.0.0.1:9469\n", source: "agent.yaml")
+        XCTAssertEqual(config.metricsHost, "127.0.0.1")
+        XCTAssertEqual(config.metricsPort, 9469)
+        try config.set(key: "metricsListen", value: "[::1]:9470", source: "--metricsListen")
+        XCTAssertEqual(config.metricsHost, "::1")
+        XCTAssertEqual(config.metricsPort, 9470)
+        XCTAssertThrowsError(try config.set(key: "metricsListen", value: "9469", source: "agent.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("metricsListen") && "\(error)".contains("HOST:PORT"), "\(error)")
+        }
+        XCTAssertTrue(AgentConfig.keys.contains("metricsListen"))
+    }
+
     /// Only `GET /metrics`: 404 elsewhere, 405 for other methods, 431 for an oversized request, 413 with a body.
     func testTheEndpointAnswersOnlyGETMetricsAndBoundsRequests() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
