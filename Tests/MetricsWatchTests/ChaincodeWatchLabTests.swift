@@ -35,8 +35,9 @@ final class ChaincodeWatchLabTests: XCTestCase {
         if let reason = Self.shared.unavailable { throw XCTSkip(reason) }
         let lab = Self.shared.state!
         // node1's agent with metrics on its lab address, to see the container gauge follow a real dockerd.
-        try LabEnvironment.startAgent(lab.nodes[0], state: lab, binary: BuildProducts.agent,
-                                      extraArgs: ["--metrics-listen", "\(lab.nodes[0].address):9469"])
+        try LabEnvironment.startAgent(
+            lab.nodes[0], state: lab, binary: BuildProducts.agent,
+            extraArgs: ["--metrics-listen", "\(lab.nodes[0].address):9469"])
         func metrics() throws -> Exposition {
             let r = try HTTPClient().send(HTTPRequest(url: "http://\(lab.nodes[0].address):9469/metrics", timeout: 30))
             XCTAssertEqual(r.status, 200)
@@ -65,7 +66,8 @@ final class ChaincodeWatchLabTests: XCTestCase {
             }
             let scraped = try metrics()
             XCTAssertEqual(scraped.value("bok_agent_docker_up"), 1)
-            XCTAssertGreaterThanOrEqual(scraped.value("bok_agent_chaincode_containers", ["state": "exited"]) ?? 0, 1, "the exited chaincode container")
+            XCTAssertGreaterThanOrEqual(
+                scraped.value("bok_agent_chaincode_containers", ["state": "exited"]) ?? 0, 1, "the exited chaincode container")
             XCTAssertNotNil(scraped.value("bok_agent_docker_dns_in_sync"))
             XCTAssertTrue(docker(["rm", name]).succeeded)
             try MetricsWatchFixture.waitFor("its removal", timeout: 30) {
