@@ -84,27 +84,65 @@ public struct TenantLifecycle: Sendable {
         return changes
     }
 
+    /// What teardown deletes, and the kinds it did not look for because the server does not serve them.
+    public struct TeardownPlan: Sendable, Equatable {
+        /// Every object labelled with the tenant, in deletion order.
+        public var objects: [ObjectRef]
+        /// `CronJob (batch)`-style notes: kinds BoK labels that this API server does not serve (skipped).
+        public var skippedKinds: [String]
+        /// Group versions whose discovery failed (kinds served only there were not looked at).
+        public var undiscovered: [String]
+    }
+
     /// What teardown would delete: every object labelled with the tenant, in deletion order.
-    public func teardownPlan() throws(KubeError) -> [ObjectRef] {
+    public func teardownPlan() throws(KubeError) -> [ObjectRef] { try plan().objects }
+
+    /// The kinds come from the server's discovery: each kind BoK labels (``teardownKinds``) is listed where
+    /// the server serves it (its built-in group version when served, else the group's preferred one); a kind
+    /// the server does not serve is skipped and said, never fatal. When discovery itself cannot be read,
+    /// the built-in table is used and a 404 on a list means the same: not served.
+    public func plan() throws(KubeError) -> TeardownPlan {
+        var served: ServedResources?
+        do {
+            served = try client.servedResources()
+        } catch {
+            guard error.isNotFound || error.statusCode == 403 else { throw error }
+            reporter("cannot read the API's discovery (\(error)); looking for the kinds BoK knows")
+        }
+        for (gv, why) in (served?.failed ?? [:]).sorted(by: { $0.key < $1.key }) {
+            reporter("discovery of \(gv) failed (\(why)); kinds served only there are not looked at")
+        }
         var refs: [ObjectRef] = []
-        var namespaces = Set<String>()
+        var skipped: [String] = []
         for kind in Self.teardownKinds {
-            guard let type = ResourceType.known(kind: kind) else { continue }
+            let type: ResourceType
+            if let served {
+                guard let found = served.listable(kind: kind) else {
+                    let known = ResourceType.known(kind: kind).map { " (\($0.plural).\($0.group.isEmpty ? "core" : $0.group))" } ?? ""
+                    reporter("the API does not serve \(kind)\(known): skipped, nothing of it to delete")
+                    skipped.append(kind)
+                    continue
+                }
+                type = found
+            } else {
+                guard let known = ResourceType.known(kind: kind) else { continue }
+                type = known
+            }
             let objects: [KubeObject]
             do {
                 objects = try client.list(type, namespace: nil, labelSelector: selector)
             } catch {
-                // An API server that does not serve a kind (404 on its list) holds nothing of it to delete.
+                // Discovery can be stale; a server that does not serve a kind (404 on its list) holds nothing of it.
                 guard error.isNotFound else { throw error }
                 reporter("the API does not serve \(type.plural).\(type.group.isEmpty ? "core" : type.group) (\(kind)); nothing of it to delete")
+                skipped.append(kind)
                 continue
             }
             for object in objects.sorted(by: { $0.ref.description < $1.ref.description }) where object.deletionTimestamp == nil || kind == "Namespace" {
                 refs.append(ObjectRef(type, namespace: object.namespace, name: object.name))
-                if kind == "Namespace" { namespaces.insert(object.name) }
             }
         }
-        return refs
+        return TeardownPlan(objects: refs, skippedKinds: skipped, undiscovered: (served?.failed.keys).map { $0.sorted() } ?? [])
     }
 
     /// Deletes the planned objects (namespaced ones first, then namespaces, then volumes) and
