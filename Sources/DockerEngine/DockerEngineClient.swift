@@ -187,6 +187,13 @@ public struct DockerContainerImage: Sendable, Equatable {
     /// `sha256:…` of the image.
     public var imageID: String
     public var state: String
+
+    public init(id: String, name: String, imageID: String, state: String) {
+        self.id = id
+        self.name = name
+        self.imageID = imageID
+        self.state = state
+    }
 }
 
 extension DockerEngineClient {

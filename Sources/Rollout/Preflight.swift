@@ -181,7 +181,7 @@ public struct NodePreflight: Sendable {
         let outcomes = await runner.run { client throws(AgentClientError) -> [PreflightCheck] in
             let node = client.node
             var checks: [PreflightCheck] = []
-            do {
+            do throws(AgentClientError) {
                 let (facts, sent, received) = try await retryingReadOnly { () throws(AgentClientError) in try await client.preflight() }
                 checks += facts.checks.map { PreflightCheck(scope: node, name: $0.name, status: $0.status, detail: $0.detail) }
                 let (offset, delay) = PreflightVerdict.clockOffset(
@@ -192,13 +192,14 @@ public struct NodePreflight: Sendable {
                 } else if facts.checks.allSatisfy({ $0.status != .fail }) {
                     checks.append(PreflightCheck(scope: node, name: "disk", status: .warn, detail: "free space under Docker's root could not be read"))
                 }
-            } catch where error.rpcError?.code == RPCErrorCode.methodNotFound.rawValue {
+            } catch {
+                guard error.rpcError?.code == RPCErrorCode.methodNotFound.rawValue else { throw error }
                 checks.append(PreflightCheck(
                     scope: node, name: "agent", status: .warn,
                     detail: "the agent on \(node) predates node.preflight: runtime, clock and disk not checked; upgrade it (coordinator agents install)"))
             }
             let answer: Result<ResolveResult, AgentClientError>
-            do {
+            do throws(AgentClientError) {
                 answer = .success(try await retryingReadOnly { () throws(AgentClientError) in
                     try await client.resolve(ResolveParams(name: probe, type: "A", server: kubeDNS))
                 })

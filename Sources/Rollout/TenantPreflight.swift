@@ -53,7 +53,7 @@ public struct TenantPreflight: Sendable {
                 _ = try await blocking { try client.apply(probe, dryRun: true) }
                 cluster("api", .ok, "Kubernetes \(version.gitVersion) at \(client.config.server); applying objects allowed (dry run)")
             } catch {
-                cluster("api", .fail, "Kubernetes \(version.gitVersion) refused a dry-run apply of Namespace \(namespace): \(KubeErrorText.describe(error))")
+                cluster("api", .fail, "Kubernetes \(version.gitVersion) refused a dry-run apply of Namespace \(namespace): \(Self.text(error))")
             }
             apiUp = true
         } catch {

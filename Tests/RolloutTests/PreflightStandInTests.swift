@@ -48,7 +48,7 @@ final class PreflightStandInTests: XCTestCase {
         let gib = 1 << 30
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/var/lib/docker", available: 50 * gib, total: 100 * gib, thresholds: t).status, .ok)
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 4 * gib, total: 10 * gib, thresholds: t).status, .warn)
-        XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 8 * gib, total: 1000 * gib, thresholds: t).status, .warn, "under 10 %")
+        XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 80 * gib, total: 1000 * gib, thresholds: t).status, .warn, "under 10 %")
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: gib / 2, total: 10 * gib, thresholds: t).status, .fail)
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 15 * gib, total: 1000 * gib, thresholds: t).status, .fail, "under 2 %")
     }
