@@ -51,11 +51,14 @@ struct ChaincodeImages: Sendable {
         let prefix = ChaincodeName.sanitize(networkID).lowercased() + "-"
         guard repository.hasPrefix(prefix) else { return nil }
         let parts = repository.split(separator: "-", omittingEmptySubsequences: false)
-        if let last = parts.last, last.count == 64, last.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
-            let stripped = parts.dropLast().joined(separator: "-")
-            if let name = ChaincodeName.parse(stripped, networkID: networkID.lowercased()) { return name }
-        }
-        return ChaincodeName.parse(repository, networkID: networkID.lowercased())
+        let full = ChaincodeName.parse(repository, networkID: networkID.lowercased())
+        guard let last = parts.last, last.count == 64, last.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return full }
+        let stripped = ChaincodeName.parse(parts.dropLast().joined(separator: "-"), networkID: networkID.lowercased())
+        // Fabric 2 images end in two hashes (package, then name); one hash is either a Fabric 1 image
+        // (`…-mycc-1.0-<hash>`) or a 2.x container-style name whose label is `name_version`.
+        if let stripped, stripped.fabricMajor == 2 { return stripped }
+        if let full, full.fabricMajor == 2, parts.dropLast().last?.contains("_") == true { return full }
+        return stripped ?? full
     }
 
     /// The chaincode images with the containers using each; `now` for the ages.

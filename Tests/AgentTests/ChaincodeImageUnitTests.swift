@@ -89,3 +89,11 @@ final class ChaincodeImageUnitTests: XCTestCase {
         XCTAssertEqual(q, ChaincodePruneParams(olderThan: 0, dryRun: true))
     }
 }
+
+extension ChaincodeImageUnitTests {
+    func testAOneHashNameWithANameVersionLabelReadsAsFabric2() {
+        let r = ChaincodeImages.parseImageName("dev-peer0.org1-f-1-cc_1-\(hash1)", networkID: "dev")
+        XCTAssertEqual(r?.peer, "peer0.org1-f-1")
+        XCTAssertEqual(r?.chaincode, "cc")
+    }
+}
