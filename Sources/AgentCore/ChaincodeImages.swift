@@ -91,11 +91,13 @@ struct ChaincodeImages: Sendable {
             if !info.containers.isEmpty {
                 keep.append(KeptChaincodeImage(image: info, reason: "in use by \(info.containers.joined(separator: ", "))"))
             } else if !what.otherTags.isEmpty {
-                keep.append(KeptChaincodeImage(
-                    image: info, reason: "also tagged \(what.otherTags.joined(separator: ", ")), which is not a chaincode name"))
+                keep.append(
+                    KeptChaincodeImage(
+                        image: info, reason: "also tagged \(what.otherTags.joined(separator: ", ")), which is not a chaincode name"))
             } else if info.ageSeconds < olderThan {
-                keep.append(KeptChaincodeImage(
-                    image: info, reason: "created \(Int(info.ageSeconds)) s ago, younger than \(Int(olderThan)) s"))
+                keep.append(
+                    KeptChaincodeImage(
+                        image: info, reason: "created \(Int(info.ageSeconds)) s ago, younger than \(Int(olderThan)) s"))
             } else {
                 remove.append(info)
             }

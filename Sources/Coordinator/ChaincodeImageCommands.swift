@@ -94,7 +94,8 @@ struct ChaincodeImagesCommand: AsyncParsableCommand {
         let total = nodes.reduce(0) { $0 + $1.images.count }
         let unused = nodes.reduce(0) { $0 + $1.images.filter { $0.containers.isEmpty }.count }
         let reclaimable = nodes.reduce(0) { $0 + $1.images.filter { $0.containers.isEmpty }.reduce(0) { $0 + $1.uniqueSize } }
-        out += "\n\(total) chaincode image(s) on \(nodes.filter { $0.error == nil }.count)/\(nodes.count) node(s); "
+        out +=
+            "\n\(total) chaincode image(s) on \(nodes.filter { $0.error == nil }.count)/\(nodes.count) node(s); "
             + "\(unused) unused (\(ByteText.format(reclaimable)) only they hold: `coordinator chaincode prune`)"
         for node in nodes { if let error = node.error { out += "\n  \(node.node) (\(node.address)): FAILED: \(error)" } }
         return out
@@ -203,7 +204,8 @@ struct ChaincodePruneCommand: AsyncParsableCommand {
                 guard let r = n.result else { return [n.node, "-", "-", "-", "FAILED"] }
                 return [n.node, String(r.removed.count), String(r.kept.count), String(r.failed.count), ByteText.format(r.bytesFreed)]
             })
-        out += "\n\(report.dryRun ? "dry run: nothing removed; would free" : "freed") \(ByteText.format(report.bytesFreed)) "
+        out +=
+            "\n\(report.dryRun ? "dry run: nothing removed; would free" : "freed") \(ByteText.format(report.bytesFreed)) "
             + "(\(report.removed) image(s)) on \(report.nodes.filter { $0.error == nil }.count)/\(report.nodes.count) node(s)"
         for node in report.nodes { if let error = node.error { out += "\n  \(node.node) (\(node.address)): FAILED: \(error)" } }
         return out

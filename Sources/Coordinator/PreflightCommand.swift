@@ -22,13 +22,19 @@ struct PreflightCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
     @OptionGroup var kube: KubeOptions
-    @Option(name: .long, help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
     var inventory: String?
-    @Option(name: .long, help: ArgumentHelp("Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
     var caDir: String?
     @Option(name: .long, help: "Agent port on nodes taken from the cluster (without --inventory).")
     var agentPort: Int = 7443
-    @Option(name: .long, help: ArgumentHelp("kube-dns' ClusterIP (default: from the API, kube-system, else the inventory's kubeDNS).", valueName: "IP"))
+    @Option(
+        name: .long, help: ArgumentHelp("kube-dns' ClusterIP (default: from the API, kube-system, else the inventory's kubeDNS).", valueName: "IP"))
     var kubeDNS: String?
     @Option(name: .long, help: "Seconds to wait when connecting to an agent.")
     var connectTimeout: Double = 5
@@ -83,7 +89,9 @@ struct PreflightCommand: AsyncParsableCommand {
         let warnings = report.warnings
         out += "\n"
         if failures.isEmpty {
-            out += String(format: "preflight of tenant %@ passed (%d check(s), %d warning(s)) in %.1fs", report.tenant, report.checks.count, warnings.count, report.seconds)
+            out += String(
+                format: "preflight of tenant %@ passed (%d check(s), %d warning(s)) in %.1fs", report.tenant, report.checks.count, warnings.count,
+                report.seconds)
         } else {
             let scopes = Array(Set(failures.map(\.scope))).sorted()
             out += "preflight of tenant \(report.tenant) FAILED: \(failures.count) check(s) on \(scopes.joined(separator: ", "))"

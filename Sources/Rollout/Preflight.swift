@@ -62,11 +62,15 @@ public enum PreflightVerdict {
 
     public static func clock(node: String, offset: Double, delay: Double, thresholds: PreflightThresholds) -> PreflightCheck {
         let magnitude = abs(offset)
-        let text = String(format: "%@ %.3f s %@ the coordinator (round trip %.1f ms)", node, magnitude, offset >= 0 ? "ahead of" : "behind", delay * 1000)
+        let text = String(
+            format: "%@ %.3f s %@ the coordinator (round trip %.1f ms)", node, magnitude, offset >= 0 ? "ahead of" : "behind", delay * 1000)
         if magnitude > thresholds.clockFail {
             return PreflightCheck(
                 scope: node, name: "clock", status: .fail,
-                detail: text + String(format: "; more than %.0f s breaks TLS validity and Raft timing: fix NTP (timedatectl, chrony) on the node or here", thresholds.clockFail))
+                detail: text
+                    + String(
+                        format: "; more than %.0f s breaks TLS validity and Raft timing: fix NTP (timedatectl, chrony) on the node or here",
+                        thresholds.clockFail))
         }
         if magnitude > thresholds.clockWarn {
             return PreflightCheck(
@@ -82,14 +86,19 @@ public enum PreflightVerdict {
         if available < thresholds.diskFailBytes || fraction < thresholds.diskFailFraction {
             return PreflightCheck(
                 scope: node, name: "disk", status: .fail,
-                detail: text + String(format: "; below %.1f GiB or %.0f%%: chaincode builds will fail. Free space (coordinator chaincode prune, docker system prune) or grow the disk",
-                                      Double(thresholds.diskFailBytes) / Double(1 << 30), thresholds.diskFailFraction * 100))
+                detail: text
+                    + String(
+                        format:
+                            "; below %.1f GiB or %.0f%%: chaincode builds will fail. Free space (coordinator chaincode prune, docker system prune) or grow the disk",
+                        Double(thresholds.diskFailBytes) / Double(1 << 30), thresholds.diskFailFraction * 100))
         }
         if available < thresholds.diskWarnBytes || fraction < thresholds.diskWarnFraction {
             return PreflightCheck(
                 scope: node, name: "disk", status: .warn,
-                detail: text + String(format: "; below %.1f GiB or %.0f%%: coordinator chaincode prune frees unused chaincode images",
-                                      Double(thresholds.diskWarnBytes) / Double(1 << 30), thresholds.diskWarnFraction * 100))
+                detail: text
+                    + String(
+                        format: "; below %.1f GiB or %.0f%%: coordinator chaincode prune frees unused chaincode images",
+                        Double(thresholds.diskWarnBytes) / Double(1 << 30), thresholds.diskWarnFraction * 100))
         }
         return PreflightCheck(scope: node, name: "disk", status: .ok, detail: text)
     }
@@ -98,15 +107,20 @@ public enum PreflightVerdict {
     public static func kubeDNS(node: String, server: String, name: String, result: Result<ResolveResult, AgentClientError>) -> PreflightCheck {
         switch result {
         case .success(let r) where r.rcode == "NOERROR" && !r.answers.isEmpty:
-            return PreflightCheck(scope: node, name: "kube-dns", status: .ok, detail: "\(r.server) answers \(name) from \(node): \(r.answers.joined(separator: ", "))")
+            return PreflightCheck(
+                scope: node, name: "kube-dns", status: .ok, detail: "\(r.server) answers \(name) from \(node): \(r.answers.joined(separator: ", "))")
         case .success(let r):
             return PreflightCheck(
                 scope: node, name: "kube-dns", status: .fail,
-                detail: "\(r.server) answers from \(node) but \(name) gives \(r.rcode): that server is not the cluster's DNS; check --kube-dns (kubectl -n kube-system get svc kube-dns)")
+                detail:
+                    "\(r.server) answers from \(node) but \(name) gives \(r.rcode): that server is not the cluster's DNS; check --kube-dns (kubectl -n kube-system get svc kube-dns)"
+            )
         case .failure(let e):
             return PreflightCheck(
                 scope: node, name: "kube-dns", status: .fail,
-                detail: "kube-dns at \(server) does not answer from \(node) (\(e.rpcError?.message ?? e.description)): chaincode containers there will not resolve their peer; check the node's route to the service network (kube-proxy) and --kube-dns")
+                detail:
+                    "kube-dns at \(server) does not answer from \(node) (\(e.rpcError?.message ?? e.description)): chaincode containers there will not resolve their peer; check the node's route to the service network (kube-proxy) and --kube-dns"
+            )
         }
     }
 
@@ -126,7 +140,9 @@ public enum PreflightVerdict {
             }
         }
         return wanted.compactMap { want in
-            holders[want.port].map { "NodePort \(want.port) (for \(want.namespace)/\(want.service)) is held by Service \($0.joined(separator: ", "))" }
+            holders[want.port].map {
+                "NodePort \(want.port) (for \(want.namespace)/\(want.service)) is held by Service \($0.joined(separator: ", "))"
+            }
         }
     }
 }
@@ -166,8 +182,10 @@ public struct NodePreflight: Sendable {
     public var thresholds: PreflightThresholds
     public var probeName: String
 
-    public init(runner: FleetRunner, kubeDNS: String, thresholds: PreflightThresholds = PreflightThresholds(),
-                probeName: String = NodePreflight.probeName) {
+    public init(
+        runner: FleetRunner, kubeDNS: String, thresholds: PreflightThresholds = PreflightThresholds(),
+        probeName: String = NodePreflight.probeName
+    ) {
         self.runner = runner
         self.kubeDNS = kubeDNS
         self.thresholds = thresholds
@@ -190,19 +208,24 @@ public struct NodePreflight: Sendable {
                 if let path = facts.dockerRootDir, let available = facts.diskAvailableBytes, let total = facts.diskTotalBytes {
                     checks.append(PreflightVerdict.disk(node: node, path: path, available: available, total: total, thresholds: thresholds))
                 } else if facts.checks.allSatisfy({ $0.status != .fail }) {
-                    checks.append(PreflightCheck(scope: node, name: "disk", status: .warn, detail: "free space under Docker's root could not be read"))
+                    checks.append(
+                        PreflightCheck(scope: node, name: "disk", status: .warn, detail: "free space under Docker's root could not be read"))
                 }
             } catch {
                 guard error.rpcError?.code == RPCErrorCode.methodNotFound.rawValue else { throw error }
-                checks.append(PreflightCheck(
-                    scope: node, name: "agent", status: .warn,
-                    detail: "the agent on \(node) predates node.preflight: runtime, clock and disk not checked; upgrade it (coordinator agents install)"))
+                checks.append(
+                    PreflightCheck(
+                        scope: node, name: "agent", status: .warn,
+                        detail:
+                            "the agent on \(node) predates node.preflight: runtime, clock and disk not checked; upgrade it (coordinator agents install)"
+                    ))
             }
             let answer: Result<ResolveResult, AgentClientError>
             do throws(AgentClientError) {
-                answer = .success(try await retryingReadOnly { () throws(AgentClientError) in
-                    try await client.resolve(ResolveParams(name: probe, type: "A", server: kubeDNS))
-                })
+                answer = .success(
+                    try await retryingReadOnly { () throws(AgentClientError) in
+                        try await client.resolve(ResolveParams(name: probe, type: "A", server: kubeDNS))
+                    })
             } catch {
                 answer = .failure(error)
             }
@@ -213,7 +236,10 @@ public struct NodePreflight: Sendable {
             switch outcome.result {
             case .success(let checks): return checks
             case .failure(let error):
-                return [PreflightCheck(scope: outcome.node.name, name: "agent", status: .fail, detail: "agent at \(outcome.node.agent) does not answer: \(error)")]
+                return [
+                    PreflightCheck(
+                        scope: outcome.node.name, name: "agent", status: .fail, detail: "agent at \(outcome.node.agent) does not answer: \(error)")
+                ]
             }
         }
     }
@@ -240,14 +266,18 @@ public struct ClusterPreflight: Sendable {
         switch topology.storage {
         case .nfs(let server, let path, _):
             if let error = TCPProbe.connect(host: server, port: nfsPort, timeout: connectTimeout) {
-                return check(.fail, "NFS server \(server):\(nfsPort) (Storage.NFS) does not answer: \(error); start the NFS server or fix Storage.NFS.Server")
+                return check(
+                    .fail, "NFS server \(server):\(nfsPort) (Storage.NFS) does not answer: \(error); start the NFS server or fix Storage.NFS.Server")
             }
             return check(.ok, "NFS server \(server):\(nfsPort) answers (export \(path))")
         case .storageClass(let name?, _):
             do {
                 let ref = ObjectRef(apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: name)
                 guard try client.getIfPresent(ref) != nil else {
-                    return check(.fail, "StorageClass \(name) (Storage.StorageClass in the topology) does not exist; create it, name another one (kubectl get storageclass), or set Storage.NFS")
+                    return check(
+                        .fail,
+                        "StorageClass \(name) (Storage.StorageClass in the topology) does not exist; create it, name another one (kubectl get storageclass), or set Storage.NFS"
+                    )
                 }
                 return check(.ok, "StorageClass \(name)")
             } catch {
@@ -264,9 +294,11 @@ public struct ClusterPreflight: Sendable {
             }
             guard let chosen = defaults.first else {
                 let names = classes.map(\.name).sorted()
-                return check(.fail, "the cluster has no default StorageClass (annotation \(key)=true)"
-                    + (names.isEmpty ? " and no StorageClass at all" : "; it has \(names.joined(separator: ", "))")
-                    + "; name one in the topology (Storage.StorageClass), mark one as default, or set Storage.NFS")
+                return check(
+                    .fail,
+                    "the cluster has no default StorageClass (annotation \(key)=true)"
+                        + (names.isEmpty ? " and no StorageClass at all" : "; it has \(names.joined(separator: ", "))")
+                        + "; name one in the topology (Storage.StorageClass), mark one as default, or set Storage.NFS")
             }
             return check(.ok, "default StorageClass \(chosen.name)")
         }
@@ -280,7 +312,8 @@ public struct ClusterPreflight: Sendable {
         }
         let services: [KubeObject]
         do { services = try client.list(.service) } catch {
-            return PreflightCheck(scope: "cluster", name: "nodeports", status: .fail, detail: "cannot list the Services: \(KubeErrorText.describe(error))")
+            return PreflightCheck(
+                scope: "cluster", name: "nodeports", status: .fail, detail: "cannot list the Services: \(KubeErrorText.describe(error))")
         }
         let conflicts = PreflightVerdict.nodePortConflicts(wanted: wanted, services: services, tenant: topology.tenant)
         if conflicts.isEmpty {

@@ -9,9 +9,11 @@ public struct TenantLifecycle: Sendable {
 
     /// Kinds teardown looks for, deleted in this order (workloads first, namespaces and
     /// cluster-wide volumes last).
-    public static let teardownKinds = ["Job", "CronJob", "Deployment", "StatefulSet", "DaemonSet", "Pod", "Service",
-                                       "PersistentVolumeClaim", "ConfigMap", "Secret", "ServiceAccount", "RoleBinding", "Role",
-                                       "NetworkPolicy", "Ingress", "Namespace", "PersistentVolume"]
+    public static let teardownKinds = [
+        "Job", "CronJob", "Deployment", "StatefulSet", "DaemonSet", "Pod", "Service",
+        "PersistentVolumeClaim", "ConfigMap", "Secret", "ServiceAccount", "RoleBinding", "Role",
+        "NetworkPolicy", "Ingress", "Namespace", "PersistentVolume",
+    ]
 
     public let client: KubeClient
     public let tenant: String
@@ -53,8 +55,10 @@ public struct TenantLifecycle: Sendable {
                 changes.append(ScaleChange(object: object.ref.description, from: remembered, to: 0, changed: false))
                 continue
             }
-            let patch: JSON = ["metadata": ["annotations": [Self.replicasAnnotation: .string(String(replicas))]],
-                               "spec": ["replicas": 0]]
+            let patch: JSON = [
+                "metadata": ["annotations": [Self.replicasAnnotation: .string(String(replicas))]],
+                "spec": ["replicas": 0],
+            ]
             try client.patch(object.ref, mergePatch: patch)
             reporter("\(object.ref): \(replicas) → 0")
             changes.append(ScaleChange(object: object.ref.description, from: replicas, to: 0, changed: true))
@@ -73,8 +77,9 @@ public struct TenantLifecycle: Sendable {
                 continue
             }
             guard let wanted = Int(text), wanted >= 0 else {
-                throw .invalidObject("\(object.ref) has annotation \(Self.replicasAnnotation)=\"\(text)\", not a replica count; "
-                    + "set spec.replicas by hand (kubectl scale) and remove the annotation")
+                throw .invalidObject(
+                    "\(object.ref) has annotation \(Self.replicasAnnotation)=\"\(text)\", not a replica count; "
+                        + "set spec.replicas by hand (kubectl scale) and remove the annotation")
             }
             let patch: JSON = ["metadata": ["annotations": [Self.replicasAnnotation: .null]], "spec": ["replicas": .int(Int64(wanted))]]
             try client.patch(object.ref, mergePatch: patch)
@@ -138,7 +143,8 @@ public struct TenantLifecycle: Sendable {
                 skipped.append(kind)
                 continue
             }
-            for object in objects.sorted(by: { $0.ref.description < $1.ref.description }) where object.deletionTimestamp == nil || kind == "Namespace" {
+            for object in objects.sorted(by: { $0.ref.description < $1.ref.description }) where object.deletionTimestamp == nil || kind == "Namespace"
+            {
                 refs.append(ObjectRef(type, namespace: object.namespace, name: object.name))
             }
         }

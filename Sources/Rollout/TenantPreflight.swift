@@ -69,7 +69,10 @@ public struct TenantPreflight: Sendable {
         if let kubeDNS {
             cluster("kube-dns-address", .ok, "kube-dns at \(kubeDNS)")
         } else {
-            cluster("kube-dns-address", .fail, "no kube-dns address: kube-system has no kube-dns/CoreDNS Service with a ClusterIP, and neither --kube-dns nor the inventory's kubeDNS is set")
+            cluster(
+                "kube-dns-address", .fail,
+                "no kube-dns address: kube-system has no kube-dns/CoreDNS Service with a ClusterIP, and neither --kube-dns nor the inventory's kubeDNS is set"
+            )
         }
 
         // The nodes.

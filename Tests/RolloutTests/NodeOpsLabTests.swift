@@ -49,7 +49,8 @@ final class NodeOpsLabTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: BuildProducts.coordinator) else {
             throw XCTSkip("the coordinator executable is not built next to the tests")
         }
-        let out = workDir + "/\(tag).out", err = workDir + "/\(tag).err"
+        let out = workDir + "/\(tag).out"
+        let err = workDir + "/\(tag).err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         let process = Process()
@@ -60,8 +61,9 @@ final class NodeOpsLabTests: XCTestCase {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                   stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return Run(
+            status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     @discardableResult
@@ -194,8 +196,10 @@ final class NodeOpsLabTests: XCTestCase {
         // An address on the lab's bridge where nothing listens.
         let silent = "198.18.215.99"
         let run = try coordinator(
-            ["preflight", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
-             "--kube-dns", silent], tag: "preflight-dns")
+            [
+                "preflight", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
+                "--kube-dns", silent,
+            ], tag: "preflight-dns")
         XCTAssertEqual(run.status, 1, run.stdout + run.stderr)
         print("FIGURE preflight with a silent kube-dns:\n\(run.stdout)")
         for node in lab.nodes {
@@ -207,10 +211,73 @@ final class NodeOpsLabTests: XCTestCase {
     func testPreflightCommandPassesOnAHealthyLab() async throws {
         let (standIn, _) = try standIn()
         let run = try coordinator(
-            ["preflight", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
-             "--json"], tag: "preflight-ok")
+            [
+                "preflight", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
+                "--json",
+            ], tag: "preflight-ok")
         XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
         XCTAssertEqual(run.json["success"] as? Bool, true)
         XCTAssertEqual((run.json["checks"] as? [[String: Any]])?.filter { ($0["status"] as? String) == "fail" }.count, 0)
+    }
+}
+
+extension NodeOpsLabTests {
+    /// `coordinator rollout` runs the node checks as its first step: kube-dns silent from the nodes stops it
+    /// there, naming the nodes, before any Kubernetes object or crypto file is written.
+    func testRolloutStopsInPreflightWhenKubeDNSDoesNotAnswerFromTheNodes() throws {
+        let (standIn, client) = try standIn()
+        let run = try coordinator(
+            [
+                "rollout", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
+                "--crypto-dir", workDir + "/crypto", "--kube-dns", "198.18.215.99", "--json",
+            ], tag: "rollout-dns")
+        XCTAssertEqual(run.status, 1, run.stderr)
+        let steps = run.json["steps"] as? [[String: Any]] ?? []
+        XCTAssertEqual(steps.first?["status"] as? String, "failed")
+        let error = run.json["error"] as? String ?? ""
+        XCTAssertTrue(error.contains("preflight failed on node1, node2"), error)
+        XCTAssertTrue(error.contains("kube-dns at 198.18.215.99 does not answer from node1"), error)
+        XCTAssertTrue(error.contains("nothing was changed in Kubernetes"), error)
+        XCTAssertEqual(try RolloutFixture.tenantObjects(client), [])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workDir + "/crypto"))
+        for node in lab.nodes {
+            XCTAssertFalse(
+                ((try? String(contentsOfFile: node.defaultsFile, encoding: .utf8)) ?? "").contains("--dns"), "\(node.name)'s Docker untouched")
+        }
+    }
+
+    /// A node without a Docker socket (as a containerd-only node) fails its runtime check, with the way out.
+    func testANodeWithoutDockerFailsTheRuntimeCheck() async throws {
+        let node = lab.nodes[1]
+        try LabEnvironment.startAgent(node, state: lab, binary: BuildProducts.agent, extraArgs: ["--docker-socket", "/run/bok-no-docker.sock"])
+        defer { try? LabEnvironment.startAgent(node, state: lab, binary: BuildProducts.agent) }
+        let (_, client) = try standIn()
+        var options = PreflightOptions()
+        options.inventory = try Inventory.load(path: lab.inventory)
+        let report = await TenantPreflight(topology: try RolloutFixture.topology(), client: client, options: options).run()
+        XCTAssertFalse(report.success)
+        let runtime = try XCTUnwrap(report.checks.first { $0.scope == node.name && $0.name == "container-runtime" })
+        XCTAssertEqual(runtime.status, .fail)
+        XCTAssertTrue(runtime.detail.contains("no Docker socket at /run/bok-no-docker.sock"), runtime.detail)
+        XCTAssertEqual(report.failures.map(\.scope), [node.name], "the other node passes")
+        XCTAssertNil(report.checks.first { $0.scope == node.name && $0.name == "disk" }, "no disk figure without Docker")
+    }
+}
+
+extension NodeOpsLabTests {
+    /// On a healthy lab the node checks pass inside rollout's step 1 (a dry run: nothing is written).
+    func testRolloutPreflightPassesOnAHealthyLab() throws {
+        let (standIn, client) = try standIn()
+        let run = try coordinator(
+            [
+                "rollout", "-c", workDir + "/cluster-config.yaml", "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory,
+                "--crypto-dir", workDir + "/crypto", "--dry-run", "--json",
+            ], tag: "rollout-ok")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let first = (run.json["steps"] as? [[String: Any]])?.first
+        XCTAssertEqual(first?["status"] as? String, "done")
+        XCTAssertTrue((first?["detail"] as? String ?? "").contains("2 agent(s) healthy"), "\(first ?? [:])")
+        XCTAssertTrue(run.stderr.contains("node checks: runtime, clock, disk, kube-dns from 2 node(s)"), run.stderr)
+        XCTAssertEqual(try RolloutFixture.tenantObjects(client), [])
     }
 }

@@ -48,7 +48,8 @@ final class PreflightStandInTests: XCTestCase {
         let gib = 1 << 30
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/var/lib/docker", available: 50 * gib, total: 100 * gib, thresholds: t).status, .ok)
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 4 * gib, total: 10 * gib, thresholds: t).status, .warn)
-        XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 80 * gib, total: 1000 * gib, thresholds: t).status, .warn, "under 10 %")
+        XCTAssertEqual(
+            PreflightVerdict.disk(node: "n", path: "/d", available: 80 * gib, total: 1000 * gib, thresholds: t).status, .warn, "under 10 %")
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: gib / 2, total: 10 * gib, thresholds: t).status, .fail)
         XCTAssertEqual(PreflightVerdict.disk(node: "n", path: "/d", available: 15 * gib, total: 1000 * gib, thresholds: t).status, .fail, "under 2 %")
     }
@@ -88,7 +89,8 @@ final class PreflightStandInTests: XCTestCase {
         try RolloutFixture.createDefaultStorageClass(client)
         XCTAssertEqual(check.storage(), PreflightCheck(scope: "cluster", name: "storage", status: .ok, detail: "default StorageClass standard"))
 
-        let named = try FabricTopology.parse(yaml: RolloutFixture.topologyYAML.replacingOccurrences(of: "  Size: 1Gi", with: "  Size: 1Gi\n  StorageClass: fast"))
+        let named = try FabricTopology.parse(
+            yaml: RolloutFixture.topologyYAML.replacingOccurrences(of: "  Size: 1Gi", with: "  Size: 1Gi\n  StorageClass: fast"))
         let absent = ClusterPreflight(client: client, topology: named).storage()
         XCTAssertEqual(absent.status, .fail)
         XCTAssertTrue(absent.detail.contains("StorageClass fast"), absent.detail)
@@ -98,7 +100,8 @@ final class PreflightStandInTests: XCTestCase {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
         let nfs = try FabricTopology.parse(
-            yaml: RolloutFixture.topologyYAML.replacingOccurrences(of: "  Size: 1Gi", with: "  Size: 1Gi\n  NFS:\n    Server: 127.0.0.1\n    Path: /opt/share"))
+            yaml: RolloutFixture.topologyYAML.replacingOccurrences(
+                of: "  Size: 1Gi", with: "  Size: 1Gi\n  NFS:\n    Server: 127.0.0.1\n    Path: /opt/share"))
         // A listening socket on loopback stands for the NFS server.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -132,7 +135,8 @@ final class PreflightStandInTests: XCTestCase {
         let report = await NetworkRollout(topology: try RolloutFixture.topology(), client: client, options: options).run()
         XCTAssertFalse(report.success)
         XCTAssertEqual(report.steps.first?.status, .failed)
-        XCTAssertTrue(report.error?.contains("NodePort 32767 (for org1-f-1/explorer) is held by Service monitoring/grafana") == true, report.error ?? "")
+        XCTAssertTrue(
+            report.error?.contains("NodePort 32767 (for org1-f-1/explorer) is held by Service monitoring/grafana") == true, report.error ?? "")
         XCTAssertTrue(report.error?.contains("nothing was changed in Kubernetes") == true, report.error ?? "")
         XCTAssertEqual(try RolloutFixture.tenantObjects(client), [])
         // Only the dry-run apply of preflight was sent (dryRun=All writes nothing).
@@ -164,8 +168,9 @@ final class PreflightStandInTests: XCTestCase {
         XCTAssertEqual(plan.skippedKinds, ["CronJob", "NetworkPolicy"], "PodDisruptionBudget is not a kind teardown looks for")
         XCTAssertFalse(plan.objects.contains { $0.kind == "NetworkPolicy" })
         XCTAssertTrue(plan.objects.contains { $0.kind == "Deployment" })
-        XCTAssertTrue(said.all.contains { $0.contains("the API does not serve NetworkPolicy (networkpolicies.networking.k8s.io): skipped") },
-                      said.all.joined(separator: "\n"))
+        XCTAssertTrue(
+            said.all.contains { $0.contains("the API does not serve NetworkPolicy (networkpolicies.networking.k8s.io): skipped") },
+            said.all.joined(separator: "\n"))
         let asked = standIn.requestCounts().filter { $0.value > (before[$0.key] ?? 0) }.map(\.key.path)
         XCTAssertTrue(asked.contains("/apis"), "\(asked)")
         XCTAssertTrue(asked.contains("/apis/apps/v1"), "\(asked)")
