@@ -59,8 +59,10 @@ final class NodeOpsLabTests: XCTestCase {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         process.standardInput = FileHandle.nullDevice
+        let started = Date()
         try process.run()
         process.waitUntilExit()
+        print(String(format: "FIGURE coordinator %@ (%@): %.2f s, exit %d", args.first ?? "", tag, Date().timeIntervalSince(started), process.terminationStatus))
         return Run(
             status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")

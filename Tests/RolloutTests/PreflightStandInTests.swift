@@ -175,6 +175,8 @@ final class PreflightStandInTests: XCTestCase {
         XCTAssertTrue(asked.contains("/apis"), "\(asked)")
         XCTAssertTrue(asked.contains("/apis/apps/v1"), "\(asked)")
         XCTAssertFalse(asked.contains { $0.contains("networkpolicies") || $0.contains("cronjobs") }, "unserved kinds are never listed: \(asked)")
+        let discovery = asked.filter { $0 == "/api" || $0 == "/apis" || $0 == "/api/v1" || ($0.hasPrefix("/apis/") && $0.split(separator: "/").count == 3) }
+        print("FIGURE teardown plan: \(discovery.count) discovery requests (\(discovery.sorted().joined(separator: " "))), \(asked.count - discovery.count) lists")
 
         _ = try lifecycle.teardown(plan.objects, timeout: 20, pollInterval: 0.05)
         standIn.setUnservedKinds([])
