@@ -175,8 +175,12 @@ final class PreflightStandInTests: XCTestCase {
         XCTAssertTrue(asked.contains("/apis"), "\(asked)")
         XCTAssertTrue(asked.contains("/apis/apps/v1"), "\(asked)")
         XCTAssertFalse(asked.contains { $0.contains("networkpolicies") || $0.contains("cronjobs") }, "unserved kinds are never listed: \(asked)")
-        let discovery = asked.filter { $0 == "/api" || $0 == "/apis" || $0 == "/api/v1" || ($0.hasPrefix("/apis/") && $0.split(separator: "/").count == 3) }
-        print("FIGURE teardown plan: \(discovery.count) discovery requests (\(discovery.sorted().joined(separator: " "))), \(asked.count - discovery.count) lists")
+        let discovery = asked.filter {
+            $0 == "/api" || $0 == "/apis" || $0 == "/api/v1" || ($0.hasPrefix("/apis/") && $0.split(separator: "/").count == 3)
+        }
+        print(
+            "FIGURE teardown plan: \(discovery.count) discovery requests (\(discovery.sorted().joined(separator: " "))), \(asked.count - discovery.count) lists"
+        )
 
         _ = try lifecycle.teardown(plan.objects, timeout: 20, pollInterval: 0.05)
         standIn.setUnservedKinds([])
@@ -197,5 +201,21 @@ final class PreflightStandInTests: XCTestCase {
         }
         standIn.setUnservedKinds([])
         XCTAssertNotNil(try client.servedResources().listable(kind: "NetworkPolicy"))
+    }
+
+    /// An aggregated API that is down (503 on its discovery document) is reported; teardown goes on.
+    func testAGroupWhoseDiscoveryFailsIsReportedAndTeardownGoesOn() throws {
+        let standIn = try makeStandIn()
+        let client = try makeClient(standIn)
+        try client.apply(KubeObject(apiVersion: "v1", kind: "Namespace", name: "org1-f-1", labels: ["bok.io/tenant": "f-1"]))
+        standIn.injectFault(
+            .status(503, reason: "ServiceUnavailable", message: "the server is currently unable to handle the request"),
+            method: "GET", pathContains: "/apis/coordination.k8s.io/v1", count: 100)
+        let said = EventLog()
+        let plan = try TenantLifecycle(client: client, tenant: "f-1", reporter: { said.add(.warning($0)) }).plan()
+        XCTAssertEqual(plan.undiscovered, ["coordination.k8s.io/v1"])
+        XCTAssertEqual(plan.skippedKinds, [])
+        XCTAssertEqual(plan.objects.map(\.description), [ObjectRef(.namespace, name: "org1-f-1").description])
+        XCTAssertTrue(said.all.contains { $0.contains("discovery of coordination.k8s.io/v1 failed") }, said.all.joined(separator: "\n"))
     }
 }
