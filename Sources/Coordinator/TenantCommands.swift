@@ -96,7 +96,7 @@ struct TeardownCommand: AsyncParsableCommand {
                 StandardError.print("coordinator: refusing to delete without confirmation: no terminal to ask on; pass --yes")
                 throw ExitCode(CoordinatorExit.invalidInput)
             }
-            FileHandle.standardError.write(Data("type the tenant name (\(loaded.tenant)) to delete all of it: ".utf8))
+            StandardError.write("type the tenant name (\(loaded.tenant)) to delete all of it: ")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == loaded.tenant else {
                 StandardError.print("coordinator: not confirmed; nothing was deleted")
                 throw ExitCode(CoordinatorExit.invalidInput)

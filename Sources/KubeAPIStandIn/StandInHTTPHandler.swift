@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -16,22 +17,7 @@ struct StandInServerContext: Sendable {
 }
 
 /// The kinds a stand-in does not serve; changeable while it runs.
-final class StandInUnservedKinds: @unchecked Sendable {
-    private let lock = NSLock()
-    private var kinds: Set<String> = []
-
-    func set(_ new: Set<String>) {
-        lock.lock()
-        kinds = new
-        lock.unlock()
-    }
-
-    func get() -> Set<String> {
-        lock.lock()
-        defer { lock.unlock() }
-        return kinds
-    }
-}
+typealias StandInUnservedKinds = Locked<Set<String>>
 
 /// Serves one HTTP/1.1 connection: collects each request, counts it, applies injected faults
 /// and authentication, routes it and writes the JSON answer.
@@ -133,12 +119,12 @@ final class StandInHTTPHandler: ChannelInboundHandler {
         case 1 where segments[0] == "version": return get(StandInDiscovery.version(server.gitVersion))
         case 1 where ["healthz", "livez", "readyz"].contains(segments[0]): return (200, "ok")
         case 1 where segments[0] == "api": return get(StandInDiscovery.coreVersions(address: server.address()))
-        case 1 where segments[0] == "apis": return get(StandInDiscovery.groups(unserved: server.unserved.get()))
-        case 2 where segments[0] == "apis": return get(StandInDiscovery.group(segments[1], unserved: server.unserved.get()))
+        case 1 where segments[0] == "apis": return get(StandInDiscovery.groups(unserved: server.unserved.value))
+        case 2 where segments[0] == "apis": return get(StandInDiscovery.group(segments[1], unserved: server.unserved.value))
         case 2 where segments[0] == "api":
-            return get(StandInDiscovery.resources(group: "", version: segments[1], unserved: server.unserved.get()))
+            return get(StandInDiscovery.resources(group: "", version: segments[1], unserved: server.unserved.value))
         case 3 where segments[0] == "apis":
-            return get(StandInDiscovery.resources(group: segments[1], version: segments[2], unserved: server.unserved.get()))
+            return get(StandInDiscovery.resources(group: segments[1], version: segments[2], unserved: server.unserved.value))
         default: break
         }
         let group: String
@@ -171,7 +157,7 @@ final class StandInHTTPHandler: ChannelInboundHandler {
         if sub == "finalize" { sub = "status" }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
         guard let resource = StandInResource.find(groupVersion: gv, plural: plural),
-              !server.unserved.get().contains(resource.kind),
+              !server.unserved.value.contains(resource.kind),
               namespace == nil || resource.namespaced,
               resource.namespaced || namespace == nil
         else { return (404, StandInError.pathNotFound.status) }

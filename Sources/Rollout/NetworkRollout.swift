@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import Crypto
 import FabricTopology
@@ -69,6 +70,7 @@ public final class NetworkRollout: Sendable {
 
     /// Everything a run carries from step to step.
     final class Run: @unchecked Sendable {
+        // @unchecked: the rollout's steps run one after another; concurrent work inside a step only reads it.
         var report: RolloutReport
         var inventory: Inventory?
         var tls: ClientTLS?
@@ -153,11 +155,9 @@ public final class NetworkRollout: Sendable {
         reporter(.progress(step, message: message, done: done, total: total))
     }
 
-    /// Runs blocking Kubernetes calls off the cooperative thread pool.
+    /// Runs blocking Kubernetes calls off the cooperative thread pool (BoKSystem's one blocking-work helper).
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
+        try await runBlocking(body)
     }
 
     /// Writes the state ConfigMap when it changed and its namespace exists.

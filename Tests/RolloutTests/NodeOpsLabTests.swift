@@ -62,15 +62,19 @@ final class NodeOpsLabTests: XCTestCase {
         let started = Date()
         try process.run()
         process.waitUntilExit()
-        print(String(format: "FIGURE coordinator %@ (%@): %.2f s, exit %d", args.first ?? "", tag, Date().timeIntervalSince(started), process.terminationStatus))
+        print(
+            String(
+                format: "FIGURE coordinator %@ (%@): %.2f s, exit %d", args.first ?? "", tag, Date().timeIntervalSince(started),
+                process.terminationStatus))
         return Run(
             status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     @discardableResult
-    func docker(_ node: LabNode, _ args: [String], timeout: Double = 120) -> CommandResult {
-        node.run(["docker", "-H", "unix:///run/docker.sock"] + args, timeout: timeout)
+    func docker(_ node: LabNode, _ args: [String], timeout: Double = 120) -> (succeeded: Bool, stderr: String) {
+        let r = node.run(["docker", "-H", "unix:///run/docker.sock"] + args, timeout: timeout)
+        return (r.succeeded, r.stderr)
     }
 
     /// An image with a 200 kB layer of its own on top of the lab's busybox image (the legacy builder runs
