@@ -51,6 +51,11 @@ struct PreflightCommand: AsyncParsableCommand {
         guard diskFailGib >= 0, diskWarnGib >= diskFailGib else {
             throw ValidationError("--disk-warn-gib must be at least --disk-fail-gib, and both 0 or more")
         }
+        if let kubeDNS {
+            do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
+                throw ValidationError("--kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
+            }
+        }
     }
 
     func run() async throws {
@@ -59,12 +64,6 @@ struct PreflightCommand: AsyncParsableCommand {
         if let inventory {
             do { options.inventory = try Inventory.load(path: inventory) } catch {
                 StandardError.print("coordinator: \(error)")
-                throw ExitCode(CoordinatorExit.invalidInput)
-            }
-        }
-        if let kubeDNS {
-            do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
-                StandardError.print("coordinator: --kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
                 throw ExitCode(CoordinatorExit.invalidInput)
             }
         }
