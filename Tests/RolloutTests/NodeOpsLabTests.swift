@@ -287,3 +287,18 @@ extension NodeOpsLabTests {
         XCTAssertEqual(try RolloutFixture.tenantObjects(client), [])
     }
 }
+
+extension NodeOpsLabTests {
+    /// `node.health` shares its runtime verdict with `node.preflight`: still the same checks, in the same order.
+    func testHealthStillReportsTheRuntimeFirstThenDockerAndTheRest() async throws {
+        let inventory = try Inventory.load(path: lab.inventory)
+        let runner = FleetRunner(inventory: inventory, tls: try inventory.trust.clientTLS())
+        let outcomes = await runner.run { client throws(AgentClientError) in try await client.health() }
+        for outcome in outcomes {
+            let health = try outcome.result.get()
+            XCTAssertEqual(Array(health.checks.map(\.name).prefix(4)), ["agent", "container-runtime", "docker", "live-restore"], outcome.node.name)
+            XCTAssertTrue(health.checks.contains { $0.name == "disk" }, "\(health.checks)")
+            XCTAssertEqual(health.checks.first { $0.name == "docker" }?.status, .ok)
+        }
+    }
+}

@@ -100,4 +100,12 @@ final class OpsCLITests: XCTestCase {
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(again.out.utf8)) as? [String: Any])
         XCTAssertEqual(report["skippedKinds"] as? [String], [])
     }
+
+    func testPruneRefusesADurationItCannotRead() throws {
+        let bad = try run(["chaincode", "prune", "--inventory", workDir + "/inventory.yaml", "--older-than", "7x"])
+        XCTAssertEqual(bad.status, 2, bad.err)
+        XCTAssertTrue(bad.err.contains("--older-than"), bad.err)
+        let negative = try run(["chaincode", "prune", "--inventory", workDir + "/inventory.yaml", "--older-than", "-1d"])
+        XCTAssertEqual(negative.status, 2, negative.err)
+    }
 }
