@@ -25,6 +25,15 @@ struct DurationArgument: ExpressibleByArgument, Sendable, Equatable {
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
+
+    /// `1h`, `7d`, `90s`: the largest unit that divides it (how help shows the default).
+    var defaultValueDescription: String {
+        for (unit, size) in [("w", 604_800.0), ("d", 86400), ("h", 3600), ("m", 60)]
+        where seconds >= size && seconds.truncatingRemainder(dividingBy: size) == 0 {
+            return "\(Int(seconds / size))\(unit)"
+        }
+        return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
 }
 
 /// Byte counts for people: `1.4 GB`, `312 MB`, `0 B` (decimal units, as `docker images` prints them).
