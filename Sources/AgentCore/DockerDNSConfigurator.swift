@@ -1,4 +1,5 @@
 import AgentMetrics
+import BoKSystem
 import AgentProtocol
 import DockerConfig
 import DockerEngine

@@ -69,22 +69,10 @@ public enum AtomicFile {
         defer {
             if !ok { unlink(tmp) }
         }
-        let written = data.withUnsafeBytes { raw -> Int in
-            var off = 0
-            while off < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return -1
-                }
-                off += n
-            }
-            return off
-        }
-        if written < 0 {
-            let e = errno
+        let writeErrno = writeAll(fd, data)
+        if writeErrno != 0 {
             close(fd)
-            throw WriteError(path: shown, step: "writing temp file", errno: e)
+            throw WriteError(path: shown, step: "writing temp file", errno: writeErrno)
         }
         if exists { _ = fchown(fd, old.st_uid, old.st_gid) }
         if fchmod(fd, mode) != 0 {

@@ -17,7 +17,7 @@ struct ChaincodeCommand: AsyncParsableCommand {
             "Deploy chaincode through Kubernetes Jobs (install, approve, commit, init), invoke and query it, list its containers.",
         subcommands: [
             ChaincodeDeployCommand.self, ChaincodeInvokeCommand.self, ChaincodeQueryCommand.self, ChaincodeListCommand.self,
-            ChaincodeWatchCommand.self,
+            ChaincodeWatchCommand.self, ChaincodeImagesCommand.self, ChaincodePruneCommand.self,
         ])
 }
 

@@ -24,13 +24,15 @@ struct ChaincodeWatchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Longest wait between reconnection attempts, in seconds.")
     var maxBackoff: Double = 30
 
+    func validate() throws {
+        guard maxBackoff >= 0.5, maxBackoff <= 3600 else {
+            throw ValidationError("--max-backoff must be between 0.5 and 3600 seconds, got \(maxBackoff)")
+        }
+    }
+
     func run() async throws {
         let inventory = try fleet.loadInventory()
         let runner = try fleet.runner(inventory)
-        guard maxBackoff >= 0.5, maxBackoff <= 3600 else {
-            StandardError.print("coordinator: --max-backoff must be between 0.5 and 3600 seconds, got \(maxBackoff)")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
         let json = self.json
         let out = LinePrinter()
         let watcher = ChaincodeWatcher(runner: runner, maxBackoff: maxBackoff) { line in
