@@ -1,6 +1,7 @@
 import AgentCore
 import AgentMetrics
 import AgentProtocol
+import BoKSystem
 import BoKTesting
 import CurlHTTP
 import DockerEngine

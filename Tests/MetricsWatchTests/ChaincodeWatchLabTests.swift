@@ -1,4 +1,5 @@
 import AgentProtocol
+import BoKSystem
 import BoKTesting
 import CurlHTTP
 import DockerEngine

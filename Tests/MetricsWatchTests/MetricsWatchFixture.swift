@@ -1,5 +1,6 @@
 import AgentCore
 import AgentProtocol
+import BoKSystem
 import DockerEngine
 import Fleet
 import Foundation
