@@ -1,5 +1,5 @@
 import ArgumentParser
-import DockerEngine
+import BoKSystem
 import FabricTopology
 import Foundation
 import KubeManifests

@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 
 /// How this node restarts Docker (agent config `restart`).
