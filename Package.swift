@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims: the Swift side never sees variadic or macro C APIs.
@@ -64,16 +66,24 @@ let package = Package(
         .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", "BoKSystem", logging]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
         .target(name: "DNSQuery", dependencies: ["BoKSystem"]),
+        // The agent's Prometheus metrics (every name `bok_agent_`), one-line calls, and the `/metrics` HTTP endpoint.
+        .target(name: "AgentMetrics",
+                dependencies: [.product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), logging]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
+                dependencies: ["AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.
         .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
         .target(name: "PKI", dependencies: ["BoKSystem"] + pki),
         .target(name: "MSP", dependencies: ["FabricTopology", "PKI", "BoKSystem"] + pki),
-        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem"]),
+        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", "BoKSystem", yams, logging]),
         .target(name: "SSHClient", dependencies: ["CLibSSH2", "BoKSystem", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams] + nio + pki),
@@ -105,7 +115,7 @@ let package = Package(
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
                           dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser, logging] + nio + pki),
+                                         "PKI", "KubeClient", "BoKTesting", "Rollout", "CurlHTTP", "BoKSystem", argumentParser, logging] + nio + pki),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),
@@ -117,7 +127,7 @@ let package = Package(
         .testTarget(name: "InstallTests",
                     dependencies: ["BoKSystem", "AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting", "KubeClient"]),
         .testTarget(name: "RolloutTests",
-                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
+                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "MSP", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
         .testTarget(name: "LabExecutorTests", dependencies: ["BoKSystem", "LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
@@ -135,6 +145,10 @@ let package = Package(
                     dependencies: ["AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
                                    "DockerEngine", "BoKTesting", logging] + nio + pki),
         .testTarget(name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+        // The agent's `/metrics` scraped over real HTTP; `coordinator chaincode watch` against real agents.
+        .testTarget(name: "MetricsWatchTests",
+                    dependencies: ["AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "PKI", "Lab", "DockerEngine", "BoKTesting",
+                                   "CurlHTTP", "BoKSystem"] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["BoKSystem", "Lab", "DockerEngine"]),
     ]

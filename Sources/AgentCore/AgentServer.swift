@@ -1,3 +1,4 @@
+import AgentMetrics
 import AgentProtocol
 import Foundation
 import Logging
@@ -106,6 +107,7 @@ public final class AgentServer: Sendable {
         let (admitted, evicted) = registry.admit(channel, authenticated: tls == nil)
         evicted?.close(promise: nil)
         guard admitted else {
+            AgentMetrics.connectionRefused(reason: "limit")
             refusals.refused(address: peer, subject: "-", serial: "-",
                              reason: "all \(limits.maxConnections) connections (maxConnections) are held by authenticated coordinators")
             channel.close(promise: nil)

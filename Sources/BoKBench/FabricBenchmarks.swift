@@ -1,4 +1,5 @@
 import ArgumentParser
+import BoKSystem
 import FabricTopology
 import Foundation
 import KubeManifests
@@ -8,14 +9,14 @@ import MSP
 func peakRSSMiB() -> Double {
     var usage = rusage()
     #if os(Linux)
-    getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
     #else
-    getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF, &usage)
     #endif
     #if os(Linux)
-    return Double(usage.ru_maxrss) / 1024
+        return Double(usage.ru_maxrss) / 1024
     #else
-    return Double(usage.ru_maxrss) / 1024 / 1024
+        return Double(usage.ru_maxrss) / 1024 / 1024
     #endif
 }
 
@@ -74,10 +75,125 @@ struct CryptoBenchmark: ParsableCommand {
             times.append(seconds)
         }
         let sorted = times.sorted()
-        print(String(format: "crypto: %d orgs x (%d peers + %d users + admin) + %d orderers: %d files, %d keys", orgs, peers, users,
-                     orderers, report.filesWritten, report.keysGenerated))
-        print(String(format: "crypto%@: wall best %.3f s, median %.3f s over %d runs; peak RSS %.1f MiB", inMemory ? " (in memory)" : "",
-                     sorted[0], sorted[sorted.count / 2], runs, peakRSSMiB()))
+        print(
+            String(
+                format: "crypto: %d orgs x (%d peers + %d users + admin) + %d orderers: %d files, %d keys", orgs, peers, users,
+                orderers, report.filesWritten, report.keysGenerated))
+        print(
+            String(
+                format: "crypto%@: wall best %.3f s, median %.3f s over %d runs; peak RSS %.1f MiB", inMemory ? " (in memory)" : "",
+                sorted[0], sorted[sorted.count / 2], runs, peakRSSMiB()))
+        try compareWithCryptogen()
+    }
+
+    @Option(help: ArgumentHelp("cryptogen to compare with (default: `cryptogen` on PATH, else BoK's cache).", valueName: "PATH"))
+    var cryptogen: String?
+    @Option(help: ArgumentHelp("The coordinator executable (default: the one beside bok-bench).", valueName: "PATH"))
+    var coordinator: String?
+    @Option(help: "Paired whole-process runs of `coordinator crypto` and `cryptogen generate` (the order alternates).")
+    var pairs = 7
+
+    /// `coordinator crypto` against `cryptogen generate` as whole processes, the same topology, paired runs in
+    /// alternating order: wall time, peak RSS and CPU of each, and the ratios. Skipped (and said) without cryptogen.
+    func compareWithCryptogen() throws {
+        let cached = "/var/cache/bok/fabric/current/bin/cryptogen"
+        guard let cryptogen = cryptogen ?? CommandRunner.which("cryptogen") ?? (FileManager.default.isExecutableFile(atPath: cached) ? cached : nil)
+        else {
+            print("crypto vs cryptogen: skipped — no cryptogen on PATH (a Fabric release's bin/, or BoK's cache after scripts/install-deps.sh)")
+            return
+        }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("coordinator").path
+        let coordinator = self.coordinator ?? beside
+        guard FileManager.default.isExecutableFile(atPath: coordinator) else {
+            print("crypto vs cryptogen: skipped — no coordinator at \(coordinator) (build it: swift build -c release --product coordinator)")
+            return
+        }
+        let work = try temporaryDirectory("bok-bench-crypto-compare")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var bok = "Tenant: bench\nOrdererOrgs:\n- Name: OrdererOrg\n  Domain: orderer\n  Template:\n    Count: \(orderers)\nPeerOrgs:\n"
+        var fabric =
+            "OrdererOrgs:\n  - Name: OrdererOrg\n    Domain: orderer\n    EnableNodeOUs: true\n    Template:\n      Count: \(orderers)\nPeerOrgs:\n"
+        for index in 1...orgs {
+            bok += "- Name: Org\(index)\n  Domain: org\(index)\n  Template:\n    Count: \(peers)\n  Users:\n    Count: \(users)\n"
+            fabric +=
+                "  - Name: Org\(index)\n    Domain: org\(index)\n    EnableNodeOUs: true\n    Template:\n      Count: \(peers)\n"
+                + "    Users:\n      Count: \(users)\n"
+        }
+        try bok.write(toFile: "\(work)/cluster-config.yaml", atomically: true, encoding: .utf8)
+        try fabric.write(toFile: "\(work)/crypto-config.yaml", atomically: true, encoding: .utf8)
+
+        struct Sample {
+            var wall: Double
+            var rssMiB: Double
+            var cpu: Double
+            var files: Int
+        }
+        func once(_ argv: [String], output: String) throws -> Sample {
+            // The peak RSS wait4 reports for a child spawned from this process starts at this process's own (the child
+            // shares its memory until exec); GNU time forks from a small process, so its figure is the program's.
+            let timed = FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = CommandRunner.run(timed ? ["/usr/bin/time", "-f", "bok-bench-maxrss-kib %M"] + argv : argv, timeout: 300)
+            let wall = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let measured = result.stderr.split(separator: "\n").last { $0.hasPrefix("bok-bench-maxrss-kib ") }
+                .flatMap { Int($0.dropFirst("bok-bench-maxrss-kib ".count)) }
+            guard result.succeeded else {
+                throw ValidationError("`\(argv.joined(separator: " "))` failed (\(result.exitCode)): \(result.tail(5).joined(separator: " | "))")
+            }
+            let files = (FileManager.default.enumerator(atPath: output)?.allObjects as? [String] ?? []).filter {
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: "\(output)/\($0)", isDirectory: &isDirectory) && !isDirectory.boolValue
+            }.count
+            try? FileManager.default.removeItem(atPath: output)
+            return Sample(wall: wall, rssMiB: Double(measured ?? result.peakRSSKiB ?? 0) / 1024, cpu: result.cpuSeconds ?? 0, files: files)
+        }
+        var load = [Double](repeating: 0, count: 3)
+        _ = getloadavg(&load, 3)
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/time") {
+            print("crypto vs cryptogen: no /usr/bin/time (Debian package `time`): peak RSS includes bok-bench's own at spawn")
+        }
+        print(
+            String(
+                format: "crypto vs cryptogen: %d paired runs, whole processes, into %@ (%d cores, load %.2f %.2f %.2f)", pairs, work,
+                ProcessInfo.processInfo.activeProcessorCount, load[0], load[1], load[2]))
+        var ours: [Sample] = []
+        var theirs: [Sample] = []
+        for pair in 0..<pairs {
+            let runOurs = {
+                try once([coordinator, "crypto", "-c", "\(work)/cluster-config.yaml", "-o", "\(work)/bok-\(pair)"], output: "\(work)/bok-\(pair)")
+            }
+            let runTheirs = {
+                try once(
+                    [cryptogen, "generate", "--config", "\(work)/crypto-config.yaml", "--output", "\(work)/cryptogen-\(pair)"],
+                    output: "\(work)/cryptogen-\(pair)")
+            }
+            let (a, b): (Sample, Sample)
+            if pair % 2 == 0 {
+                a = try runOurs()
+                b = try runTheirs()
+            } else {
+                b = try runTheirs()
+                a = try runOurs()
+            }
+            ours.append(a)
+            theirs.append(b)
+            print(
+                String(
+                    format:
+                        "  pair %d: coordinator crypto %.3f s %.1f MiB (cpu %.3f s, %d files); cryptogen %.3f s %.1f MiB (cpu %.3f s, %d files); ratio %.2f",
+                    pair + 1, a.wall, a.rssMiB, a.cpu, a.files, b.wall, b.rssMiB, b.cpu, b.files, a.wall / b.wall))
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let ratio = median(zip(ours, theirs).map { $0.wall / $1.wall })
+        let oursRSS = ours.map(\.rssMiB).max() ?? 0
+        let theirsRSS = theirs.map(\.rssMiB).max() ?? 0
+        _ = getloadavg(&load, 3)
+        print(
+            String(
+                format: "crypto vs cryptogen: median wall %.3f s vs %.3f s, median ratio %.2fx (target <= 0.50x: %@); "
+                    + "peak RSS %.1f MiB vs %.1f MiB (target: no more: %@); median cpu %.3f s vs %.3f s; load now %.2f",
+                median(ours.map(\.wall)), median(theirs.map(\.wall)), ratio, ratio <= 0.5 ? "met" : "NOT met",
+                oursRSS, theirsRSS, oursRSS <= theirsRSS ? "met" : "NOT met", median(ours.map(\.cpu)), median(theirs.map(\.cpu)), load[0]))
     }
 }
 
@@ -102,8 +218,9 @@ struct RenderBenchmark: ParsableCommand {
             cryptoDirectory = directory
             _ = try MSPGenerator(topology: topology).generate(into: directory)
             let credentials = try ServiceCredentials(topology: topology, cryptoDirectory: directory)
-            renderer = ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: directory),
-                                        passwords: { credentials.password(namespace: $0, purpose: $1) })
+            renderer = ManifestRenderer(
+                topology: topology, crypto: DirectoryCryptoFiles(root: directory),
+                passwords: { credentials.password(namespace: $0, purpose: $1) })
         }
         defer { if let cryptoDirectory { try? FileManager.default.removeItem(atPath: cryptoDirectory) } }
         var renderTimes: [Double] = []
@@ -120,10 +237,14 @@ struct RenderBenchmark: ParsableCommand {
         }
         renderTimes.sort()
         totalTimes.sort()
-        print(String(format: "render: %d orgs x %d peers%@: %d objects, %d files, %.1f MB", orgs, peers,
-                     withCrypto ? " (with crypto Secrets)" : "", report.objects, report.filesWritten, Double(report.bytes) / 1e6))
-        print(String(format: "render: in memory best %.3f s, median %.3f s; rendered and written best %.3f s, median %.3f s; peak RSS %.1f MiB",
-                     renderTimes[0], renderTimes[runs / 2], totalTimes[0], totalTimes[runs / 2], peakRSSMiB()))
+        print(
+            String(
+                format: "render: %d orgs x %d peers%@: %d objects, %d files, %.1f MB", orgs, peers,
+                withCrypto ? " (with crypto Secrets)" : "", report.objects, report.filesWritten, Double(report.bytes) / 1e6))
+        print(
+            String(
+                format: "render: in memory best %.3f s, median %.3f s; rendered and written best %.3f s, median %.3f s; peak RSS %.1f MiB",
+                renderTimes[0], renderTimes[runs / 2], totalTimes[0], totalTimes[runs / 2], peakRSSMiB()))
     }
 }
 

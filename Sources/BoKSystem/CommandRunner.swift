@@ -9,6 +9,9 @@ public struct CommandResult: Sendable {
     public var stdout: String
     public var stderr: String
     public var timedOut: Bool
+    /// The child's peak resident set size in KiB and its user + system CPU seconds (from `wait4`), when it was reaped.
+    public var peakRSSKiB: Int? = nil
+    public var cpuSeconds: Double? = nil
     public var succeeded: Bool { exitCode == 0 && !timedOut }
     /// The last lines of stderr then stdout, for error messages.
     public func tail(_ n: Int = 20) -> [String] {
@@ -75,8 +78,9 @@ public enum CommandRunner {
         var exited = false
         var timedOut = false
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var usage = rusage()
         while true {
-            if !exited, waitpid(pid, &status, WNOHANG) == pid { exited = true }
+            if !exited, wait4(pid, &status, WNOHANG, &usage) == pid { exited = true }
             if exited {
                 // Take what is already in the pipes, then stop: a daemon may keep them open.
                 for fd in open {
@@ -95,7 +99,8 @@ public enum CommandRunner {
                 break
             }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let n = poll(&fds, nfds_t(fds.count), 20)
+            // Both pipes closed: the child is exiting, look again soon (a benchmark times it).
+            let n = poll(&fds, nfds_t(fds.count), open.isEmpty ? 1 : 20)
             if n > 0 {
                 for f in fds where f.revents != 0 {
                     let count = read(f.fd, &buffer, buffer.count)
@@ -110,8 +115,14 @@ public enum CommandRunner {
         close(outPipe[0])
         close(errPipe[0])
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return CommandResult(exitCode: code, stdout: String(decoding: out, as: UTF8.self),
-                             stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
+        var result = CommandResult(exitCode: code, stdout: String(decoding: out, as: UTF8.self),
+                                   stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
+        if exited {
+            result.peakRSSKiB = Int(usage.ru_maxrss)
+            result.cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+        return result
     }
 
     private static func failure(_ message: String) -> CommandResult {

@@ -130,6 +130,7 @@ struct RolloutCommand: AsyncParsableCommand {
             }
         }
         for change in report.objects where change.action == .failed { out += "  FAILED \(change.object): \(change.message ?? "")\n" }
+        if !report.restarted.isEmpty { out += "restarted one at a time (crypto material changed): \(report.restarted.joined(separator: ", "))\n" }
         for (node, reason) in report.skippedNodes.sorted(by: { $0.key < $1.key }) { out += "  node \(node) left out: \(reason)\n" }
         if !report.endpoints.isEmpty {
             out += TextTable.render(["SERVICE", "NAMESPACE", "PORT", "URL"],

@@ -157,3 +157,101 @@ public final class DockerEngineClient: @unchecked Sendable {
         return config["Labels"] as? [String: String] ?? [:]
     }
 }
+
+// MARK: Images (chaincode image hygiene)
+
+/// An image as `GET /images/json` lists it, with the fields BoK reads.
+public struct DockerImage: Sendable, Equatable {
+    /// `sha256:…`.
+    public var id: String
+    /// `repo:tag` names; empty for a dangling image.
+    public var repoTags: [String]
+    public var created: Date
+    /// Docker's `Size`: every layer of the image, shared ones included.
+    public var size: Int
+    public var labels: [String: String]
+
+    public init(id: String, repoTags: [String], created: Date, size: Int, labels: [String: String]) {
+        self.id = id
+        self.repoTags = repoTags
+        self.created = created
+        self.size = size
+        self.labels = labels
+    }
+}
+
+/// A container and the image it was created from (by image ID, which a re-tag does not change).
+public struct DockerContainerImage: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// `sha256:…` of the image.
+    public var imageID: String
+    public var state: String
+
+    public init(id: String, name: String, imageID: String, state: String) {
+        self.id = id
+        self.name = name
+        self.imageID = imageID
+        self.state = state
+    }
+}
+
+extension DockerEngineClient {
+    /// Every tagged or dangling top-level image (`GET /images/json`).
+    public func images() throws(DockerEngineError) -> [DockerImage] {
+        let list = try json("GET", "/images/json") as? [[String: Any]] ?? []
+        return list.map { o in
+            let tags = (o["RepoTags"] as? [String] ?? []).filter { $0 != "<none>:<none>" }
+            return DockerImage(
+                id: o["Id"] as? String ?? "", repoTags: tags,
+                created: Date(timeIntervalSince1970: (o["Created"] as? Double) ?? 0),
+                size: (o["Size"] as? Int) ?? Int((o["Size"] as? Double) ?? 0),
+                labels: o["Labels"] as? [String: String] ?? [:])
+        }
+    }
+
+    /// Every container, running or stopped, with the ID of its image.
+    public func containerImages() throws(DockerEngineError) -> [DockerContainerImage] {
+        let list = try json("GET", "/containers/json?all=1") as? [[String: Any]] ?? []
+        return list.map { c in
+            let names = c["Names"] as? [String] ?? []
+            var name = names.first ?? ""
+            if name.hasPrefix("/") { name.removeFirst() }
+            return DockerContainerImage(
+                id: c["Id"] as? String ?? "", name: name, imageID: c["ImageID"] as? String ?? "",
+                state: c["State"] as? String ?? "unknown")
+        }
+    }
+
+    /// Bytes each image shares with others (`GET /system/df`, `SharedSize`), by image ID. Slow on nodes
+    /// with many containers (Docker sizes them too), so it gets a longer timeout.
+    public func imageSharedSizes(timeout: Double = 60) throws(DockerEngineError) -> [String: Int] {
+        let r = try call("GET", "/system/df", timeout: timeout)
+        guard (200..<300).contains(r.status) else {
+            throw DockerEngineError(socketPath: socketPath, call: "GET /system/df", reason: Self.message(r), status: r.status)
+        }
+        guard let o = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] else {
+            throw DockerEngineError(socketPath: socketPath, call: "GET /system/df", reason: "answer is not JSON", status: r.status)
+        }
+        var shared: [String: Int] = [:]
+        for image in o["Images"] as? [[String: Any]] ?? [] {
+            guard let id = image["Id"] as? String else { continue }
+            shared[id] = (image["SharedSize"] as? Int) ?? Int((image["SharedSize"] as? Double) ?? 0)
+        }
+        return shared
+    }
+
+    /// Removes one image by ID (`DELETE /images/<id>`), never forced: Docker refuses (409) while any
+    /// container, running or stopped, uses it. Returns what Docker untagged and deleted.
+    @discardableResult
+    public func removeImage(id: String, timeout: Double = 60) throws(DockerEngineError) -> [String] {
+        let escaped = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: ":"))) ?? id
+        let path = "/images/\(escaped)?force=false&noprune=false"
+        let r = try call("DELETE", path, timeout: timeout)
+        guard (200..<300).contains(r.status) else {
+            throw DockerEngineError(socketPath: socketPath, call: "DELETE /images/\(id)", reason: Self.message(r), status: r.status)
+        }
+        let items = (try? JSONSerialization.jsonObject(with: r.body)) as? [[String: Any]] ?? []
+        return items.compactMap { ($0["Deleted"] as? String) ?? ($0["Untagged"] as? String).map { "untagged \($0)" } }
+    }
+}

@@ -15,6 +15,8 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var dnsMatches: Bool?
     public var chaincode: [ChaincodeContainerInfo]
     public var error: String?
+    /// notAfter (ISO 8601) of the agent's link certificate, as its hello said; nil with --insecure or unreachable.
+    public var certificateNotAfter: String? = nil
 }
 
 /// Collects status from every agent of the fleet.
@@ -55,7 +57,7 @@ public struct FleetStatusCollector: Sendable {
             return NodeStatus(node: client.node, address: client.address, reachable: true, agentVersion: hello.version,
                               status: health.status, checks: health.checks, dnsInForce: inForce, dnsSource: dns?.source,
                               dnsDesired: desired?.nameservers, dnsMatches: desired.map { $0.nameservers == inForce },
-                              chaincode: chaincode, error: nil)
+                              chaincode: chaincode, error: nil, certificateNotAfter: hello.certNotAfter)
         }
         return outcomes.map { o in
             switch o.result {

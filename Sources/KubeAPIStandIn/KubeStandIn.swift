@@ -39,6 +39,16 @@ public final class KubeStandIn: @unchecked Sendable {
         case fails(String)
     }
 
+    /// A Deployment's pod template changed (a restart of its pods), or the simulated controller made it ready.
+    public struct WorkloadEvent: Sendable, Equatable, CustomStringConvertible {
+        public enum Event: String, Sendable { case templateChanged = "template changed", ready }
+        public var event: Event
+        /// `namespace/name`.
+        public var workload: String
+        public var generation: Int
+        public var description: String { "\(workload) \(event.rawValue) (generation \(generation))" }
+    }
+
     /// Who drives Deployments, StatefulSets, Jobs and Pods.
     public enum Workloads: Sendable {
         /// The simulated controllers (`readinessDelay`, `setBehaviour`).
@@ -108,6 +118,9 @@ public final class KubeStandIn: @unchecked Sendable {
         /// Allocate ClusterIPs from this inclusive IPv4 range instead of 10.96.0.0/12 (the lab uses its own subnet,
         /// where the executor gives each pod its Service's ClusterIP).
         public var serviceAddresses: (first: String, last: String)? = nil
+        /// Kinds this server does not serve (`CronJob`, `NetworkPolicy` …): left out of discovery, 404 on their paths —
+        /// like an API server without that API group or version. Changeable later with `setUnservedKinds`.
+        public var unservedKinds: Set<String> = []
 
         public init() {}
     }
@@ -143,6 +156,7 @@ public final class KubeStandIn: @unchecked Sendable {
     private let channel: Channel
     let store: StandInStore
     private let traffic = StandInTraffic()
+    private let unserved = StandInUnservedKinds([])
     private let directory: URL
     private let stopLock = NSLock()
     private var stopped = false
@@ -204,8 +218,9 @@ public final class KubeStandIn: @unchecked Sendable {
         let token: String?
         if case .bearerToken(let t) = options.authentication { token = t } else { token = nil }
         let portBox = PortBox()
+        unserved.value = options.unservedKinds
         let context = StandInServerContext(store: store, traffic: traffic, bearerToken: token, gitVersion: options.kubernetesVersion,
-                                           podLogs: podLogs,
+                                           podLogs: podLogs, unserved: unserved,
                                            address: { "127.0.0.1:\(portBox.port)" })
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -290,6 +305,10 @@ public final class KubeStandIn: @unchecked Sendable {
 
     // MARK: Faults and counters
 
+    /// From now on, these kinds are not served (discovery leaves them out, their paths answer 404); objects
+    /// already stored stay in the store (a namespace's deletion still removes them).
+    public func setUnservedKinds(_ kinds: Set<String>) { unserved.value = kinds }
+
     /// The next `count` requests whose path contains `pathContains` (and whose verb is
     /// `method`, when given) get `fault` instead of an answer.
     public func injectFault(_ fault: Fault, method: String? = nil, pathContains: String, count: Int = 1) {
@@ -334,6 +353,14 @@ public final class KubeStandIn: @unchecked Sendable {
         store.lock.lock()
         defer { store.lock.unlock() }
         return store.object(resource, namespace, name)?[path: ["metadata", "resourceVersion"]]?.stringValue
+    }
+
+    /// Every Deployment pod-template change and every Deployment made ready, in order (e.g. to check that restarts
+    /// happen one at a time: each restarted Deployment is ready before the next template changes).
+    public func workloadEvents() -> [WorkloadEvent] {
+        store.lock.lock()
+        defer { store.lock.unlock() }
+        return store.workloadEvents
     }
 
     /// How many objects of a kind exist (in a namespace, or in all).

@@ -41,7 +41,13 @@ extension StandInStore {
         let name = o[path: ["metadata", "name"]]?.stringValue ?? ""
         let generation = o[path: ["metadata", "generation"]] ?? 1
         let replicas = o[path: ["spec", "replicas"]]?.intValue ?? 1
-        let available = min(old?[path: ["status", "availableReplicas"]]?.intValue ?? 0, replicas)
+        var available = min(old?[path: ["status", "availableReplicas"]]?.intValue ?? 0, replicas)
+        // The Recreate strategy stops every old pod before the new ones start: nothing is available meanwhile.
+        if resource.kind == "Deployment", o[path: ["spec", "strategy", "type"]]?.stringValue == "Recreate",
+            old?[path: ["spec", "template"]] != o[path: ["spec", "template"]]
+        {
+            available = 0
+        }
         switch resource.kind {
         case "Deployment", "ReplicaSet":
             var s: [String: StandInJSON] = ["observedGeneration": generation]
@@ -154,6 +160,10 @@ extension StandInStore {
             }
             o["status"] = .object(s)
             reconcilePods(resource, o, count: replicas, phase: "Running")
+            if resource.kind == "Deployment" {
+                workloadEvents.append(.init(event: .ready, workload: "\(o[path: ["metadata", "namespace"]]?.stringValue ?? "")/\(name)",
+                                            generation: generation.intValue ?? 0))
+            }
         case "StatefulSet":
             let revision = "\(name)-\(templateHash(o))"
             o["status"] = .object([

@@ -49,6 +49,8 @@ final class StandInStore: @unchecked Sendable {
     /// `namespace/job` → the log its pods serve (see `StandInPodLogs`).
     var jobLogs: [String: String] = [:]
     var nodeCursor = 0
+    /// Deployments' pod-template changes and readiness, in the order they happened (see `KubeStandIn.workloadEvents`).
+    var workloadEvents: [KubeStandIn.WorkloadEvent] = []
     /// Runs a closure after a delay (on the server's event loop). Set by the server at start.
     var schedule: @Sendable (Double, @escaping @Sendable () -> Void) -> Void = { _, _ in }
 
@@ -452,6 +454,10 @@ final class StandInStore: @unchecked Sendable {
         }
         o[path: ["metadata", "resourceVersion"]] = .string(nextRevision())
         put(resource, o)
+        if resource.kind == "Deployment", let old, old[path: ["spec", "template"]] != o[path: ["spec", "template"]] {
+            workloadEvents.append(.init(event: .templateChanged, workload: "\(namespace ?? "")/\(name)",
+                                        generation: o[path: ["metadata", "generation"]]?.intValue ?? 0))
+        }
         if generationChanged && simulated { scheduleReadiness(resource, o) }
         return o
     }

@@ -82,7 +82,7 @@ public struct ManifestRenderer: Sendable {
         if let org = topology.explorerOrg {
             objects.append(contentsOf: try explorerObjects(in: org))
         }
-        return objects
+        return hasSecretInputs ? annotatingMountedDigests(objects) : objects
     }
 
     /// Whether an object is rendered: Secrets and certificate ConfigMaps need the crypto directory.

@@ -1,9 +1,11 @@
+import BoKSystem
 import Foundation
 import PKI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where crypto material is read from and written to; tests can swap in memory.
@@ -70,4 +72,73 @@ public struct DirectoryCryptoStore: CryptoStore {
             throw POSIXFileError(path: path, operation: "create directory", code: errno)
         }
     }
+}
+
+/// Writes into a staging copy of a crypto directory (``StagedDirectory``), made at the first write: a run that
+/// changes nothing stages nothing. ``commit()`` puts the staged tree in place.
+public final class StagedCryptoStore: CryptoStore, @unchecked Sendable {
+    public let directory: String
+    private let cloneExisting: Bool
+    private let lock = NSLock()
+    private var staged: StagedDirectory?
+
+    public init(directory: String, cloneExisting: Bool) {
+        self.directory = directory
+        self.cloneExisting = cloneExisting
+    }
+
+    private func staging() throws -> StagedDirectory {
+        lock.lock()
+        defer { lock.unlock() }
+        if let staged { return staged }
+        let made = try StagedDirectory(replacing: directory, cloneExisting: cloneExisting)
+        staged = made
+        return made
+    }
+
+    public func read(_ path: String) -> String? {
+        let root = lock.withLock { staged?.staging } ?? directory
+        return FileManager.default.contents(atPath: "\(root)/\(path)").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func write(_ file: CryptoFile) throws {
+        try staging().write(file.contents, to: file.path, mode: file.mode)
+    }
+
+    public func makeDirectory(_ path: String) throws {
+        try staging().makeDirectory(path)
+    }
+
+    public func remove(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: "\(directory)/\(path)") else { return }
+        let full = "\(try staging().staging)/\(path)"
+        if FileManager.default.fileExists(atPath: full) { try FileManager.default.removeItem(atPath: full) }
+    }
+
+    public func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\((lock.withLock { staged?.staging }) ?? directory)/\(path)")
+    }
+
+    /// Puts the staged tree in place (nothing to do when nothing was written).
+    public func commit() throws {
+        guard let staged = lock.withLock({ self.staged }) else { return }
+        try staged.commit(durable: false)
+    }
+
+    /// Drops the staged tree; the directory is untouched.
+    public func discard() {
+        lock.withLock { staged }?.discard()
+    }
+}
+
+/// A store with nothing in it (`crypto --force`: nothing on disk is kept).
+public struct EmptyCryptoStore: CryptoStore {
+    public init() {}
+    public func read(_ path: String) -> String? { nil }
+    public func write(_ file: CryptoFile) throws {
+        throw POSIXFileError(path: file.path, operation: "write (into the empty store)", code: EROFS)
+    }
+    public func makeDirectory(_ path: String) throws {}
+    public func remove(_ path: String) throws {}
+    public func exists(_ path: String) -> Bool { false }
 }

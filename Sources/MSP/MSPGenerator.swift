@@ -1,3 +1,4 @@
+import BoKSystem
 import Crypto
 import FabricTopology
 import Foundation
@@ -8,41 +9,93 @@ import X509
 /// enabled, ECDSA P-256), with every signature low-S and TLS certificates that carry the Kubernetes service names.
 ///
 /// Re-running keeps every private key already on disk (and every certificate that still fits); `force` starts over.
-/// Material is computed in memory first and written after, so a failure while generating leaves the directory as
-/// it was. Orgs are generated in parallel.
+/// On disk, the material is written as it is made into a staging copy of the directory (``StagedDirectory``: hard
+/// links of the old files, new files for what changes) that takes the directory's place in one step at the end, so a
+/// failure leaves the old tree untouched and only the orgs being worked on are held in memory. Orgs are generated on
+/// every core (one worker per core, each taking the next org).
 public struct MSPGenerator: Sendable {
     public let topology: FabricTopology
     public var validityDays: Int
+    /// Orgs generated at once (default: the cores available).
+    public var concurrency: Int
 
-    public init(topology: FabricTopology, validityDays: Int = 3650) {
+    public init(topology: FabricTopology, validityDays: Int = 3650, concurrency: Int? = nil) {
         self.topology = topology
         self.validityDays = validityDays
+        self.concurrency = max(1, concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Generates into a directory on disk.
+    /// Generates into a directory on disk, all at once (see above). When nothing changes, nothing is staged.
     public func generate(into directory: String, force: Bool = false) throws -> CryptoReport {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return try generate(store: DirectoryCryptoStore(root: directory), force: force)
+        let parent = URL(fileURLWithPath: directory).standardizedFileURL.deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let existing = FileManager.default.fileExists(atPath: directory)
+        let output = StagedCryptoStore(directory: directory, cloneExisting: existing)
+        do {
+            if force {
+                for org in topology.organizations { try output.remove(CryptoLayout.organizationDirectory(org)) }
+            }
+            let existingMaterial: CryptoStore = existing && !force ? DirectoryCryptoStore(root: directory) : EmptyCryptoStore()
+            let report = try generate(reading: existingMaterial, writing: output)
+            try output.commit()
+            return report
+        } catch {
+            output.discard()
+            throw error
+        }
     }
 
-    /// Generates into any store.
+    /// Generates into any store (reading what is there from the same store).
     public func generate(store: CryptoStore, force: Bool = false) throws -> CryptoReport {
         if force {
             for org in topology.organizations { try store.remove(CryptoLayout.organizationDirectory(org)) }
         }
+        return try generate(reading: store, writing: store)
+    }
+
+    /// Each worker takes the next org, generates it (reading kept keys from `existing`) and writes it to `output`
+    /// before taking another: at most `concurrency` orgs' material is in memory.
+    private func generate(reading existing: CryptoStore, writing output: CryptoStore) throws -> CryptoReport {
         let orgs = topology.organizations
-        let results = ResultSlots<OrgMaterial>(count: orgs.count)
-        DispatchQueue.concurrentPerform(iterations: orgs.count) { index in
-            results.set(index, Result { try OrgGenerator(org: orgs[index], store: store, validityDays: validityDays).generate() })
+        let queue = WorkQueue(count: orgs.count)
+        let results = ResultSlots<CryptoReport>(count: orgs.count)
+        let validityDays = self.validityDays
+        DispatchQueue.concurrentPerform(iterations: min(concurrency, max(1, orgs.count))) { _ in
+            while let index = queue.next() {
+                let result = Result {
+                    let material = try OrgGenerator(org: orgs[index], store: existing, validityDays: validityDays).generate()
+                    return try material.write(to: output, existing: existing)
+                }
+                results.set(index, result)
+                if case .failure = result { queue.stop() }
+            }
         }
         var report = CryptoReport()
-        let materials = try results.values.map { try $0.get() }
-        let writes = ResultSlots<CryptoReport>(count: materials.count)
-        DispatchQueue.concurrentPerform(iterations: materials.count) { index in
-            writes.set(index, Result { try materials[index].write(to: store) })
-        }
-        for result in writes.values { report.add(try result.get()) }
+        for result in results.values { report.add(try result.get()) }
         return report
+    }
+}
+
+/// Hands out indices to workers; after `stop()` none.
+final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var nextIndex = 0
+    private let count: Int
+
+    init(count: Int) { self.count = count }
+
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard nextIndex < count else { return nil }
+        nextIndex += 1
+        return nextIndex - 1
+    }
+
+    func stop() {
+        lock.lock()
+        nextIndex = count
+        lock.unlock()
     }
 }
 
@@ -54,14 +107,15 @@ struct OrgMaterial: Sendable {
     /// Nothing of the org was on disk: skip comparing with existing files.
     var fresh = false
 
-    func write(to store: CryptoStore) throws -> CryptoReport {
+    /// Writes what differs from `existing` to `output` (the same store, or a staging copy of it).
+    func write(to output: CryptoStore, existing: CryptoStore) throws -> CryptoReport {
         var report = self.report
-        for directory in directories { try store.makeDirectory(directory) }
+        for directory in directories where fresh || !existing.exists(directory) { try output.makeDirectory(directory) }
         for file in files {
-            if !fresh, store.read(file.path) == file.contents {
+            if !fresh, existing.read(file.path) == file.contents {
                 report.filesUnchanged += 1
             } else {
-                try store.write(file)
+                try output.write(file)
                 report.filesWritten += 1
             }
         }
@@ -90,10 +144,12 @@ struct OrgGenerator {
     private mutating func build() throws -> OrgMaterial {
         let base = CryptoLayout.organizationDirectory(org)
         material.fresh = !store.exists(base)
-        let signCA = try authority(certificatePath: CryptoLayout.caCertificate(org), keyPath: CryptoLayout.caPrivateKey(org),
-                                   commonName: org.caName)
-        let tlsCA = try authority(certificatePath: CryptoLayout.tlsCACertificate(org),
-                                  keyPath: CryptoLayout.tlsCAPrivateKey(org), commonName: org.tlsCAName)
+        let signCA = try authority(
+            certificatePath: CryptoLayout.caCertificate(org), keyPath: CryptoLayout.caPrivateKey(org),
+            commonName: org.caName)
+        let tlsCA = try authority(
+            certificatePath: CryptoLayout.tlsCACertificate(org),
+            keyPath: CryptoLayout.tlsCAPrivateKey(org), commonName: org.tlsCAName)
         let caPEM = try PEMFile.pem(for: signCA.certificate)
         let tlsCAPEM = try PEMFile.pem(for: tlsCA.certificate)
         let nodeOUConfig = CryptoLayout.nodeOUConfig(caCertificate: "cacerts/\(org.caName)-cert.pem")
@@ -159,7 +215,7 @@ struct OrgGenerator {
             return existing
         }
         material.report.keysGenerated += 1
-        return P256.Signing.PrivateKey()
+        return KeyGeneration.newP256Key()
     }
 
     /// The PEM of the certificate at `path` if it still fits, else a newly issued one.
@@ -174,8 +230,9 @@ struct OrgGenerator {
             return text
         }
         material.report.certificatesIssued += 1
-        let certificate = try ca.issue(subject: subject, sans: sans, usage: usage, publicKey: key, validityDays: validityDays,
-                                       notBefore: nil)
+        let certificate = try ca.issue(
+            subject: subject, sans: sans, usage: usage, publicKey: key, validityDays: validityDays,
+            notBefore: nil)
         return try PEMFile.pem(for: certificate)
     }
 
@@ -245,9 +302,10 @@ final class ResultSlots<Value: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// The results set, in index order (slots never set — work stopped after a failure — are left out).
     var values: [Result<Value, Error>] {
         lock.lock()
         defer { lock.unlock() }
-        return slots.map { $0! }
+        return slots.compactMap { $0 }
     }
 }

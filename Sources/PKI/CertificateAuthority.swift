@@ -28,7 +28,7 @@ public struct CertificateAuthority: Sendable {
             if let organization { OrganizationName(organization) }
             CommonName(commonName)
         }
-        return try createRoot(subject: subject, privateKey: P256.Signing.PrivateKey(), validityDays: validityDays)
+        return try createRoot(subject: subject, privateKey: KeyGeneration.newP256Key(), validityDays: validityDays)
     }
 
     /// Creates a root CA with any subject and a given key (to keep a key across re-runs).

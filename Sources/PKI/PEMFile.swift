@@ -13,12 +13,14 @@ import X509
 public enum PEMFile {
     /// The PEM text of a certificate.
     public static func pem(for certificate: Certificate) throws -> String {
-        try certificate.serializeAsPEM().pemString + "\n"
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return pem(der: serializer.serializedBytes, discriminator: "CERTIFICATE")
     }
 
     /// The PKCS#8 PEM text of a private key.
     public static func pem(for key: P256.Signing.PrivateKey) -> String {
-        key.pemRepresentation + "\n"
+        pem(der: Array(key.derRepresentation), discriminator: "PRIVATE KEY")
     }
 
     /// Every certificate in a PEM text (a bundle or a single one).

@@ -33,6 +33,9 @@ public struct RolloutOptions: Sendable {
     public var agentConnectTimeout: Double = 5
     /// The topology's text, for the state's topology digest.
     public var topologyText: String = ""
+    /// Where the node checks of step 1 (clock, disk) draw the line; the NFS port probed for `Storage.NFS`.
+    public var preflightThresholds = PreflightThresholds()
+    public var nfsPort = 2049
 
     public init(cryptoDirectory: String) {
         self.cryptoDirectory = cryptoDirectory
@@ -253,14 +256,44 @@ public final class NetworkRollout: Sendable {
             inventory.nodes.removeAll { down[$0.name] != nil }
             reporter(.warning("going on without \(down.keys.sorted().joined(separator: ", ")) (--continue-on-error): \(list)"))
         }
+        // The nodes themselves (read-only): runtime, clock offset, free space under Docker's root, kube-dns from the node.
+        var nodeWarnings = 0
+        if let kubeDNS = run.kubeDNS, !inventory.nodes.isEmpty {
+            progress(step, "node checks: runtime, clock, disk, kube-dns from \(inventory.nodes.count) node(s)")
+            let runner = FleetRunner(inventory: inventory, tls: tls, connectTimeout: options.agentConnectTimeout)
+            let checks = await NodePreflight(runner: runner, kubeDNS: kubeDNS, thresholds: options.preflightThresholds).run()
+            for c in checks where c.status == .warn {
+                nodeWarnings += 1
+                reporter(.warning("\(c.scope): \(c.name): \(c.detail)"))
+            }
+            var failing: [String: [String]] = [:]
+            for c in checks where c.status == .fail { failing[c.scope, default: []].append("\(c.name): \(c.detail)") }
+            if !failing.isEmpty {
+                let list = failing.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: "; "))" }.joined(separator: " | ")
+                guard options.continueOnError else {
+                    throw RolloutError(step: step, "preflight failed on \(failing.keys.sorted().joined(separator: ", ")) — \(list); "
+                        + "nothing was changed in Kubernetes; fix the node (or use --continue-on-error to go on without it)")
+                }
+                for (node, reasons) in failing { run.skippedNodes[node] = reasons.joined(separator: "; ") }
+                inventory.nodes.removeAll { failing[$0.name] != nil }
+                reporter(.warning("going on without \(failing.keys.sorted().joined(separator: ", ")) (--continue-on-error): \(list)"))
+            }
+        }
         run.inventory = inventory
 
-        // Storage.
+        // Storage, and the tenant's NodePorts free.
         let storage = try await checkStorage()
         progress(step, storage)
+        let topology = self.topology
+        let nodePorts = try await blocking { ClusterPreflight(client: client, topology: topology).nodePorts() }
+        guard nodePorts.status != .fail else {
+            throw RolloutError(step: step, "\(nodePorts.detail); nothing was changed in Kubernetes")
+        }
+        progress(step, nodePorts.detail)
         let healthy = inventory.nodes.count
         return (.done, "Kubernetes \(version.gitVersion); kube-dns \(run.kubeDNS ?? "?"); \(healthy) agent(s) healthy"
-            + (down.isEmpty ? "" : ", \(down.count) left out") + "; \(storage)")
+            + (down.isEmpty ? "" : ", \(down.count) left out") + (nodeWarnings > 0 ? " (\(nodeWarnings) warning(s))" : "")
+            + "; storage: \(storage); \(nodePorts.detail)")
     }
 
     /// Each node's agent health; returns the nodes that are down or failing, with why.
@@ -292,33 +325,14 @@ public final class NetworkRollout: Sendable {
         return down
     }
 
-    /// The StorageClass the claims use exists (the named one, or a default), or NFS is set.
+    /// The StorageClass the claims use exists (the named one, or a default), or the NFS server answers.
     private func checkStorage() async throws -> String {
-        let client = self.client
-        switch topology.storage {
-        case .nfs(let server, let path, _):
-            return "storage: NFS \(server):\(path)"
-        case .storageClass(let name?, _):
-            let ref = ObjectRef(apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: name)
-            guard try await blocking({ try client.getIfPresent(ref) }) != nil else {
-                throw RolloutError(step: .preflight, "StorageClass \(name) (Storage.StorageClass in the topology) does not exist; "
-                    + "create it, name another one (kubectl get storageclass), or set Storage.NFS")
-            }
-            return "storage: StorageClass \(name)"
-        case .storageClass(nil, _):
-            let classes = try await blocking {
-                try client.list(apiVersion: "storage.k8s.io/v1", kind: "StorageClass")
-            }
-            let key = "storageclass.kubernetes.io/is-default-class"
-            let defaults = classes.filter { $0.annotations[key] == "true" || $0.annotations["storageclass.beta.kubernetes.io/is-default-class"] == "true" }
-            guard let chosen = defaults.first else {
-                let names = classes.map(\.name).sorted()
-                throw RolloutError(step: .preflight, "the cluster has no default StorageClass (annotation \(key)=true)"
-                    + (names.isEmpty ? " and no StorageClass at all" : "; it has \(names.joined(separator: ", "))")
-                    + "; name one in the topology (Storage.StorageClass), mark one as default, or set Storage.NFS")
-            }
-            return "storage: default StorageClass \(chosen.name)"
-        }
+        var check = ClusterPreflight(client: client, topology: topology)
+        check.nfsPort = options.nfsPort
+        let preflight = check
+        let result = try await blocking { preflight.storage() }
+        guard result.status != .fail else { throw RolloutError(step: .preflight, result.detail) }
+        return result.detail
     }
 
     // MARK: 2. Crypto
@@ -537,8 +551,10 @@ public final class NetworkRollout: Sendable {
             run.report.objects = plan
             let create = plan.filter { $0.action == .create }.count
             let update = plan.filter { $0.action == .update || $0.action == .recreate }.count
+            let restarts = all.filter { Self.cryptoChanged($0, stored: stored) }.map(\.ref.description)
             return (create + update > 0 ? .planned : .unchanged,
-                    "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects")
+                    "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects"
+                        + (restarts.isEmpty ? "" : "; would restart one at a time: \(restarts.joined(separator: ", "))"))
         }
         if run.reused {
             return (.unchanged, "unchanged \(run.report.objects.count) of \(run.report.objects.count) objects (as the last complete run left them)")
@@ -547,7 +563,17 @@ public final class NetworkRollout: Sendable {
         let create = changes.filter { $0.action == .create }.count
         let update = changes.filter { $0.action == .update || $0.action == .recreate }.count
         return (create + update > 0 ? .done : .unchanged,
-                "created \(create), updated \(update), unchanged \(changes.count - create - update) of \(changes.count) objects")
+                "created \(create), updated \(update), unchanged \(changes.count - create - update) of \(changes.count) objects"
+                    + (run.report.restarted.isEmpty ? "" : "; restarted one at a time: \(run.report.restarted.joined(separator: ", "))"))
+    }
+
+    /// A running Deployment whose mounted crypto material (its pod template's digest annotation) changed: applying it
+    /// restarts its pod, so such Deployments are applied one at a time.
+    static func cryptoChanged(_ object: KubeObject, stored: [ObjectRef: KubeObject]) -> Bool {
+        guard object.kind == "Deployment", let existing = stored[ObjectSync.key(object.ref)] else { return false }
+        let key = NetworkMaterial.cryptoDigestAnnotation
+        let wanted = object["spec", "template", "metadata", "annotations", key]?.stringValue
+        return wanted != nil && wanted != existing["spec", "template", "metadata", "annotations", key]?.stringValue
     }
 
     /// Applies one phase's objects, recording each change in the report.
@@ -563,10 +589,15 @@ public final class NetworkRollout: Sendable {
         }
         let timeout = options.timeout
         let reporter = self.reporter
+        // Running Deployments whose crypto material changed go last, one at a time, each waited for: never two
+        // pods restarting at once (so never two orderers of a channel).
+        let restarts = objects.filter { Self.cryptoChanged($0, stored: stored) }
+        let restartKeys = Set(restarts.map { ObjectSync.key($0.ref) })
+        let first = objects.filter { !restartKeys.contains(ObjectSync.key($0.ref)) }
         do {
-            let changes = try await blocking {
+            var changes = try await blocking {
                 do {
-                    return try sync.apply(objects, stored: stored, jobTimeout: timeout) { done, total in
+                    return try sync.apply(first, stored: stored, jobTimeout: timeout) { done, total in
                         reporter(.progress(step, message: "applied \(done)/\(total) objects", done: done, total: total))
                     }
                 } catch {
@@ -574,6 +605,28 @@ public final class NetworkRollout: Sendable {
                 }
             }
             run.report.objects += changes
+            for (index, deployment) in restarts.enumerated() {
+                progress(step, "restarting \(deployment.ref) (\(index + 1)/\(restarts.count), one at a time): its crypto material changed")
+                let one = try await blocking {
+                    do {
+                        return try sync.apply([deployment], stored: stored, jobTimeout: timeout) { _, _ in }
+                    } catch {
+                        throw error
+                    }
+                }
+                run.report.objects += one
+                changes += one
+                do {
+                    _ = try await waitAvailable([deployment.ref], step: step, noun: "Deployments", rule: WorkloadReadiness.deployment)
+                } catch let error as RolloutError {
+                    let left = restarts[(index + 1)...].map(\.ref.description)
+                    throw RolloutError(step: step, "\(error.message); restarted so far: "
+                        + "\((run.report.restarted + [deployment.ref.description]).joined(separator: ", "))"
+                        + (left.isEmpty ? "" : "; not restarted yet: \(left.joined(separator: ", ")) (a new run restarts them)"))
+                }
+                run.report.restarted.append(deployment.ref.description)
+                progress(step, "restarted \(deployment.ref) (\(index + 1)/\(restarts.count)): available again")
+            }
             return changes
         } catch let failure as ObjectSync.Failure {
             run.report.objects += failure.changes

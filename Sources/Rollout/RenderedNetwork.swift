@@ -70,6 +70,9 @@ public enum NetworkMaterial {
         return out.sorted()
     }
 
+    /// The pod-template annotation with the digest of what a Deployment mounts (see `ManifestRenderer`).
+    public static let cryptoDigestAnnotation = ManifestRenderer.cryptoDigestAnnotation
+
     /// The label that marks what a tenant owns, and its selector.
     public static let tenantLabel = BoKLabels.tenant
     public static func tenantSelector(_ tenant: String) -> String { BoKLabels.tenantSelector(tenant) }

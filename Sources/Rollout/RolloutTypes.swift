@@ -139,6 +139,8 @@ public struct RolloutReport: Sendable, Codable, Equatable {
     public var endpoints: [Endpoint]
     public var explorerURL: String?
     public var cryptoDirectory: String
+    /// Deployments restarted one at a time because the crypto material they mount changed (`Deployment ns/name`).
+    public var restarted: [String]
     public var error: String?
     public var seconds: Double
     /// True when the crypto step ran the MSP generator (false: the inputs were unchanged since the last run).
@@ -160,6 +162,7 @@ public struct RolloutReport: Sendable, Codable, Equatable {
         self.endpoints = []
         self.explorerURL = nil
         self.cryptoDirectory = cryptoDirectory
+        self.restarted = []
         self.error = nil
         self.seconds = 0
     }
