@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C shims: the Swift side never sees variadic or macro C APIs.
@@ -53,17 +54,22 @@ let package = Package(
         .target(name: "BoKSystem"),
         // Bounds for untrusted YAML: size and alias-expanded node count (no alias bombs).
         .target(name: "BoKYAML", dependencies: [yams]),
-        // One HTTP client over libcurl: Docker Engine API (unix socket) and Kubernetes API (HTTPS).
+        // The coordinator's HTTP client over libcurl: the Kubernetes API (HTTPS, client certificates, proxies).
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
         .target(name: "DockerConfig"),
-        // Docker Engine API, restart strategies, verification of the running dockerd.
-        .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", logging]),
+        // Docker Engine API (HTTP/1.1 on NIO over the unix socket), restart strategies, verification of the running dockerd.
+        .target(name: "DockerEngine",
+                dependencies: ["DockerConfig", "JSONScanning", logging,
+                               .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
         .target(name: "DNSQuery", dependencies: ["DockerConfig"]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
+                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams,
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,12 +48,13 @@ public final class AgentRuntime: Sendable {
         // further thread costs memory on nodes with many cores (the default group has one per core).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group,
-                                 limits: config.limits, revoked: { trust?.revokedSerials ?? [] })
+                                 limits: config.limits, revoked: { trust?.revokedSerials ?? [] },
+                                 drainTimeout: config.restartTimeout * 2 + 20)
         trust?.onNewContext { server.replaceTLSContext($0) }
         trust?.onRevoked { server.closeConnections(withSerials: $0) }
         let address: SocketAddress
         do {
-            address = try await server.start(host: config.listenHost, port: config.listenPort)
+            address = try await server.bind(host: config.listenHost, port: config.listenPort)
         } catch {
             try? await group.shutdownGracefully()
             throw AgentConfigError(source: "listen", key: "listen", reason: "cannot listen on \(config.listenHost):\(config.listenPort): \(error)")
@@ -61,15 +63,28 @@ public final class AgentRuntime: Sendable {
         logger.info("ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms")
         SystemdNotify.send("READY=1\nSTATUS=listening on \(address)")
 
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { sig in
-            self.logger.info("received signal \(sig), stopping")
-            SystemdNotify.send("STOPPING=1")
-            Task { await server.stop() }
+        // SIGTERM/SIGINT: graceful shutdown (swift-service-lifecycle): the server drains (an apply in
+        // flight finishes or rolls back, new connections are refused), then the process exits.
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            logger.error("the agent's server failed: \(error)")
         }
-        await server.waitUntilClosed()
-        signals.cancel()
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+}
+
+/// Says (log + sd_notify `STOPPING=1`) that a graceful stop began.
+struct StopNotice: Service {
+    let logger: Logger
+    func run() async throws {
+        do { try await gracefulShutdown() } catch { return }
+        logger.info("stopping: draining (new connections refused, requests in flight finish)")
+        SystemdNotify.send("STOPPING=1\nSTATUS=stopping: finishing requests in flight")
     }
 }
 
@@ -120,19 +135,4 @@ enum FileLimits {
             logger.warning("open files limit is \(target), below the \(wanted) that maxConnections needs; raise LimitNOFILE= in the unit")
         }
     }
-}
-
-/// Delivers signals on a dispatch queue instead of an async-signal handler.
-final class SignalWatcher: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        for sig in signals {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { handler(sig) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-    func cancel() { sources.forEach { $0.cancel() } }
 }

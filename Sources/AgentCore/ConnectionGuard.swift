@@ -70,6 +70,12 @@ public final class ConnectionRegistry: Sendable {
         _ = state.withLockedValue { $0.entries.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
+    /// Closes every open connection (the end of a graceful stop).
+    func closeAll() {
+        let all = state.withLockedValue { s in s.entries.values.map(\.channel) }
+        for channel in all { channel.close(promise: nil) }
+    }
+
     /// Closes connections authenticated with one of `serials`; returns how many.
     func closeConnections(withSerials serials: Set<String>) -> Int {
         let victims = state.withLockedValue { s in s.entries.values.filter { $0.serial.map(serials.contains) == true }.map(\.channel) }
