@@ -83,11 +83,12 @@ public final class ChaincodeEventHub: Sendable {
     }
 
     private func connect() {
-        let (generation, since) = state.withLockedValue { s -> (UInt64, Int64) in
+        let (generation, since, opened, watchers) = state.withLockedValue { s -> (UInt64, Int64, Int, Int) in
             s.generation += 1
             s.streamsOpened += 1
-            return (s.generation, s.lastTimeNano)
+            return (s.generation, s.lastTimeNano, s.streamsOpened, s.watchers.count)
         }
+        logger.info("chaincode watch: opening Docker's event stream on \(docker.socketPath) (stream #\(opened), \(watchers) watcher(s))")
         let handle = docker.events(
             filters: ["type": ["container"], "event": Self.actions],
             since: since > 0 ? Int(since / 1_000_000_000) : nil,
