@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "DNSQuery", dependencies: ["DockerConfig"]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams,
+                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
