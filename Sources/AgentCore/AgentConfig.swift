@@ -1,6 +1,13 @@
 import DockerConfig
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A configuration error: names the file (or flag), the key and what is expected.
 public struct AgentConfigError: Error, CustomStringConvertible, Sendable {

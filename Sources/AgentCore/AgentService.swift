@@ -1,8 +1,16 @@
 import AgentProtocol
 import DNSQuery
 import DockerConfig
+import Dispatch
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// The agent's methods (DESIGN.md §4), dispatched from the wire. Blocking work (Docker API,
@@ -52,7 +60,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         do {
             let result = try await dispatch(request, connection: connection)
             if AgentMethod(rawValue: request.method).map({ [.dnsApply, .dockerRestart].contains($0) }) == true {
-                logger.info("\(request.method) from \(connection.peer) done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s")
+                logger.info("\(request.method) from \(connection.peer) done in \(Decimals.fixed(Date().timeIntervalSince(started), 2))s")
             }
             return RPCResponse(id: request.id, result: result)
         } catch {
@@ -167,7 +175,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
                            version: BoKVersion.string, node: config.nodeName, capabilities: Self.capabilities,
                            dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail,
                            certSerial: trust?.ownCertificate?.serial,
-                           certNotAfter: trust?.ownCertificate.map { ISO8601DateFormatter().string(from: $0.notAfter) },
+                           certNotAfter: trust?.ownCertificate.map { RFC3339.string($0.notAfter) },
                            revocationNumber: trust?.revocationNumber)
     }
 

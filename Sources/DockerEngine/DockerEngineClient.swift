@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A Docker Engine API failure: names the socket, the call and what to do next.
 public struct DockerEngineError: Error, CustomStringConvertible, Sendable {
