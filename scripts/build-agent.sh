@@ -7,7 +7,7 @@
 # `coordinator agents install` checks on the node that each of them is there before it swaps the
 # binary in.
 #
-# Linked with lld: no exported dynamic symbols (--no-export-dynamic: a stripped static executable
+# Optimised for size (-Osize: the agent is never CPU-bound; smaller code is less memory). Linked with lld: no exported dynamic symbols (--no-export-dynamic: a stripped static executable
 # needs none) and packed relative relocations (-z pack-relative-relocs, glibc ≥ 2.36): the loader
 # no longer reads 2.7 MB of relocations at every start, and they no longer sit in the idle agent's
 # memory (BENCHMARKS.md, "Agent idle").
@@ -27,7 +27,7 @@ scratch="$root/.build-agent"
 started=$(date +%s)
 # -Xlinker -s: the linker drops the symbol tables (the binary is stripped as it is linked).
 flags=(-c release --product agent --static-swift-stdlib --scratch-path "$scratch"
-       -Xswiftc -use-ld=lld -Xlinker -s -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs)
+       -Xswiftc -Osize -Xswiftc -use-ld=lld -Xlinker -s -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs)
 echo "build-agent: swift build ${flags[*]}" >&2
 swift build "${flags[@]}" >&2
 bin=$(swift build "${flags[@]}" --show-bin-path)/agent

@@ -70,7 +70,8 @@ public final class AgentRuntime: Sendable {
         // SIGTERM/SIGINT: graceful shutdown (swift-service-lifecycle): the server drains (an apply in
         // flight finishes or rolls back, new connections are refused), then the process exits.
         let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore)],
+            services: [.init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore),
+                       .init(service: StartupPageRelease(logger: logger), successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await services.run()
