@@ -142,26 +142,34 @@ enum FlatYAML {
         guard let first = s.first else { return nil }
         if first == "\"" {
             guard s.count >= 2, s.last == "\"" else { throw Failure(line: line, reason: "an unterminated \"string\"") }
+            // JSON's escapes (what `coordinator agents install` writes) are YAML's too.
             var out = ""
-            var escaped = false
-            for c in s.dropFirst().dropLast() {
-                if escaped {
-                    switch c {
-                    case "n": out.append("\n")
-                    case "t": out.append("\t")
-                    case "\"", "\\", "/": out.append(c)
-                    default: throw Failure(line: line, reason: "the escape \\\(c) is not supported in agent.yaml")
+            var chars = Array(s.unicodeScalars.dropFirst().dropLast())[...]
+            while let c = chars.popFirst() {
+                if c == "\"" { throw Failure(line: line, reason: "text after a closing quote") }
+                guard c == "\\" else {
+                    out.unicodeScalars.append(c)
+                    continue
+                }
+                guard let e = chars.popFirst() else { throw Failure(line: line, reason: "an unterminated \"string\"") }
+                switch e {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "r": out.append("\r")
+                case "b": out.append("\u{8}")
+                case "f": out.append("\u{c}")
+                case "0": out.append("\0")
+                case "\"", "\\", "/", " ": out.unicodeScalars.append(e)
+                case "u":
+                    let hex = String(String.UnicodeScalarView(chars.prefix(4)))
+                    guard hex.count == 4, let v = UInt32(hex, radix: 16), let u = Unicode.Scalar(v) else {
+                        throw Failure(line: line, reason: "\\u needs four hex digits of a Unicode scalar")
                     }
-                    escaped = false
-                } else if c == "\\" {
-                    escaped = true
-                } else if c == "\"" {
-                    throw Failure(line: line, reason: "text after a closing quote")
-                } else {
-                    out.append(c)
+                    chars = chars.dropFirst(4)
+                    out.unicodeScalars.append(u)
+                default: throw Failure(line: line, reason: "the escape \\\(e) is not supported in agent.yaml")
                 }
             }
-            if escaped { throw Failure(line: line, reason: "an unterminated \"string\"") }
             return out
         }
         if first == "'" {
