@@ -67,11 +67,14 @@ public final class AgentRuntime: Sendable {
         logger.info("ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms")
         SystemdNotify.send("READY=1\nSTATUS=listening on \(address)")
 
+        let (idle, idleContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        server.onIdle { idleContinuation.yield() }
         // SIGTERM/SIGINT: graceful shutdown (swift-service-lifecycle): the server drains (an apply in
         // flight finishes or rolls back, new connections are refused), then the process exits.
         let services = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore),
-                       .init(service: StartupPageRelease(logger: logger), successTerminationBehavior: .ignore)],
+                       .init(service: StartupPageRelease(logger: logger, busy: { server.registry.count > 0 }, idle: idle),
+                             successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await services.run()

@@ -106,6 +106,10 @@ public final class AgentServer: Service, Sendable {
     /// Closes open connections authenticated with a now revoked certificate.
     public func closeConnections(withSerials serials: Set<String>) -> Int { registry.closeConnections(withSerials: serials) }
 
+    /// Called when the last open connection has closed (the agent is idle again).
+    private let idleHook = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    public func onIdle(_ hook: @escaping @Sendable () -> Void) { idleHook.withLockedValue { $0 = hook } }
+
     /// True once a graceful shutdown began.
     public var isDraining: Bool { state.withLockedValue { $0.draining } }
 
@@ -277,6 +281,7 @@ public final class AgentServer: Service, Sendable {
         } catch {
             logger.debug("connection from \(peer) failed: \(error)")
         }
+        if registry.count == 0 { idleHook.withLockedValue { $0 }?() }
     }
 
     /// Handles one line and writes its answer; then, for `chaincode.watch`, runs the watch.
