@@ -73,11 +73,14 @@ struct StartupPageRelease: Service {
     func run() async throws {
         guard ProcessInfo.processInfo.environment["BOK_AGENT_KEEP_STARTUP_PAGES"] != "1" else { return }
         do { try await Task.sleep(for: delay) } catch { return }
-        logger.debug("released \(StartupPages.release()) KiB of start-up pages of the executable (they stay in the page cache)")
+        // Not inside the log call: its message is not evaluated below the log level.
+        let kib = StartupPages.release()
+        logger.debug("released \(kib) KiB of start-up pages of the executable (they stay in the page cache)")
         for await _ in idle.cancelOnGracefulShutdown() {
             do { try await Task.sleep(for: delay) } catch { return }
             guard !busy() else { continue }
-            logger.trace("idle again: released \(StartupPages.release()) KiB of the executable's pages")
+            let again = StartupPages.release()
+            logger.trace("idle again: released \(again) KiB of the executable's pages")
         }
     }
 }
