@@ -1,16 +1,17 @@
 import AgentProtocol
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Start-up and shutdown of the agent: recover, listen, say `ready` (log + sd_notify), stop on SIGTERM/SIGINT.
@@ -41,19 +42,23 @@ public final class AgentRuntime: Sendable {
                 logger.warning("this agent's certificate \(own.serial) expires \(own.notAfter): renew it with `coordinator certs rotate`")
             }
         } else {
-            logger.warning("INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests.")
+            logger.warning(
+                "INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests."
+            )
         }
         let trust = loadedTrust
         let service = AgentService(config: config, logger: logger, trust: trust)
         // Recovery of an interrupted apply can take a Docker restart: tell systemd it needs longer than TimeoutStartSec.
-        SystemdNotify.send("EXTEND_TIMEOUT_USEC=\(UInt64((config.restartTimeout * 2 + 30) * 1_000_000))\nSTATUS=recovering an interrupted apply, if any")
+        SystemdNotify.send(
+            "EXTEND_TIMEOUT_USEC=\(UInt64((config.restartTimeout * 2 + 30) * 1_000_000))\nSTATUS=recovering an interrupted apply, if any")
         if let note = service.recover() { logger.warning("\(note)") }
         // One event loop thread: the agent serves a handful of coordinator connections, and every
         // further thread costs memory on nodes with many cores (the default group has one per core).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group,
-                                 limits: config.limits, revoked: { trust?.revokedSerials ?? [] },
-                                 drainTimeout: config.restartTimeout * 2 + 20)
+        let server = AgentServer(
+            handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group,
+            limits: config.limits, revoked: { trust?.revokedSerials ?? [] },
+            drainTimeout: config.restartTimeout * 2 + 20)
         trust?.onNewContext { server.replaceTLSContext($0) }
         trust?.onRevoked { server.closeConnections(withSerials: $0) }
         let address: SocketAddress
@@ -64,18 +69,24 @@ public final class AgentRuntime: Sendable {
             throw AgentConfigError(source: "listen", key: "listen", reason: "cannot listen on \(config.listenHost):\(config.listenPort): \(error)")
         }
         let ms = Int(Date().timeIntervalSince(started) * 1000)
-        logger.info("ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms")
+        logger.info(
+            "ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms"
+        )
         SystemdNotify.send("READY=1\nSTATUS=listening on \(address)")
 
         let (idle, idleContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         server.onIdle { idleContinuation.yield() }
         // SIGTERM/SIGINT: graceful shutdown (swift-service-lifecycle): the server drains (an apply in
         // flight finishes or rolls back, new connections are refused), then the process exits.
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore),
-                       .init(service: StartupPageRelease(logger: logger, busy: { server.registry.count > 0 }, idle: idle),
-                             successTerminationBehavior: .ignore)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore),
+                    .init(
+                        service: StartupPageRelease(logger: logger, busy: { server.registry.count > 0 }, idle: idle),
+                        successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await services.run()
         } catch {

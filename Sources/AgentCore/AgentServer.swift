@@ -1,12 +1,4 @@
 import AgentProtocol
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -14,6 +6,15 @@ import NIOExtras
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Something that answers requests; the agent's methods implement it.
 public protocol RPCHandling: Sendable {
@@ -82,9 +83,11 @@ public final class AgentServer: Service, Sendable {
 
     /// - Parameter revoked: the serials to refuse (the CA-signed revocation list the agent enforces).
     /// - Parameter drainTimeout: at most this many seconds between graceful shutdown and closing the connections.
-    public init(handler: RPCHandling, tls: NIOSSLContext?, idleTimeout: Double, logger: Logger,
-                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, limits: ConnectionLimits = ConnectionLimits(),
-                revoked: @escaping @Sendable () -> Set<String> = { [] }, drainTimeout: Double = 75) {
+    public init(
+        handler: RPCHandling, tls: NIOSSLContext?, idleTimeout: Double, logger: Logger,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, limits: ConnectionLimits = ConnectionLimits(),
+        revoked: @escaping @Sendable () -> Set<String> = { [] }, drainTimeout: Double = 75
+    ) {
         self.handler = handler
         self.tlsBox = NIOLockedValueBox(tls)
         self.logger = logger
@@ -113,7 +116,7 @@ public final class AgentServer: Service, Sendable {
     /// True once a graceful shutdown began.
     public var isDraining: Bool { state.withLockedValue { $0.draining } }
 
-/// Builds the mutual-TLS server context: the client must present a certificate from `caFile`
+    /// Builds the mutual-TLS server context: the client must present a certificate from `caFile`
     /// (the coordinator role is checked after the handshake by ``CoordinatorGate``).
     public static func tlsContext(certFile: String, keyFile: String, caFile: String) throws -> NIOSSLContext {
         var config = TLSConfiguration.makeServerConfiguration(
@@ -193,10 +196,13 @@ public final class AgentServer: Service, Sendable {
         while state.withLockedValue({ $0.inFlight }) > 0 {
             if !reported {
                 reported = true
-                logger.info("stopping: waiting for \(state.withLockedValue { $0.inFlight }) request(s) in flight to finish (an apply finishes or rolls back)")
+                logger.info(
+                    "stopping: waiting for \(state.withLockedValue { $0.inFlight }) request(s) in flight to finish (an apply finishes or rolls back)")
             }
             if ContinuousClock.now - started > .seconds(drainTimeout) {
-                logger.warning("stopping: requests still in flight after \(drainTimeout) s; closing their connections (an interrupted apply is rolled back by the journal at the next start)")
+                logger.warning(
+                    "stopping: requests still in flight after \(drainTimeout) s; closing their connections (an interrupted apply is rolled back by the journal at the next start)"
+                )
                 break
             }
             try? await Task.sleep(nanoseconds: 20_000_000)
@@ -230,8 +236,9 @@ public final class AgentServer: Service, Sendable {
         let (admitted, evicted) = registry.admit(channel, authenticated: tls == nil)
         evicted?.close(promise: nil)
         guard admitted else {
-            refusals.refused(address: peer, subject: "-", serial: "-",
-                             reason: "all \(limits.maxConnections) connections (maxConnections) are held by authenticated coordinators")
+            refusals.refused(
+                address: peer, subject: "-", serial: "-",
+                reason: "all \(limits.maxConnections) connections (maxConnections) are held by authenticated coordinators")
             channel.close(promise: nil)
             return nil
         }
@@ -239,14 +246,17 @@ public final class AgentServer: Service, Sendable {
         try ops.addHandler(RegistryRelease(registry: registry))
         if let tls {
             try ops.addHandler(NIOSSLServerHandler(context: tls))
-            try ops.addHandler(CoordinatorGate(peer: peer, timeout: .milliseconds(Int64(limits.handshakeTimeout * 1000)), registry: registry,
-                                               revoked: revoked, refusals: refusals, logger: logger))
+            try ops.addHandler(
+                CoordinatorGate(
+                    peer: peer, timeout: .milliseconds(Int64(limits.handshakeTimeout * 1000)), registry: registry,
+                    revoked: revoked, refusals: refusals, logger: logger))
         }
         try ops.addHandler(IdleStateHandler(readTimeout: idleTimeout))
         try ops.addHandler(ByteToMessageHandler(JSONLineFrameDecoder()))
         try ops.addHandler(ConnectionEdge(peer: peer, logger: logger))
-        return try Connection(wrappingChannelSynchronously: channel,
-                              configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2)))
+        return try Connection(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2)))
     }
 
     /// Serves one connection: reads lines, runs each request as a child task (at most `maxInFlight`),
@@ -285,8 +295,10 @@ public final class AgentServer: Service, Sendable {
     }
 
     /// Handles one line and writes its answer; then, for `chaincode.watch`, runs the watch.
-    private func answer(_ bytes: [UInt8], peer: String, key: ObjectIdentifier, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-                        open: NIOLockedValueBox<Bool>, slots: AsyncSlots) async {
+    private func answer(
+        _ bytes: [UInt8], peer: String, key: ObjectIdentifier, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        open: NIOLockedValueBox<Bool>, slots: AsyncSlots
+    ) async {
         let draining = state.withLockedValue { s -> Bool in
             if !s.draining { s.inFlight += 1 }
             return s.draining
@@ -301,8 +313,14 @@ public final class AgentServer: Service, Sendable {
                 // The agent sends no requests, so a response is unexpected: ignore it, as JSON-RPC allows.
                 response = nil
             case .request(let request) where draining:
-                response = request.isNotification ? nil : RPCResponse(id: request.id, error: RPCError(.limitReached,
-                    "the agent on this node is stopping (systemctl stop or restart); retry once it is back"))
+                response =
+                    request.isNotification
+                    ? nil
+                    : RPCResponse(
+                        id: request.id,
+                        error: RPCError(
+                            .limitReached,
+                            "the agent on this node is stopping (systemctl stop or restart); retry once it is back"))
                 requestFinished(method: request.method, result: "stopping")
             case .request(let request):
                 let box = NIOLockedValueBox<(@Sendable () async -> Void)?>(nil)

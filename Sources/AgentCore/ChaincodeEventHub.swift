@@ -1,16 +1,17 @@
 import AgentProtocol
 import DockerConfig
 import DockerEngine
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOConcurrencyHelpers
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `chaincode.watch` from Docker's `GET /events`: one Docker stream per agent however many watchers.
 ///
@@ -60,8 +61,9 @@ public final class ChaincodeEventHub: Sendable {
 
     /// A new watcher: its events, until `cancel` (or the stream's consumer going away).
     public func subscribe(peer: String) -> (events: AsyncStream<ChaincodeEvent>, cancel: @Sendable () -> Void) {
-        let (events, continuation) = AsyncStream.makeStream(of: ChaincodeEvent.self,
-                                                            bufferingPolicy: .bufferingOldest(Self.perWatcherBuffer))
+        let (events, continuation) = AsyncStream.makeStream(
+            of: ChaincodeEvent.self,
+            bufferingPolicy: .bufferingOldest(Self.perWatcherBuffer))
         let (id, open) = state.withLockedValue { s -> (UInt64, Bool) in
             s.nextID += 1
             s.watchers[s.nextID] = Watcher(continuation: continuation, peer: peer)
@@ -181,8 +183,9 @@ public final class ChaincodeEventHub: Sendable {
             id: String(event.id.prefix(12)), name: event.name, peer: name.peer, chaincode: name.chaincode, version: name.version,
             state: state, exitCode: event.action == "die" ? event.exitCode : nil, image: event.image, createdAt: time,
             nameservers: [])
-        return ChaincodeEvent(action: event.action, container: info, time: time,
-                              exitCode: event.action == "die" ? event.exitCode : nil)
+        return ChaincodeEvent(
+            action: event.action, container: info, time: time,
+            exitCode: event.action == "die" ? event.exitCode : nil)
     }
 
     /// `2026-12-07T17:31:10Z` from Unix seconds (civil-from-days; no calendar or locale machinery).

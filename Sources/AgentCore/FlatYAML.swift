@@ -192,7 +192,8 @@ enum FlatYAML {
             return out
         }
         if "&*!|>%@`{".contains(first) {
-            throw Failure(line: line, reason: "anchors, aliases, tags, block scalars and mappings are not part of agent.yaml (write the value plainly)")
+            throw Failure(
+                line: line, reason: "anchors, aliases, tags, block scalars and mappings are not part of agent.yaml (write the value plainly)")
         }
         switch s {
         case "null", "Null", "NULL", "~": return nil

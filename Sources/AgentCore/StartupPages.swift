@@ -1,13 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Once the agent is ready and settled, it unmaps the pages of its own executable that only
 /// start-up needed (argument parsing, TLS and certificate set-up, the loader's work): `madvise
@@ -38,7 +39,8 @@ enum StartupPages {
             if let dash = line.firstIndex(of: "-"), line.first?.isHexDigit == true, line[..<dash].allSatisfy(\.isHexDigit) {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.count >= 6, let start = UInt(line[..<dash], radix: 16),
-                      let end = UInt(fields[0][fields[0].index(after: fields[0].firstIndex(of: "-")!)...], radix: 16) else { continue }
+                    let end = UInt(fields[0][fields[0].index(after: fields[0].firstIndex(of: "-")!)...], radix: 16)
+                else { continue }
                 let perms = fields[1]
                 let path = fields[5...].joined(separator: " ")
                 mappings.append(Mapping(start: start, end: end, readOnly: !perms.contains("w"), path: path))

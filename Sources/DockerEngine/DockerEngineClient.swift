@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Docker Engine API failure: names the socket, the call and what to do next.
@@ -104,10 +104,11 @@ public final class DockerEngineClient: Sendable {
 
     public func info() throws(DockerEngineError) -> DockerInfo {
         let o = try json("GET", "/info")
-        return DockerInfo(serverVersion: o["ServerVersion"]?.string ?? "unknown",
-                          dockerRootDir: o["DockerRootDir"]?.string ?? "/var/lib/docker",
-                          liveRestoreEnabled: o["LiveRestoreEnabled"]?.bool ?? false,
-                          driver: o["Driver"]?.string ?? "unknown")
+        return DockerInfo(
+            serverVersion: o["ServerVersion"]?.string ?? "unknown",
+            dockerRootDir: o["DockerRootDir"]?.string ?? "/var/lib/docker",
+            liveRestoreEnabled: o["LiveRestoreEnabled"]?.bool ?? false,
+            driver: o["Driver"]?.string ?? "unknown")
     }
 
     /// All containers, running or not.
@@ -116,16 +117,19 @@ public final class DockerEngineClient: Sendable {
         return list.map { c in
             let first = c["Names"]?.strings.first ?? ""
             let name = first.hasPrefix("/") ? String(first.dropFirst()) : first
-            return DockerContainer(id: c["Id"]?.string ?? "", name: name, image: c["Image"]?.string ?? "",
-                                   state: c["State"]?.string ?? "unknown", status: c["Status"]?.string ?? "",
-                                   created: Date(timeIntervalSince1970: c["Created"]?.double ?? 0),
-                                   labels: c["Labels"]?.stringMap ?? [:])
+            return DockerContainer(
+                id: c["Id"]?.string ?? "", name: name, image: c["Image"]?.string ?? "",
+                state: c["State"]?.string ?? "unknown", status: c["Status"]?.string ?? "",
+                created: Date(timeIntervalSince1970: c["Created"]?.double ?? 0),
+                labels: c["Labels"]?.stringMap ?? [:])
         }
     }
 
     public func inspect(_ id: String) throws(DockerEngineError) -> DockerContainerDetails {
         let o = try json("GET", "/containers/\(dockerPercentEncode(id))/json")
-        let state = o["State"], config = o["Config"], host = o["HostConfig"]
+        let state = o["State"]
+        let config = o["Config"]
+        let host = o["HostConfig"]
         var name = o["Name"]?.string ?? ""
         if name.hasPrefix("/") { name.removeFirst() }
         return DockerContainerDetails(
@@ -146,17 +150,23 @@ public final class DockerEngineClient: Sendable {
     /// `GET /events` as a stream: `onEvent` gets each event as Docker sends it, `onEnd` once when
     /// the stream ends (an error when Docker went away or refused; nil when cancelled).
     /// `filters` is Docker's filter map, e.g. `["type": ["container"], "event": ["start", "die"]]`.
-    public func events(filters: [String: [String]], since: Int? = nil,
-                       onEvent: @escaping @Sendable (DockerEvent) -> Void,
-                       onEnd: @escaping @Sendable (DockerEngineError?) -> Void) -> DockerStreamHandle {
-        let filterJSON = "{" + filters.keys.sorted().map { key in
-            DockerJSON.quote(key) + ":[" + filters[key]!.map(DockerJSON.quote).joined(separator: ",") + "]"
-        }.joined(separator: ",") + "}"
+    public func events(
+        filters: [String: [String]], since: Int? = nil,
+        onEvent: @escaping @Sendable (DockerEvent) -> Void,
+        onEnd: @escaping @Sendable (DockerEngineError?) -> Void
+    ) -> DockerStreamHandle {
+        let filterJSON =
+            "{"
+            + filters.keys.sorted().map { key in
+                DockerJSON.quote(key) + ":[" + filters[key]!.map(DockerJSON.quote).joined(separator: ",") + "]"
+            }.joined(separator: ",") + "}"
         var path = "/events?filters=" + dockerPercentEncode(filterJSON)
         if let since { path += "&since=\(since)" }
-        return transport.stream(path, connectTimeout: min(2, timeout), onLine: { line in
-            if let json = try? DockerJSON.parse(line), let event = DockerEvent(json) { onEvent(event) }
-        }, onEnd: onEnd)
+        return transport.stream(
+            path, connectTimeout: min(2, timeout),
+            onLine: { line in
+                if let json = try? DockerJSON.parse(line), let event = DockerEvent(json) { onEvent(event) }
+            }, onEnd: onEnd)
     }
 }
 
@@ -178,8 +188,10 @@ public struct DockerEvent: Sendable, Equatable {
     /// Every attribute Docker sent (container labels are among them).
     public var attributes: [String: String]
 
-    public init(type: String, action: String, id: String, name: String, image: String, exitCode: Int?, timeNano: Int64,
-                attributes: [String: String]) {
+    public init(
+        type: String, action: String, id: String, name: String, image: String, exitCode: Int?, timeNano: Int64,
+        attributes: [String: String]
+    ) {
         self.type = type
         self.action = action
         self.id = id
@@ -194,8 +206,9 @@ public struct DockerEvent: Sendable, Equatable {
         guard let action = o["Action"]?.string ?? o["status"]?.string else { return nil }
         let attributes = o["Actor"]?["Attributes"]?.stringMap ?? [:]
         let time = o["timeNano"]?.double.map { Int64($0) } ?? Int64(o["time"]?.double ?? 0) * 1_000_000_000
-        self.init(type: o["Type"]?.string ?? "", action: action, id: o["Actor"]?["ID"]?.string ?? o["id"]?.string ?? "",
-                  name: attributes["name"] ?? "", image: attributes["image"] ?? o["from"]?.string ?? "",
-                  exitCode: attributes["exitCode"].flatMap { Int($0) }, timeNano: time, attributes: attributes)
+        self.init(
+            type: o["Type"]?.string ?? "", action: action, id: o["Actor"]?["ID"]?.string ?? o["id"]?.string ?? "",
+            name: attributes["name"] ?? "", image: attributes["image"] ?? o["from"]?.string ?? "",
+            exitCode: attributes["exitCode"].flatMap { Int($0) }, timeNano: time, attributes: attributes)
     }
 }

@@ -78,7 +78,8 @@ final class DockerHTTPTransport: Sendable {
         case let e as IOError:
             return "\(e); check that Docker runs and that \(socketPath) is its socket"
         case let e as NIOConnectionError:
-            return "cannot connect: \(e.connectionErrors.map { "\($0.error)" }.joined(separator: ", ")); check that Docker runs and that \(socketPath) is its socket"
+            return
+                "cannot connect: \(e.connectionErrors.map { "\($0.error)" }.joined(separator: ", ")); check that Docker runs and that \(socketPath) is its socket"
         default: return "\(error); check that Docker runs and that \(socketPath) is its socket"
         }
     }
@@ -122,9 +123,11 @@ final class DockerHTTPTransport: Sendable {
     /// Opens a long-lived streaming call (`GET /events`): `onLine` gets each newline-terminated
     /// line of the body as it arrives (at most `maxLine` bytes each), `onEnd` once when the stream ends
     /// (nil: Docker closed it cleanly, or it was cancelled). Only the connect has a timeout.
-    func stream(_ path: String, connectTimeout: Double, maxLine: Int = 1 << 20,
-                onLine: @escaping @Sendable ([UInt8]) -> Void,
-                onEnd: @escaping @Sendable (DockerEngineError?) -> Void) -> DockerStreamHandle {
+    func stream(
+        _ path: String, connectTimeout: Double, maxLine: Int = 1 << 20,
+        onLine: @escaping @Sendable ([UInt8]) -> Void,
+        onEnd: @escaping @Sendable (DockerEngineError?) -> Void
+    ) -> DockerStreamHandle {
         let call = "GET \(path)"
         let handle = DockerStreamHandle()
         let ended = NIOLockedValueBox(false)
@@ -240,8 +243,10 @@ private final class LineStreamer: ChannelInboundHandler, @unchecked Sendable {
     private var status = 0
     private var pending: [UInt8] = []
 
-    init(call: String, socketPath: String, maxLine: Int, onLine: @escaping @Sendable ([UInt8]) -> Void,
-         onEnd: @escaping @Sendable (DockerEngineError?) -> Void) {
+    init(
+        call: String, socketPath: String, maxLine: Int, onLine: @escaping @Sendable ([UInt8]) -> Void,
+        onEnd: @escaping @Sendable (DockerEngineError?) -> Void
+    ) {
         self.call = call
         self.socketPath = socketPath
         self.maxLine = maxLine

@@ -124,7 +124,8 @@ final class GracefulStopAndWatchTests: XCTestCase {
             let box = seen[i]
             c.onNotification { note in
                 guard note.method == AgentNotification.chaincodeEvent.rawValue,
-                      let e = try? JSONCoding.decode(ChaincodeEvent.self, from: note.params) else { return }
+                    let e = try? JSONCoding.decode(ChaincodeEvent.self, from: note.params)
+                else { return }
                 box.withLockedValue { $0.append(e) }
             }
             let r = try JSONCoding.decode(WatchResult.self, from: try await c.callRaw(AgentMethod.chaincodeWatch.rawValue, params: .object([:])))
@@ -134,7 +135,9 @@ final class GracefulStopAndWatchTests: XCTestCase {
         func waitFor(_ what: String, _ done: @escaping ([ChaincodeEvent]) -> Bool) {
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline, !seen.allSatisfy({ done($0.withLockedValue { $0 }) }) { usleep(20_000) }
-            for (i, s) in seen.enumerated() { XCTAssertTrue(done(s.withLockedValue { $0 }), "watcher \(i) did not see \(what): \(s.withLockedValue { $0 })") }
+            for (i, s) in seen.enumerated() {
+                XCTAssertTrue(done(s.withLockedValue { $0 }), "watcher \(i) did not see \(what): \(s.withLockedValue { $0 })")
+            }
         }
         let cc = "dev-peer0.org1-f-1-watchcc-1.0"
         let other = "not-a-chaincode-watch"
