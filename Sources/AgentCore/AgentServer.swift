@@ -229,6 +229,7 @@ public final class AgentServer: Service, Sendable {
     private func initialize(_ channel: Channel) throws -> Connection? {
         let peer = channel.remoteAddress?.description ?? "unknown"
         if state.withLockedValue({ $0.draining }) {
+            connectionRefused(reason: "stopping")
             channel.close(promise: nil)
             return nil
         }
@@ -239,6 +240,7 @@ public final class AgentServer: Service, Sendable {
             refusals.refused(
                 address: peer, subject: "-", serial: "-",
                 reason: "all \(limits.maxConnections) connections (maxConnections) are held by authenticated coordinators")
+            connectionRefused(reason: "maxConnections")
             channel.close(promise: nil)
             return nil
         }
@@ -359,6 +361,10 @@ public final class AgentServer: Service, Sendable {
 
     /// The single point where a request is finished (for metrics): its method and `ok`, `error` or `stopping`.
     func requestFinished(method: String, result: String) {}
+
+    /// The single point where the listener refuses a connection before TLS (for metrics): `maxConnections` or
+    /// `stopping`. Refusals after the handshake (certificate, role, revocation) go through ``RefusalLog/refused``.
+    func connectionRefused(reason: String) {}
 }
 
 /// At most `limit` holders; `acquire` waits for a free slot. Lock-protected, no actor hop per request.
