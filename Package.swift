@@ -21,11 +21,13 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 
 let package = Package(
     name: "BoK",
-    platforms: [.macOS(.v13)],
+    // Linux only (Debian 12 workers and admin machines): the code calls Glibc, netlink-era tools and systemd, so no
+    // Apple platform is declared.
     products: [
         .executable(name: "agent", targets: ["Agent"]),
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "bok-bench", targets: ["BoKBench"]),
+        .executable(name: "kube-standin", targets: ["KubeStandInTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -38,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims: the Swift side never sees variadic or macro C APIs.
@@ -50,25 +54,34 @@ let package = Package(
         .target(name: "AgentProtocol", dependencies: ["JSONScanning", .product(name: "NIOCore", package: "swift-nio")],
                 path: "Sources/Protocol"),
 
-        // BoK's one file writer: atomic replace, secrets 0600 in 0700 directories, no writing through planted links.
+        // The platform layer, one of each: the process runner, the atomic file writer (secrets 0600 in 0700 directories, no
+        // writing through planted links), IP literals, shell quoting.
         .target(name: "BoKSystem"),
         // Bounds for untrusted YAML: size and alias-expanded node count (no alias bombs).
         .target(name: "BoKYAML", dependencies: [yams]),
         // The coordinator's HTTP client over libcurl: the Kubernetes API (HTTPS, client certificates, proxies).
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
-        .target(name: "DockerConfig"),
+        .target(name: "DockerConfig", dependencies: ["BoKSystem", "JSONScanning"]),
         // Docker Engine API (HTTP/1.1 on NIO over the unix socket), restart strategies, verification of the running dockerd.
         .target(name: "DockerEngine",
-                dependencies: ["DockerConfig", "JSONScanning", logging,
+                dependencies: ["DockerConfig", "BoKSystem", "JSONScanning", logging,
                                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
-        .target(name: "DNSQuery", dependencies: ["DockerConfig"]),
+        .target(name: "DNSQuery", dependencies: ["BoKSystem"]),
+        // The agent's Prometheus metrics (every name `bok_agent_`), one-line calls, and the `/metrics` HTTP endpoint.
+        .target(name: "AgentMetrics",
+                dependencies: [.product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), logging]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
+                dependencies: ["AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
@@ -76,68 +89,73 @@ let package = Package(
         .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
         .target(name: "PKI", dependencies: ["BoKSystem"] + pki),
         .target(name: "MSP", dependencies: ["FabricTopology", "PKI", "BoKSystem"] + pki),
-        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", yams]),
-        .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", yams, logging]),
+        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem"]),
+        .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", "BoKSystem", yams, logging]),
         .target(name: "SSHClient", dependencies: ["CLibSSH2", "BoKSystem", logging]),
-        .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams, logging] + nio + pki),
+        .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams] + nio + pki),
         // Agents installed, upgraded and removed over SSH (`coordinator agents install|uninstall`).
         .target(name: "AgentInstaller",
-                dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", logging] + pki + nio),
-        .target(name: "Lab", dependencies: ["Fleet", "PKI", "DockerConfig", "DockerEngine", yams, logging,
-                                          .product(name: "Crypto", package: "swift-crypto")]),
+                dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", "BoKSystem", logging] + pki),
+        .target(name: "Lab", dependencies: ["Fleet", "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
         // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
         .target(name: "Rollout",
                 dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
-                               "DockerEngine", .product(name: "Crypto", package: "swift-crypto")]),
+                               "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "Coordinator",
                           dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging, yams]),
+                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging]),
 
         // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
         .target(name: "KubeAPIStandIn",
-                dependencies: ["KubeClient", yams,
+                dependencies: ["KubeClient", "BoKSystem", yams,
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        // `kube-standin`: the stand-in on its own, for kubectl or the coordinator by hand.
+        .executableTarget(name: "KubeStandInTool", dependencies: ["KubeAPIStandIn", "KubeClient", argumentParser]),
         // `lab up --fabric`: the executor that runs applied Deployments and Jobs as real processes from a Fabric release.
-        .target(name: "LabExecutor", dependencies: ["Lab", "KubeClient", "KubeAPIStandIn", "DockerEngine"]),
+        .target(name: "LabExecutor", dependencies: ["Lab", "KubeClient", "KubeAPIStandIn", "DockerEngine", "BoKSystem"]),
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
         .target(name: "BoKTesting", dependencies: ["KubeAPIStandIn", "Lab"]),
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
         .executableTarget(name: "BoKBench",
                           dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", "Rollout", argumentParser, logging] + nio + pki),
+                                         "PKI", "KubeClient", "BoKTesting", "Rollout", "CurlHTTP", argumentParser, logging] + nio + pki),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),
         .testTarget(name: "AgentTests",
-                    dependencies: ["AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "DNSQuery", "CurlHTTP", "Lab", "BoKTesting"] + nio),
+                    dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "DNSQuery", "CurlHTTP", "Lab", "BoKTesting"] + nio),
         .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
-        .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKTesting"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKSystem", "BoKTesting"]),
         .testTarget(name: "InstallTests",
-                    dependencies: ["AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting", "KubeClient"]),
+                    dependencies: ["BoKSystem", "AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting", "KubeClient"]),
         .testTarget(name: "RolloutTests",
                     dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "FabricTopology", "BoKTesting", "DockerConfig",
                                    "DockerEngine"]),
-        .testTarget(name: "LabExecutorTests", dependencies: ["LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
+        .testTarget(name: "LabExecutorTests", dependencies: ["BoKSystem", "LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
-        .testTarget(name: "FabricLabTests", dependencies: ["BoKTesting", "Lab", "DockerEngine", "KubeClient"]),
+        .testTarget(name: "FabricLabTests", dependencies: ["BoKSystem", "BoKTesting", "Lab", "DockerEngine", "KubeClient"]),
         // `coordinator chaincode`: rendered Jobs and ConfigMaps, their scripts run for real against a fake `peer`, the
         // deploy against the Kubernetes stand-in.
         .testTarget(name: "ChaincodeTests",
-                    dependencies: ["Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
+                    dependencies: ["BoKSystem", "Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
                                    "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto")]),
         // The shipped agent on real systemd workers (`lab up --systemd`: systemd-nspawn machines).
         .testTarget(name: "SystemdTests",
-                    dependencies: ["AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
+                    dependencies: ["BoKSystem", "AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
         // The hostile-input suite (docs/security.md): certificates, wire, files, YAML.
         .testTarget(name: "SecurityTests",
                     dependencies: ["AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
                                    "DockerEngine", "BoKTesting", logging] + nio + pki),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+        .testTarget(name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+        // The agent's `/metrics` scraped over real HTTP; `coordinator chaincode watch` against real agents.
+        .testTarget(name: "MetricsWatchTests",
+                    dependencies: ["AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "PKI", "Lab", "DockerEngine", "BoKTesting",
+                                   "CurlHTTP", "BoKSystem"] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
-        .testTarget(name: "FabricImageTests", dependencies: ["Lab", "DockerEngine"]),
+        .testTarget(name: "FabricImageTests", dependencies: ["BoKSystem", "Lab", "DockerEngine"]),
     ]
 )

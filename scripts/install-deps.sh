@@ -32,6 +32,11 @@ if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
   echo "install-deps: installing kubernetes-validate from PyPI"
   python3 -m pip install -q kubernetes-validate
 fi
+# The reference parser of Prometheus' text format: MetricsWatchTests check the agent's /metrics with it.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  echo "install-deps: installing prometheus_client from PyPI"
+  python3 -m pip install -q prometheus_client
+fi
 export PATH=/opt/swift/usr/bin:$PATH
 command -v swift >/dev/null || { echo "install-deps: swift not found at /opt/swift/usr/bin" >&2; exit 1; }
 echo "install-deps: ok"

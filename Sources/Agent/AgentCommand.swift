@@ -59,6 +59,8 @@ struct AgentCommand: AsyncParsableCommand {
     var maxWatchesPerConnection: Int?
     @Option(name: .long, help: "chaincode.watch subscriptions in total (default 64).")
     var maxWatches: Int?
+    @Option(name: .long, help: "Serve Prometheus metrics on plain HTTP at HOST:PORT/metrics (off by default; bind loopback or a node-internal address).")
+    var metricsListen: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -73,7 +75,7 @@ struct AgentCommand: AsyncParsableCommand {
                 ("restart", restart), ("restartCommand", restartCommand), ("dockerLogFile", dockerLogFile),
                 ("stateDir", stateDir), ("nodeName", nodeName), ("insecure", insecure ? true : nil),
                 ("maxConnections", maxConnections), ("handshakeTimeout", handshakeTimeout), ("maxInFlight", maxInFlight),
-                ("maxWatchesPerConnection", maxWatchesPerConnection), ("maxWatches", maxWatches),
+                ("maxWatchesPerConnection", maxWatchesPerConnection), ("maxWatches", maxWatches), ("metricsListen", metricsListen),
             ]
             for (key, value) in flags { if let value { try cfg.set(key: key, value: value, source: "--\(key)") } }
             try cfg.validate()

@@ -57,6 +57,9 @@ public struct AgentConfig: Sendable, Equatable {
     public var idleTimeout = 300.0
     /// Bounds against floods: maxConnections, handshakeTimeout, maxInFlight, maxWatchesPerConnection, maxWatches.
     public var limits = ConnectionLimits()
+    /// `metricsListen`: HOST:PORT of the plain-HTTP Prometheus endpoint (`GET /metrics`); nil (the default) = off.
+    public var metricsHost: String?
+    public var metricsPort: Int?
 
     public init() {}
 
@@ -66,7 +69,7 @@ public struct AgentConfig: Sendable, Equatable {
         "dockerSocket", "restart", "restartCommand", "dockerUnit", "initScript", "dockerLogFile", "stateDir",
         "hostResolvConf", "daemonJSONConflict", "enableLiveRestore", "chaincodeNetworkID", "restartTimeout",
         "dockerTimeout", "watchInterval", "idleTimeout", "maxConnections", "handshakeTimeout", "maxInFlight",
-        "maxWatchesPerConnection", "maxWatches",
+        "maxWatchesPerConnection", "maxWatches", "metricsListen",
     ]
 
     /// Reads a YAML file; unknown keys and wrong types are errors naming the key.
@@ -179,6 +182,14 @@ public struct AgentConfig: Sendable, Equatable {
         case "maxInFlight": limits.maxInFlight = try count(1...1_024)
         case "maxWatchesPerConnection": limits.maxWatchesPerConnection = try count(0...1_024)
         case "maxWatches": limits.maxWatches = try count(0...65_536)
+        case "metricsListen":
+            let s = try string()
+            guard let (h, p) = Self.splitHostPort(s) else {
+                throw AgentConfigError(source: source, key: key,
+                    reason: "expected HOST:PORT of a loopback or node-internal address (e.g. 127.0.0.1:9469), got '\(s)'")
+            }
+            metricsHost = h
+            metricsPort = p
         default:
             throw AgentConfigError(source: source, key: key, reason: "unknown key; known keys: \(Self.keys.joined(separator: ", "))")
         }

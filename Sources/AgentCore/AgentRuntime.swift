@@ -1,3 +1,4 @@
+import AgentMetrics
 import AgentProtocol
 import Logging
 import NIOCore
@@ -68,6 +69,23 @@ public final class AgentRuntime: Sendable {
             try? await group.shutdownGracefully()
             throw AgentConfigError(source: "listen", key: "listen", reason: "cannot listen on \(config.listenHost):\(config.listenPort): \(error)")
         }
+        var metrics: MetricsServer? = nil
+        if let host = config.metricsHost, let port = config.metricsPort {
+            AgentMetrics.register(methods: AgentMethod.allCases.map(\.rawValue))
+            let metricsServer = MetricsServer(group: group, logger: logger, refresh: { service.refreshMetrics() })
+            do {
+                let bound = try await metricsServer.start(host: host, port: port)
+                logger.info("metrics: Prometheus text on http://\(host.contains(":") ? "[\(host)]" : host):\(bound.port ?? port)/metrics")
+                if !AgentConfig.isLoopback(host) {
+                    logger.notice("metrics on \(host):\(port) are plain HTTP without authentication: keep that address node-internal")
+                }
+                metrics = metricsServer
+            } catch {
+                await server.stop()
+                try? await group.shutdownGracefully()
+                throw AgentConfigError(source: "metricsListen", key: "metricsListen", reason: "cannot listen on \(host):\(port): \(error)")
+            }
+        }
         let ms = Int(Date().timeIntervalSince(started) * 1000)
         logger.info(
             "ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms"
@@ -92,6 +110,7 @@ public final class AgentRuntime: Sendable {
         } catch {
             logger.error("the agent's server failed: \(error)")
         }
+        await metrics?.stop()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }

@@ -1,3 +1,4 @@
+import AgentMetrics
 import AgentProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -240,7 +241,7 @@ public final class AgentServer: Service, Sendable {
             refusals.refused(
                 address: peer, subject: "-", serial: "-",
                 reason: "all \(limits.maxConnections) connections (maxConnections) are held by authenticated coordinators")
-            connectionRefused(reason: "maxConnections")
+            connectionRefused(reason: "limit")
             channel.close(promise: nil)
             return nil
         }
@@ -346,7 +347,6 @@ public final class AgentServer: Service, Sendable {
                 let r = await handler.handle(request, connection: ctx)
                 response = request.isNotification ? nil : r
                 watch = box.withLockedValue { $0 }
-                requestFinished(method: request.method, result: r?.error == nil ? "ok" : "error")
             }
             if let response, let line = try? RPCLineParser.line(response) {
                 try await outbound.write(ByteBuffer(bytes: line))
@@ -360,11 +360,13 @@ public final class AgentServer: Service, Sendable {
     }
 
     /// The single point where a request is finished (for metrics): its method and `ok`, `error` or `stopping`.
-    func requestFinished(method: String, result: String) {}
+    /// (Requests that reach the service are counted by ``AgentService/handle(_:connection:)``; here only
+    /// those the server answers itself, `stopping`.)
+    func requestFinished(method: String, result: String) { AgentMetrics.requestFinished(method: method, result: result) }
 
     /// The single point where the listener refuses a connection before TLS (for metrics): `maxConnections` or
     /// `stopping`. Refusals after the handshake (certificate, role, revocation) go through ``RefusalLog/refused``.
-    func connectionRefused(reason: String) {}
+    func connectionRefused(reason: String) { AgentMetrics.connectionRefused(reason: reason) }
 }
 
 /// At most `limit` holders; `acquire` waits for a free slot. Lock-protected, no actor hop per request.

@@ -1,3 +1,4 @@
+import AgentMetrics
 import AgentProtocol
 import DNSQuery
 import DockerConfig
@@ -29,6 +30,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
     public static let capabilities = [
         "docker.dns.get", "docker.dns.plan", "docker.dns.apply", "docker.restart", "chaincode.list", "chaincode.watch",
         "node.health", "node.resolve", "node.upstreamDNS", "agent.revocations", "agent.cert.csr", "agent.cert.install",
+        "chaincode.images", "chaincode.prune", "node.preflight",
     ]
 
     public init(config: AgentConfig, logger: Logger, trust: AgentTrust? = nil) {
@@ -62,9 +64,11 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             if AgentMethod(rawValue: request.method).map({ [.dnsApply, .dockerRestart].contains($0) }) == true {
                 logger.info("\(request.method) from \(connection.peer) done in \(Decimals.fixed(Date().timeIntervalSince(started), 2))s")
             }
+            AgentMetrics.requestFinished(method: request.method, result: "ok")
             return RPCResponse(id: request.id, result: result)
         } catch {
             logger.notice("\(request.method) from \(connection.peer) failed: \(error.message)")
+            AgentMetrics.requestFinished(method: request.method, result: RPCErrorCode(rawValue: error.code).map { "\($0)" } ?? "error")
             return RPCResponse(id: request.id, error: error)
         }
     }
@@ -152,6 +156,18 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             let result = try requireTrust(request).installCertificate(p, nodeName: config.nodeName)
             logger.notice("new certificate \(result.serial) (valid until \(result.notAfter)) installed by \(connection.peer); new connections use it")
             return try encode(result)
+        case .chaincodeImages:
+            return try encode(ChaincodeImagesResult(images: try await offload { () throws(RPCError) in try self.chaincodeImages().list() }))
+        case .chaincodePrune:
+            let p = request.params == nil ? ChaincodePruneParams() : try params(ChaincodePruneParams.self, request)
+            let result = try await offload { () throws(RPCError) in try self.pruneChaincodeImages(p) }
+            if !p.dryRun {
+                logger.notice("chaincode.prune from \(connection.peer): removed \(result.removed.count) image(s), \(result.bytesFreed) bytes freed, \(result.failed.count) refused by Docker")
+            }
+            return try encode(result)
+        case .preflight:
+            let received = Date()
+            return try encode(await offload { NodePreflightFacts(service: self).run(receivedTime: received) })
         }
     }
 
@@ -189,7 +205,30 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
     }
 
     func listChaincode() throws(RPCError) -> [ChaincodeContainerInfo] {
-        try ChaincodeInventory(docker: docker, networkID: config.chaincodeNetworkID).list(currentNameservers: configuredNameservers())
+        let list = try ChaincodeInventory(docker: docker, networkID: config.chaincodeNetworkID).list(currentNameservers: configuredNameservers())
+        AgentMetrics.setChaincodeContainers(Dictionary(list.map { ($0.state, 1) }, uniquingKeysWith: +))
+        return list
+    }
+
+    /// The gauges computed on scrape: certificate expiry, Docker DNS in force vs desired, chaincode containers by state.
+    public func refreshMetrics() {
+        let started = Date()
+        if let own = trust?.ownCertificate { AgentMetrics.setCertificateExpiry(seconds: own.notAfter.timeIntervalSinceNow) }
+        if let current = try? dns.get() {
+            AgentMetrics.setDNS(inForce: current.running?.nameservers ?? [], desired: current.nameservers)
+        }
+        AgentMetrics.setDockerUp((try? listChaincode()) != nil)
+        AgentMetrics.setRefreshSeconds(Date().timeIntervalSince(started))
+    }
+
+    func chaincodeImages() -> ChaincodeImages { ChaincodeImages(docker: docker, networkID: config.chaincodeNetworkID) }
+
+    /// Removing images is a mutation: it waits for (and blocks) a DNS apply or Docker restart in flight.
+    func pruneChaincodeImages(_ p: ChaincodePruneParams) throws(RPCError) -> ChaincodePruneResult {
+        let result: Result<ChaincodePruneResult, RPCError> = dns.exclusively {
+            do throws(RPCError) { return .success(try chaincodeImages().prune(p)) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     func resolve(_ p: ResolveParams) throws(RPCError) -> ResolveResult {

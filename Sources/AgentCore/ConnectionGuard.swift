@@ -1,3 +1,4 @@
+import AgentMetrics
 import AgentProtocol
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -204,11 +205,13 @@ final class CoordinatorGate: ChannelInboundHandler, @unchecked Sendable {
             timer?.cancel()
             let cert = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
             guard let der = try? cert?.toDERBytes(), let facts = try? CertificateFacts(der: der) else {
+                AgentMetrics.connectionRefused(reason: "no_certificate")
                 refusals.refused(address: peer, subject: "-", serial: "-", reason: "no readable client certificate")
                 context.close(promise: nil)
                 return
             }
             if let reason = CoordinatorPolicy.refusal(facts, revoked: revoked()) {
+                AgentMetrics.connectionRefused(reason: "policy")
                 refusals.refused(address: peer, subject: facts.subject, serial: facts.serial, reason: reason)
                 context.close(promise: nil)
                 return
@@ -248,6 +251,7 @@ final class CoordinatorGate: ChannelInboundHandler, @unchecked Sendable {
             // The client went away before finishing the handshake: not a refusal.
             logger.debug("client \(peer) closed before completing the TLS handshake")
         } else if error is NIOSSLError || error is BoringSSLError {
+            AgentMetrics.connectionRefused(reason: "tls_handshake")
             refusals.refused(
                 address: peer, subject: "-", serial: "-",
                 reason:

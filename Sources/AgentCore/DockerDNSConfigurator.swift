@@ -1,3 +1,5 @@
+import AgentMetrics
+import BoKSystem
 import AgentProtocol
 import DockerConfig
 import BoKSystem
@@ -205,8 +207,12 @@ final class DockerDNSConfigurator: @unchecked Sendable {
 
     func apply(_ settings: DNSSettings) throws(RPCError) -> DNSApplyResult {
         do {
-            return try exclusively { () throws(RPCError) -> DNSApplyResult in try applyLocked(settings) }
+            let result = try exclusively { () throws(RPCError) -> DNSApplyResult in try applyLocked(settings) }
+            AgentMetrics.applyFinished(result: result.restarted ? "applied" : "unchanged")
+            return result
         } catch let e as RPCError {
+            AgentMetrics.applyFinished(
+                result: e.code == RPCErrorCode.applyFailedRolledBack.rawValue ? "rolled_back" : e.code == RPCErrorCode.rollbackFailed.rawValue ? "rollback_failed" : "failed")
             throw e
         } catch {
             throw RPCError(.internalError, "\(error)")
@@ -275,6 +281,7 @@ final class DockerDNSConfigurator: @unchecked Sendable {
     }
 
     private func rollBack(journal: ApplyJournal, changed: Bool) -> (ok: Bool, dockerRunning: Bool, detail: String) {
+        AgentMetrics.rolledBack()
         if changed {
             do {
                 if let backup = try AtomicFile.read(journal.backupPath) {
@@ -295,6 +302,12 @@ final class DockerDNSConfigurator: @unchecked Sendable {
 
     /// Restarts Docker and waits for `/_ping`.
     func restartDocker() -> (ok: Bool, seconds: Double, detail: String) {
+        let r = restartDockerOnce()
+        AgentMetrics.dockerRestarted(ok: r.ok)
+        return r
+    }
+
+    private func restartDockerOnce() -> (ok: Bool, seconds: Double, detail: String) {
         let start = Date()
         let argv = config.restartStrategy.restartArgv
         let r = CommandRunner.run(argv, timeout: config.restartTimeout)

@@ -16,27 +16,12 @@ struct NodeHealth {
     let service: AgentService
 
     func run(desired: DNSSettings?, probeName: String?) -> HealthResult {
-        let config = service.config
         var checks: [HealthCheck] = [HealthCheck(name: "agent", status: .ok, detail: "bok-agent \(BoKVersion.string), protocol \(ProtocolVersion.current)")]
 
-        // Container runtime: without docker.sock, peers cannot launch chaincode through Docker at all.
-        let hasDockerSocket = FileManager.default.fileExists(atPath: config.dockerSocket)
-        if !hasDockerSocket {
-            let containerd = ["/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"].first { FileManager.default.fileExists(atPath: $0) }
-            checks.append(HealthCheck(name: "container-runtime", status: .fail, detail: containerd != nil
-                ? "containerd-only node (\(containerd!) but no \(config.dockerSocket)): Fabric peers here cannot launch chaincode through Docker. Install Docker beside containerd, or run chaincode as a service (Fabric 2 external builders)"
-                : "no Docker socket at \(config.dockerSocket): install Docker, or fix dockerSocket in agent.yaml"))
-            return finish(checks)
-        }
-        checks.append(HealthCheck(name: "container-runtime", status: .ok, detail: "Docker socket at \(config.dockerSocket)"))
-
-        guard service.docker.ping(timeout: 2), let version = try? service.docker.version() else {
-            checks.append(HealthCheck(name: "docker", status: .fail,
-                detail: "Docker does not answer on \(config.dockerSocket) (/_ping); start it (\(config.restartStrategy)) and check its log"))
-            return finish(checks)
-        }
-        let info = try? service.docker.info()
-        checks.append(HealthCheck(name: "docker", status: .ok, detail: "Docker \(version.version) (API \(version.apiVersion))"))
+        let runtime = runtimeChecks()
+        checks += runtime.checks
+        guard runtime.dockerAnswers else { return finish(checks) }
+        let info = runtime.info
         if let info {
             checks.append(info.liveRestoreEnabled
                 ? HealthCheck(name: "live-restore", status: .ok, detail: "on: a Docker restart keeps chaincode containers running")
@@ -103,6 +88,31 @@ struct NodeHealth {
             }
         }
         return finish(checks)
+    }
+
+    /// The container runtime verdict (`container-runtime`, then `docker`), shared with `node.preflight`.
+    /// `dockerAnswers` is false when a check failed; `info` is Docker's `/info` when it answered.
+    func runtimeChecks() -> (checks: [HealthCheck], dockerAnswers: Bool, info: DockerInfo?) {
+        let config = service.config
+        var checks: [HealthCheck] = []
+        // Container runtime: without docker.sock, peers cannot launch chaincode through Docker at all.
+        let hasDockerSocket = FileManager.default.fileExists(atPath: config.dockerSocket)
+        if !hasDockerSocket {
+            let containerd = ["/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"].first { FileManager.default.fileExists(atPath: $0) }
+            checks.append(HealthCheck(name: "container-runtime", status: .fail, detail: containerd != nil
+                ? "containerd-only node (\(containerd!) but no \(config.dockerSocket)): Fabric peers here cannot launch chaincode through Docker. Install Docker beside containerd, or run chaincode as a service (Fabric 2 external builders)"
+                : "no Docker socket at \(config.dockerSocket): install Docker, or fix dockerSocket in agent.yaml"))
+            return (checks, false, nil)
+        }
+        checks.append(HealthCheck(name: "container-runtime", status: .ok, detail: "Docker socket at \(config.dockerSocket)"))
+
+        guard service.docker.ping(timeout: 2), let version = try? service.docker.version() else {
+            checks.append(HealthCheck(name: "docker", status: .fail,
+                detail: "Docker does not answer on \(config.dockerSocket) (/_ping); start it (\(config.restartStrategy)) and check its log"))
+            return (checks, false, nil)
+        }
+        checks.append(HealthCheck(name: "docker", status: .ok, detail: "Docker \(version.version) (API \(version.apiVersion))"))
+        return (checks, true, try? service.docker.info())
     }
 
     private func finish(_ checks: [HealthCheck]) -> HealthResult {

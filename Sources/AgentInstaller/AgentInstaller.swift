@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import DockerEngine
 import Fleet
@@ -125,7 +126,7 @@ struct LocalArtifacts: Sendable {
         let caPEM: String
         do { caPEM = try PEMFile.pem(for: ca.certificate) } catch { throw LocalError("cannot encode the CA certificate of \(options.trust.dir): \(error)") }
         let tls = try options.trust.clientTLS()
-        let version = try await onThread { () -> String? in
+        let version = try await runBlocking { () -> String? in
             let r = CommandRunner.run([path, "--version"], timeout: 10)
             let text = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             return r.succeeded && !text.isEmpty && !text.contains("\n") ? text : nil

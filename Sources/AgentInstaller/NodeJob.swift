@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import Fleet
 import Foundation
@@ -38,7 +39,7 @@ struct NodeJob: Sendable {
     /// Runs a blocking SSH step on a thread; SSH errors become `InstallError`s naming the step.
     private func ssh<T: Sendable>(_ target: InstallTarget, _ step: String, _ body: @escaping @Sendable () throws(SSHError) -> T) async throws(InstallError) -> T {
         do {
-            return try await onThread { try body() }
+            return try await runBlocking { try body() }
         } catch let error as SSHError {
             let inner = error.step.rawValue
             let stepText = step.hasPrefix("connecting") && inner != "connect" ? "\(step) (\(inner))" : step
@@ -84,7 +85,7 @@ struct NodeJob: Sendable {
             if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=command; fi
             if [ -x /etc/init.d/docker ]; then echo initd=yes; fi
             echo "machine=$(uname -m)"
-            for f in \(files.map(shq).joined(separator: " ")); do
+            for f in \(files.map(shellQuoted).joined(separator: " ")); do
               if [ -f "$f" ]; then echo "sha=$(sha256sum "$f" | cut -d' ' -f1) $f"; fi
             done
             if [ -d /run/systemd/system ]; then
@@ -280,9 +281,9 @@ struct NodeJob: Sendable {
             if command -v ldd >/dev/null 2>&1; then
               ldd "$bin" 2>&1 | sed -n 's/^[[:space:]]*\\([^[:space:]]*\\) => not found.*/missing=\\1/p'
             elif command -v ldconfig >/dev/null 2>&1; then
-              for lib in \(needed.map(shq).joined(separator: " ")); do
+              for lib in \(needed.map(shellQuoted).joined(separator: " ")); do
                 found=
-                for dir in \(runpath.map(shq).joined(separator: " ")); do [ -e "$dir/$lib" ] && found=1; done
+                for dir in \(runpath.map(shellQuoted).joined(separator: " ")); do [ -e "$dir/$lib" ] && found=1; done
                 [ -n "$found" ] || ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$lib (" || echo "missing=$lib"
               done
             else
@@ -457,7 +458,7 @@ struct NodeJob: Sendable {
             say("stopping the agent")
             try await ssh(target, "stopping the agent") { () throws(SSHError) in _ = try session.runChecked(stop, timeout: 120) }
             let remove = """
-                for f in \(InstallLayout.files.map(shq).joined(separator: " ")); do
+                for f in \(InstallLayout.files.map(shellQuoted).joined(separator: " ")); do
                   if [ -e "$f" ] || [ -L "$f" ]; then rm -f -- "$f" && echo "$f" || exit 1; fi
                 done
                 if [ -d \(InstallLayout.stateDir) ]; then

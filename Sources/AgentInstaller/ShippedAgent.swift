@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import Foundation
 

@@ -1,29 +1,15 @@
+import BoKSystem
 import Crypto
 import Foundation
 import PKI
 import SwiftASN1
 import X509
 
-/// Runs blocking work (libssh2) on a thread of its own, never on the cooperative pool or a NIO
-/// event loop, and resumes the caller when it is done.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
-        let thread = Thread {
-            continuation.resume(with: Result { try body() })
-        }
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
-}
+
 
 /// Lowercase hex SHA-256, as `sha256sum` prints it.
 func sha256Hex(_ data: Data) -> String {
     SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-}
-
-/// `'text'` for a POSIX shell.
-func shq(_ text: String) -> String {
-    "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
 }
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
@@ -45,7 +31,7 @@ func isReusableAgentCertificate(_ pem: String, ca: CertificateAuthority, names: 
     for name in sans {
         switch name {
         case .dnsName(let dns): present.insert(dns.lowercased())
-        case .ipAddress(let octets): if let ip = ipString(Array(octets.bytes)) { present.insert(ip) }
+        case .ipAddress(let octets): if let ip = IPAddressLiteral.format(Array(octets.bytes)) { present.insert(ip) }
         default: break
         }
     }
@@ -54,17 +40,5 @@ func isReusableAgentCertificate(_ pem: String, ca: CertificateAuthority, names: 
 
 /// IP literals in canonical form, DNS names lower-cased.
 func normalizedName(_ name: String) -> String {
-    var v4 = in_addr(), v6 = in6_addr()
-    if inet_pton(AF_INET, name, &v4) == 1 { return withUnsafeBytes(of: &v4) { ipString(Array($0)) } ?? name }
-    if inet_pton(AF_INET6, name, &v6) == 1 { return withUnsafeBytes(of: &v6) { ipString(Array($0)) } ?? name }
-    return name.lowercased()
-}
-
-func ipString(_ bytes: [UInt8]) -> String? {
-    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-    let family = bytes.count == 4 ? AF_INET : bytes.count == 16 ? AF_INET6 : -1
-    guard family != -1 else { return nil }
-    let ok = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) } != nil
-    guard ok else { return nil }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    IPAddressLiteral.canonical(name) ?? name.lowercased()
 }

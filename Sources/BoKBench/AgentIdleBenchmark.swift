@@ -1,5 +1,6 @@
 import AgentProtocol
 import ArgumentParser
+import CurlHTTP
 import Fleet
 import Foundation
 
@@ -22,6 +23,8 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
     var agent: String?
     @Flag(help: "Skip the health call over mutual TLS after the idle window (and the RSS reading after it).")
     var noRequest = false
+    @Flag(help: "Run the agent with --metrics-listen 127.0.0.1:0; after the idle window, scrape GET /metrics 100 times (latency, RSS after).")
+    var metrics = false
 
     func validate() throws {
         guard runs > 0, settle >= 0, idleSeconds > 0 else { throw ValidationError("--runs and --idle-seconds must be positive, --settle not negative") }
@@ -52,7 +55,7 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
                         "--tls-cert", certs.cert, "--tls-key", certs.key, "--tls-ca", certs.ca,
                         "--docker-defaults", dir + "/etc-default-docker", "--docker-daemon-json", dir + "/daemon.json",
                         "--docker-socket", dir + "/no-docker.sock", "--restart", "command", "--restart-command", "/bin/true",
-                        "--state-dir", state]
+                        "--state-dir", state] + (metrics ? ["--metrics-listen", "127.0.0.1:0"] : [])
             let started = monotonicSeconds()
             let child = try PipedChild(argv)
             defer { child.stop() }
@@ -75,6 +78,20 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
                 await client.close()
                 try await Task.sleep(nanoseconds: 1_000_000_000)
                 if let c = ProcessSample.read(pid: child.pid) { line += String(format: "  %21.1f", c.rssMiB) }
+            }
+            if metrics, let port = Self.metricsPort(child.output) {
+                var times: [Double] = []
+                var bytes = 0
+                for _ in 0..<100 {
+                    let t0 = monotonicSeconds()
+                    let r = try HTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)/metrics", timeout: 10))
+                    guard r.status == 200 else { print("bok-bench: GET /metrics answered \(r.status)"); throw ExitCode(1) }
+                    times.append((monotonicSeconds() - t0) * 1000)
+                    bytes = r.body.count
+                }
+                let s = spread(times)
+                let after = ProcessSample.read(pid: child.pid)?.rssMiB ?? -1
+                line += String(format: "  | 100 scrapes: median %.2f ms, max %.2f ms, %d bytes, RSS after %.1f MiB", s.median, s.max, bytes, after)
             }
             print(line)
             fflush(nil)
@@ -99,6 +116,14 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
     static func port(_ log: String) -> Int? {
         guard let r = log.range(of: "listening on ") else { return nil }
         let address = log[r.upperBound...].prefix { $0 != " " }
+        guard let colon = address.lastIndex(of: ":") else { return nil }
+        return Int(address[address.index(after: colon)...])
+    }
+
+    /// The port from "metrics: Prometheus text on http://127.0.0.1:PORT/metrics".
+    static func metricsPort(_ log: String) -> Int? {
+        guard let r = log.range(of: "metrics: Prometheus text on http://") else { return nil }
+        let address = log[r.upperBound...].prefix { $0 != "/" }
         guard let colon = address.lastIndex(of: ":") else { return nil }
         return Int(address[address.index(after: colon)...])
     }

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bok-bench",
         abstract: "Run BoK's benchmarks and print their figures.",
         subcommands: [AllBenchmarks.self, CryptoBenchmark.self, RenderBenchmark.self, KubeApplyBenchmark.self, RolloutApplyBenchmark.self,
-                      AgentIdleBenchmark.self, FleetHealthBenchmark.self, DNSRolloutBenchmark.self, KubeStandInCommand.self]
+                      AgentIdleBenchmark.self, FleetHealthBenchmark.self, DNSRolloutBenchmark.self]
     )
 }
 

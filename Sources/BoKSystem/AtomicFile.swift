@@ -76,22 +76,10 @@ public enum AtomicFile {
         defer {
             if !ok { unlink(tmp) }
         }
-        let written = data.withUnsafeBytes { raw -> Int in
-            var off = 0
-            while off < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return -1
-                }
-                off += n
-            }
-            return off
-        }
-        if written < 0 {
-            let e = errno
+        let writeErrno = writeAll(fd, data)
+        if writeErrno != 0 {
             close(fd)
-            throw WriteError(path: shown, step: "writing temp file", errno: e)
+            throw WriteError(path: shown, step: "writing temp file", errno: writeErrno)
         }
         if exists { _ = fchown(fd, old.st_uid, old.st_gid) }
         if fchmod(fd, mode) != 0 {
@@ -117,6 +105,23 @@ public enum AtomicFile {
     /// Reads a file; a missing file is `nil`, other errors throw.
     public static func read(_ path: String) throws(WriteError) -> Data? {
         if access(path, F_OK) != 0 { return nil }
+        // A file that reports size 0 is read here: Foundation's `contents(atPath:)` leaks a 4 KiB buffer per call on
+        // one (measured with heaptrack: an empty /etc/default/docker leaked 4 KiB per docker.dns.get and per scrape).
+        var info = stat()
+        if stat(path, &info) == 0, info.st_size == 0 {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw WriteError(path: path, step: "reading", errno: errno) }
+            defer { close(fd) }
+            var out = Data()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = Glibc.read(fd, &buffer, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw WriteError(path: path, step: "reading", errno: errno) }
+                if n == 0 { return out }
+                out.append(contentsOf: buffer[0..<n])
+            }
+        }
         guard let d = FileManager.default.contents(atPath: path) else {
             throw WriteError(path: path, step: "reading", errno: errno == 0 ? EACCES : errno)
         }

@@ -25,4 +25,5 @@ public enum BuildProducts {
 
     public static var agent: String { directory + "/agent" }
     public static var coordinator: String { directory + "/coordinator" }
+    public static var kubeStandIn: String { directory + "/kube-standin" }
 }

@@ -5,6 +5,7 @@ import Lab
 /// earlier, crashed run left on the same subnet), `down()` in `class func tearDown()`. Tests ask
 /// `unavailable` first and skip with that reason (not root, sshd missing, `lab up` failed).
 public final class SharedLab: @unchecked Sendable {
+    // @unchecked: written only in XCTest's class setUp/tearDown, which run before and after every test of the class.
     public let spec: LabSpec
     public private(set) var state: LabState?
     public private(set) var unavailable: String? = "the lab was not brought up"

@@ -62,14 +62,14 @@ struct AgentInstallFlags: ParsableArguments {
             binary = expandingTilde(agentBinary)
         } else {
             do {
-                binary = try ShippedAgent.locate { FileHandle.standardError.write(Data("coordinator: \($0)\n".utf8)) }
+                binary = try ShippedAgent.locate { StandardError.print("coordinator: \($0)") }
             } catch {
-                FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+                StandardError.print("coordinator: \(error)")
                 throw ExitCode(CoordinatorExit.failure)
             }
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: binary)[.size] as? Int).map { String(format: ", %.1f MiB", Double($0) / 1_048_576) } ?? ""
-        FileHandle.standardError.write(Data("coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")\n".utf8))
+        StandardError.print("coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")")
         var options = login.installOptions(trust: trust, agentBinary: binary, parallel: parallel, operationTimeout: operationTimeout)
         options.helloTimeout = helloTimeout
         options.dockerRestartCommand = dockerRestartCommand
@@ -98,12 +98,7 @@ func expandingTilde(_ path: String) -> String { NSString(string: path).expanding
 
 /// Which nodes, how to reach them over SSH, how many at once, and the report format.
 struct AgentsSSHOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The nodes, their agent and SSH addresses (see configs/inventory.yaml).", valueName: "FILE"))
-    var inventory: String = "inventory.yaml"
-    @Option(name: .long, help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "a,b"))
-    var nodes: String?
-    @Option(name: .long, help: ArgumentHelp("The coordinator's CA (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
-    var caDir: String?
+    @OptionGroup var selection: InventorySelection
     @OptionGroup var login: SSHLoginOptions
     @Option(name: .long, help: "How many nodes to work on at once.")
     var parallel: Int = 8
@@ -117,9 +112,7 @@ struct AgentsSSHOptions: ParsableArguments {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
     }
 
-    func loadInventory() throws -> Inventory {
-        try loadSelectedInventory(path: inventory, nodes: nodes, caDir: caDir)
-    }
+    func loadInventory() throws -> Inventory { try selection.load() }
 
     /// Progress lines (`HH:MM:SS node: message`) on stderr, whatever the output format.
     static func progress() -> @Sendable (String, String) -> Void {

@@ -17,6 +17,7 @@ struct ChaincodeCommand: AsyncParsableCommand {
             "Deploy chaincode through Kubernetes Jobs (install, approve, commit, init), invoke and query it, list its containers.",
         subcommands: [
             ChaincodeDeployCommand.self, ChaincodeInvokeCommand.self, ChaincodeQueryCommand.self, ChaincodeListCommand.self,
+            ChaincodeWatchCommand.self, ChaincodeImagesCommand.self, ChaincodePruneCommand.self,
         ])
 }
 
@@ -357,13 +358,5 @@ struct ChaincodeListCommand: AsyncParsableCommand {
     }
 
     /// Fabric's chaincode ID from the container name: `dev-peer0.org1-f-1-simple_1.0-<hash>` → `simple_1.0:<hash>`.
-    static func chaincodeID(_ c: ChaincodeContainerInfo) -> String {
-        guard let peer = c.name.range(of: "-\(c.peer)-") else { return "\(c.chaincode) \(c.version)" }
-        var rest = String(c.name[peer.upperBound...])
-        let hash = rest.suffix(64)
-        if rest.count > 65, hash.allSatisfy(\.isHexDigit), rest.dropLast(64).hasSuffix("-") {
-            rest = String(rest.dropLast(65)) + ":" + hash
-        }
-        return rest
-    }
+    static func chaincodeID(_ c: ChaincodeContainerInfo) -> String { ChaincodeWatchLine.chaincodeID(c) }
 }

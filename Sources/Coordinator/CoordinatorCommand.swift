@@ -11,7 +11,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         subcommands: [VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, CACommand.self, CertsCommand.self,
                       HealthCommand.self, StatusCommand.self, DNSCommand.self, KubeconfigCommand.self, LabCommand.self,
                       AgentsCommand.self, RolloutCommand.self, StopCommand.self, StartCommand.self, TeardownCommand.self,
-                      ChaincodeCommand.self]
+                      ChaincodeCommand.self, PreflightCommand.self]
     )
 }
 

@@ -89,7 +89,7 @@ struct DNSApply: AsyncParsableCommand {
     @OptionGroup var fleet: FleetOptions
     @OptionGroup var dns: DNSRolloutOptions
     @Option(name: .long, help: "How many nodes may restart Docker at once: a number or a percentage (e.g. 1, 3, 25%).")
-    var maxUnavailable: String = "1"
+    var maxUnavailable: MaxUnavailable = .count(1)
     @Flag(name: .long, help: "Go on with the other nodes after a node fails.")
     var continueOnError = false
     @Flag(name: .long, help: "Machine-readable output.")
@@ -97,15 +97,11 @@ struct DNSApply: AsyncParsableCommand {
 
     func run() async throws {
         let inventory = try fleet.loadInventory()
-        guard let mu = MaxUnavailable(maxUnavailable) else {
-            StandardError.print("coordinator: --max-unavailable must be a positive number or a percentage like 25%, got '\(maxUnavailable)'")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
-        let spec = try dns.spec(inventory, maxUnavailable: mu, continueOnError: continueOnError)
+        let spec = try dns.spec(inventory, maxUnavailable: maxUnavailable, continueOnError: continueOnError)
         let rollout = DNSRollout(runner: try fleet.runner(inventory), spec: spec)
         let display = ProgressDisplay(enabled: !json)
         let started = Date()
-        display.say("dns apply: \(inventory.nodes.count) node(s), kube-dns \(spec.kubeDNS), max unavailable \(mu)")
+        display.say("dns apply: \(inventory.nodes.count) node(s), kube-dns \(spec.kubeDNS), max unavailable \(maxUnavailable)")
         let reports = await rollout.apply { event in
             switch event {
             case .batchStarted(let i, let n, let nodes): display.say("batch \(i)/\(n): \(nodes.joined(separator: ", "))")

@@ -1,23 +1,38 @@
+import BoKSystem
 import ArgumentParser
 import Fleet
 import Foundation
 
-/// Options shared by every command that talks to agents.
-struct FleetOptions: ParsableArguments {
+/// `--inventory FILE [--nodes a,b] [--ca-dir DIR]`: which nodes a command works on. Declared once, shared by the agent
+/// commands (`FleetOptions`) and the SSH commands (`AgentsSSHOptions`).
+struct InventorySelection: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The nodes and their agents (see configs/inventory.yaml).", valueName: "FILE"))
     var inventory: String = "inventory.yaml"
     @Option(name: .long, help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "a,b"))
     var nodes: String?
     @Option(name: .long, help: ArgumentHelp("Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
     var caDir: String?
+
+    /// The inventory with `--ca-dir` applied, narrowed to `--nodes`; a bad file or an unknown node exits with 2.
+    func load() throws -> Inventory { try loadSelectedInventory(path: inventory, nodes: nodes, caDir: caDir) }
+}
+
+/// Options shared by every command that talks to agents.
+struct FleetOptions: ParsableArguments {
+    @OptionGroup var selection: InventorySelection
     @Option(name: .long, help: "How many agents to talk to at once.")
     var concurrency: Int = 64
     @Option(name: .long, help: "Seconds to wait when connecting to an agent.")
     var connectTimeout: Double = 5
 
-    func loadInventory() throws -> Inventory {
-        try loadSelectedInventory(path: inventory, nodes: nodes, caDir: caDir)
+    var inventory: String { selection.inventory }
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive, got \(connectTimeout)") }
     }
+
+    func loadInventory() throws -> Inventory { try selection.load() }
 
     func runner(_ inventory: Inventory) throws -> FleetRunner {
         do {
@@ -40,16 +55,18 @@ enum JSONOutput {
 }
 
 /// A live progress line on a terminal, plain lines otherwise (CI logs, pipes).
-final class ProgressDisplay: @unchecked Sendable {
-    private let lock = NSLock()
+final class ProgressDisplay: Sendable {
+    /// Serialises the lines of concurrent workers.
+    private let lines = Locked(0)
     private let enabled: Bool
     init(enabled: Bool) { self.enabled = enabled }
 
     func say(_ line: String) {
         guard enabled else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        FileHandle.standardError.write(Data("\(timestamp()) \(line)\n".utf8))
+        lines.withLock { count in
+            count += 1
+            StandardError.print("\(timestamp()) \(line)")
+        }
     }
 
     private func timestamp() -> String {

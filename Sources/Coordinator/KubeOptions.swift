@@ -11,12 +11,12 @@ struct KubeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Seconds one Kubernetes API request may take (idempotent requests are retried).", valueName: "SECONDS"))
     var requestTimeout: Double = 30
 
+    func validate() throws {
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive, got \(requestTimeout)") }
+    }
+
     /// A client for the chosen context; a kubeconfig that cannot be used exits with 2.
     func client() throws -> KubeClient {
-        guard requestTimeout > 0 else {
-            StandardError.print("coordinator: --request-timeout must be positive")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
         do {
             return KubeClient(config: try KubeConfig.load(path: kubeconfig, context: context), requestTimeout: requestTimeout)
         } catch {

@@ -141,6 +141,6 @@ struct KubeconfigFetchCommand: ParsableCommand {
     private func expand(_ path: String) -> String { NSString(string: path).expandingTildeInPath }
 
     private func printError(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        StandardError.print(text)
     }
 }

@@ -80,7 +80,7 @@ struct LabUp: AsyncParsableCommand {
                       + "--known-hosts \(s.knownHosts) --docker-restart-command '\(state.dockerdScript) restart' --docker-log-file \(LabNode.dockerdLog)")
             }
         } catch {
-            FileHandle.standardError.write(Data("coordinator: \(error)\n".utf8))
+            StandardError.print("coordinator: \(error)")
             throw ExitCode(1)
         }
     }
@@ -126,7 +126,7 @@ struct LabDown: AsyncParsableCommand {
 
     func run() async throws {
         guard geteuid() == 0 else {
-            FileHandle.standardError.write(Data("coordinator: lab down needs root (it removes namespaces and mounts); run it with sudo\n".utf8))
+            StandardError.print("coordinator: lab down needs root (it removes namespaces and mounts); run it with sudo")
             throw ExitCode(1)
         }
         let report = LabEnvironment.down(root: lab.dir, subnet: subnet)
@@ -143,7 +143,7 @@ struct LabStatus: AsyncParsableCommand {
 
     func run() async throws {
         guard let state = LabState.load(root: lab.dir) else {
-            FileHandle.standardError.write(Data("coordinator: no lab in \(lab.dir); create one with `coordinator lab up`\n".utf8))
+            StandardError.print("coordinator: no lab in \(lab.dir); create one with `coordinator lab up`")
             throw ExitCode(1)
         }
         if json {
@@ -216,11 +216,11 @@ struct LabExec: AsyncParsableCommand {
 
     func run() async throws {
         guard let state = LabState.load(root: lab.dir) else {
-            FileHandle.standardError.write(Data("coordinator: no lab in \(lab.dir); create one with `coordinator lab up`\n".utf8))
+            StandardError.print("coordinator: no lab in \(lab.dir); create one with `coordinator lab up`")
             throw ExitCode(1)
         }
         guard let n = state.nodes.first(where: { $0.name == node }) else {
-            FileHandle.standardError.write(Data("coordinator: no node '\(node)' in the lab; nodes: \(state.nodes.map(\.name).joined(separator: ", "))\n".utf8))
+            StandardError.print("coordinator: no node '\(node)' in the lab; nodes: \(state.nodes.map(\.name).joined(separator: ", "))")
             throw ExitCode(1)
         }
         guard !command.isEmpty else { throw ValidationError("give the command after --, e.g. lab exec \(node) -- docker ps") }
@@ -229,7 +229,7 @@ struct LabExec: AsyncParsableCommand {
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cargv.append(nil)
         execvp(argv[0], cargv)
-        FileHandle.standardError.write(Data("coordinator: cannot run nsenter: \(String(cString: strerror(errno)))\n".utf8))
+        StandardError.print("coordinator: cannot run nsenter: \(String(cString: strerror(errno)))")
         throw ExitCode(127)
     }
 }

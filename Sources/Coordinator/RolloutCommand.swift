@@ -1,3 +1,4 @@
+import BoKSystem
 import ArgumentParser
 import FabricTopology
 import Fleet
@@ -32,7 +33,7 @@ struct RolloutCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where the crypto material is kept (keys are reused on every run).", valueName: "DIR"))
     var cryptoDir: String = "crypto-config"
     @Option(name: .long, help: ArgumentHelp("How many nodes may restart Docker at once: a number or a percentage.", valueName: "N|P%"))
-    var maxUnavailable: String = "1"
+    var maxUnavailable: MaxUnavailable = .count(1)
     @Flag(name: .long, help: "Go on without a node whose agent is down or whose DNS change failed; the exit status is still 1.")
     var continueOnError = false
     @Flag(name: .long, help: ArgumentHelp(
@@ -52,22 +53,19 @@ struct RolloutCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a machine-readable report.")
     var json = false
 
-    func run() async throws {
-        let loaded = try topology.load()
-        guard let mu = MaxUnavailable(maxUnavailable) else {
-            StandardError.print("coordinator: --max-unavailable must be a positive number or a percentage like 25%, got '\(maxUnavailable)'")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
-        guard timeout > 0, concurrency > 0, (1...65535).contains(agentPort) else {
-            StandardError.print("coordinator: --timeout and --concurrency must be positive and --agent-port a TCP port")
-            throw ExitCode(CoordinatorExit.invalidInput)
-        }
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive, got \(timeout)") }
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
+        guard (1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be a TCP port (1-65535), got \(agentPort)") }
         if let kubeDNS {
             do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
-                StandardError.print("coordinator: --kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
-                throw ExitCode(CoordinatorExit.invalidInput)
+                throw ValidationError("--kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
             }
         }
+    }
+
+    func run() async throws {
+        let loaded = try topology.load()
         var options = RolloutOptions(cryptoDirectory: cryptoDir)
         if let inventory {
             do { options.inventory = try Inventory.load(path: inventory) } catch {
@@ -78,7 +76,7 @@ struct RolloutCommand: AsyncParsableCommand {
         options.caDir = caDir
         options.agentPort = agentPort
         options.kubeDNS = kubeDNS
-        options.maxUnavailable = mu
+        options.maxUnavailable = maxUnavailable
         options.continueOnError = continueOnError
         options.skipNodeDNS = skipNodeDNS
         options.installAgents = installAgents
@@ -148,19 +146,16 @@ struct RolloutCommand: AsyncParsableCommand {
 
 /// Counted progress ("applied 37/120 objects") is shown at the start, at every tenth and at the
 /// end, so a log stays readable for thousands of objects; other progress lines always show.
-final class ProgressThrottle: @unchecked Sendable {
-    private let lock = NSLock()
-    private var last: [RolloutStep: Int] = [:]
+final class ProgressThrottle: Sendable {
+    private let last = Locked<[RolloutStep: Int]>([:])
 
     func shouldShow(step: RolloutStep, done: Int?, total: Int?) -> Bool {
         guard let done, let total, total > 20 else { return true }
         let decile = done * 10 / total
-        lock.lock()
-        defer { lock.unlock() }
-        if done == 0 || done == total || last[step] != decile {
+        return last.withLock { last in
+            guard done == 0 || done == total || last[step] != decile else { return false }
             last[step] = decile
             return true
         }
-        return false
     }
 }

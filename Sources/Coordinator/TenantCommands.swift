@@ -62,6 +62,8 @@ struct TeardownCommand: AsyncParsableCommand {
         var tenant: String
         var deleted: [String]
         var planned: [String]
+        /// Kinds BoK labels that this API server does not serve: not looked for.
+        var skippedKinds: [String] = []
     }
 
     func run() async throws {
@@ -70,14 +72,17 @@ struct TeardownCommand: AsyncParsableCommand {
             if !json { StandardError.print(line) }
         }
         let plan: [ObjectRef]
+        let skipped: [String]
         do {
-            plan = try lifecycle.teardownPlan()
+            let found = try lifecycle.plan()
+            plan = found.objects
+            skipped = found.skippedKinds
         } catch {
             StandardError.print("coordinator: teardown of tenant \(loaded.tenant): cannot list its objects: \(error)")
             throw ExitCode(CoordinatorExit.failure)
         }
         if plan.isEmpty {
-            if json { JSONOutput.print(Report(tenant: loaded.tenant, deleted: [], planned: [])) } else {
+            if json { JSONOutput.print(Report(tenant: loaded.tenant, deleted: [], planned: [], skippedKinds: skipped)) } else {
                 print("tenant \(loaded.tenant) owns nothing in the cluster (no object labelled \(NetworkMaterial.tenantSelector(loaded.tenant)))")
             }
             return
@@ -91,7 +96,7 @@ struct TeardownCommand: AsyncParsableCommand {
                 StandardError.print("coordinator: refusing to delete without confirmation: no terminal to ask on; pass --yes")
                 throw ExitCode(CoordinatorExit.invalidInput)
             }
-            FileHandle.standardError.write(Data("type the tenant name (\(loaded.tenant)) to delete all of it: ".utf8))
+            StandardError.write("type the tenant name (\(loaded.tenant)) to delete all of it: ")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == loaded.tenant else {
                 StandardError.print("coordinator: not confirmed; nothing was deleted")
                 throw ExitCode(CoordinatorExit.invalidInput)
@@ -100,9 +105,11 @@ struct TeardownCommand: AsyncParsableCommand {
         do {
             let deleted = try lifecycle.teardown(plan, timeout: timeout)
             if json {
-                JSONOutput.print(Report(tenant: loaded.tenant, deleted: deleted.map(\.description), planned: plan.map(\.description)))
+                JSONOutput.print(
+                    Report(tenant: loaded.tenant, deleted: deleted.map(\.description), planned: plan.map(\.description), skippedKinds: skipped))
             } else {
-                print("tenant \(loaded.tenant): \(deleted.count) object(s) deleted, \(plan.count - deleted.count) were already gone; nothing of it is left")
+                print("tenant \(loaded.tenant): \(deleted.count) object(s) deleted, \(plan.count - deleted.count) were already gone; nothing of it is left"
+                    + (skipped.isEmpty ? "" : " (kinds this API server does not serve, skipped: \(skipped.joined(separator: ", ")))"))
             }
         } catch {
             StandardError.print("coordinator: teardown of tenant \(loaded.tenant) failed: \(error); run it again to finish")

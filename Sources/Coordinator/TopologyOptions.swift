@@ -30,7 +30,8 @@ enum CoordinatorExit {
 
 /// Writing to standard error without buffering surprises.
 enum StandardError {
-    static func print(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+    /// A line (newline added).
+    static func print(_ line: String) { write(line + "\n") }
+    /// Text as it is (a prompt).
+    static func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
 }

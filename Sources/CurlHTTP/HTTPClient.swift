@@ -96,6 +96,7 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
 /// Calls are serialized by a lock: give each concurrent worker its own client.
 /// Never call from a NIO event-loop thread: use a thread pool.
 public final class HTTPClient: @unchecked Sendable {
+    // @unchecked: the libcurl easy handle is only used under `lock`.
     private let handle: UnsafeMutableRawPointer
     private let lock = NSLock()
 

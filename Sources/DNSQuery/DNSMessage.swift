@@ -1,4 +1,4 @@
-import DockerConfig
+import BoKSystem
 
 /// Encoding of queries and decoding of replies (RFC 1035 §4), with name compression, bounds
 /// checks on every read and a cap on compression pointer chains.

@@ -1,3 +1,4 @@
+import BoKSystem
 import Glibc
 
 /// A small blocking DNS stub client: asks one server one question over UDP (a random ID checked
@@ -108,25 +109,20 @@ struct SocketAddress {
     let storage: Storage
 
     init?(_ text: String, port: UInt16) {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
+        guard let bytes = IPAddressLiteral.parse(text) else { return nil }
+        if bytes.count == 4 {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
-            address.sin_addr = v4
+            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: bytes) }
             storage = .v4(address)
-            return
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
+        } else {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
-            address.sin6_addr = v6
+            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: bytes) }
             storage = .v6(address)
-            return
         }
-        return nil
     }
 
     var family: Int32 {

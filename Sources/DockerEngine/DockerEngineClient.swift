@@ -212,3 +212,99 @@ public struct DockerEvent: Sendable, Equatable {
             exitCode: attributes["exitCode"].flatMap { Int($0) }, timeNano: time, attributes: attributes)
     }
 }
+
+// MARK: Images (chaincode image hygiene)
+
+/// An image as `GET /images/json` lists it, with the fields BoK reads.
+public struct DockerImage: Sendable, Equatable {
+    /// `sha256:…`.
+    public var id: String
+    /// `repo:tag` names; empty for a dangling image.
+    public var repoTags: [String]
+    public var created: Date
+    /// Docker's `Size`: every layer of the image, shared ones included.
+    public var size: Int
+    public var labels: [String: String]
+
+    public init(id: String, repoTags: [String], created: Date, size: Int, labels: [String: String]) {
+        self.id = id
+        self.repoTags = repoTags
+        self.created = created
+        self.size = size
+        self.labels = labels
+    }
+}
+
+/// A container and the image it was created from (by image ID, which a re-tag does not change).
+public struct DockerContainerImage: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// `sha256:…` of the image.
+    public var imageID: String
+    public var state: String
+
+    public init(id: String, name: String, imageID: String, state: String) {
+        self.id = id
+        self.name = name
+        self.imageID = imageID
+        self.state = state
+    }
+}
+
+extension DockerEngineClient {
+    /// Every tagged or dangling top-level image (`GET /images/json`).
+    public func images() throws(DockerEngineError) -> [DockerImage] {
+        let list = try json("GET", "/images/json").array ?? []
+        return list.map { o in
+            let tags = (o["RepoTags"]?.strings ?? []).filter { $0 != "<none>:<none>" }
+            return DockerImage(
+                id: o["Id"]?.string ?? "", repoTags: tags,
+                created: Date(timeIntervalSince1970: o["Created"]?.double ?? 0),
+                size: Int(o["Size"]?.double ?? 0),
+                labels: o["Labels"]?.stringMap ?? [:])
+        }
+    }
+
+    /// Every container, running or stopped, with the ID of its image.
+    public func containerImages() throws(DockerEngineError) -> [DockerContainerImage] {
+        let list = try json("GET", "/containers/json?all=1").array ?? []
+        return list.map { c in
+            var name = c["Names"]?.strings.first ?? ""
+            if name.hasPrefix("/") { name.removeFirst() }
+            return DockerContainerImage(
+                id: c["Id"]?.string ?? "", name: name, imageID: c["ImageID"]?.string ?? "",
+                state: c["State"]?.string ?? "unknown")
+        }
+    }
+
+    /// Bytes each image shares with others (`GET /system/df`, `SharedSize`), by image ID. Slow on nodes
+    /// with many containers (Docker sizes them too), so it gets a longer timeout.
+    public func imageSharedSizes(timeout: Double = 60) throws(DockerEngineError) -> [String: Int] {
+        let r = try call("GET", "/system/df", timeout: timeout)
+        guard (200..<300).contains(r.status) else {
+            throw DockerEngineError(socketPath: socketPath, call: "GET /system/df", reason: Self.message(r), status: r.status)
+        }
+        guard let o = try? DockerJSON.parse(r.body), o.object != nil else {
+            throw DockerEngineError(socketPath: socketPath, call: "GET /system/df", reason: "answer is not JSON", status: r.status)
+        }
+        var shared: [String: Int] = [:]
+        for image in o["Images"]?.array ?? [] {
+            guard let id = image["Id"]?.string else { continue }
+            shared[id] = Int(image["SharedSize"]?.double ?? 0)
+        }
+        return shared
+    }
+
+    /// Removes one image by ID (`DELETE /images/<id>`), never forced: Docker refuses (409) while any
+    /// container, running or stopped, uses it. Returns what Docker untagged and deleted.
+    @discardableResult
+    public func removeImage(id: String, timeout: Double = 60) throws(DockerEngineError) -> [String] {
+        let path = "/images/\(dockerPercentEncode(id))?force=false&noprune=false"
+        let r = try call("DELETE", path, timeout: timeout)
+        guard (200..<300).contains(r.status) else {
+            throw DockerEngineError(socketPath: socketPath, call: "DELETE /images/\(id)", reason: Self.message(r), status: r.status)
+        }
+        let items = (try? DockerJSON.parse(r.body))?.array ?? []
+        return items.compactMap { $0["Deleted"]?.string ?? $0["Untagged"]?.string.map { "untagged \($0)" } }
+    }
+}

@@ -1,3 +1,4 @@
+import BoKSystem
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

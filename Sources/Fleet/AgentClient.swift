@@ -215,6 +215,11 @@ public final class AgentClient: Sendable {
     public func close() async {
         try? await channel.close()
     }
+
+    /// Returns when the connection is closed (by the agent, the network or ``close()``).
+    public func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
+    }
 }
 
 struct EmptyParams: Codable, Sendable {}

@@ -44,6 +44,7 @@ public enum AgentIdentity {
 /// Completes a promise when the client's TLS handshake is done (or fails, or times out), so the peer's
 /// certificate can be checked before anything is sent.
 final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    // @unchecked: a NIO handler; its state is touched only on its channel's event loop.
     typealias InboundIn = NIOAny
     private let promise: EventLoopPromise<Void>
     private let timeout: TimeAmount

@@ -1,3 +1,4 @@
+import BoKSystem
 import BoKYAML
 import Foundation
 import Yams
@@ -146,7 +147,4 @@ func splitHostPort(_ s: String) -> (String, Int)? {
     return (String(s[..<colon]), port)
 }
 
-func isIPAddress(_ s: String) -> Bool {
-    var v4 = in_addr(), v6 = in6_addr()
-    return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
-}
+func isIPAddress(_ s: String) -> Bool { IPAddressLiteral.isLiteral(s) }

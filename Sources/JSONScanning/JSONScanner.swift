@@ -30,6 +30,20 @@ public protocol JSONTree {
     static func jsonNumber(_ text: String, isInteger: Bool) -> Self?
     /// Which value a repeated object key keeps (`JSONDecoder` keeps the first, Go's decoder the last).
     static var jsonKeepsFirstDuplicateKey: Bool { get }
+    /// True for trees that keep objects as written (member order and repeated keys): the scanner then builds objects
+    /// with ``jsonOrderedObject(_:)`` instead of ``jsonObject(_:)``.
+    static var jsonKeepsMemberOrder: Bool { get }
+    /// An object with its members in document order, repeated keys included.
+    static func jsonOrderedObject(_ members: [(key: String, value: Self)]) -> Self
+}
+
+extension JSONTree {
+    @inlinable public static var jsonKeepsMemberOrder: Bool { false }
+    @inlinable public static func jsonOrderedObject(_ members: [(key: String, value: Self)]) -> Self {
+        var dictionary: [String: Self] = [:]
+        for (key, value) in members where !jsonKeepsFirstDuplicateKey || dictionary[key] == nil { dictionary[key] = value }
+        return jsonObject(dictionary)
+    }
 }
 
 public enum JSONScanner {
@@ -114,9 +128,11 @@ struct Scanner<Tree: JSONTree> {
         try enter()
         defer { depth -= 1 }
         i += 1
+        let ordered = Tree.jsonKeepsMemberOrder
         var members: [String: Tree] = [:]
+        var orderedMembers: [(key: String, value: Tree)] = []
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .jsonObject(members) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return ordered ? .jsonOrderedObject([]) : .jsonObject(members) }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes, found \(current())") }
@@ -126,11 +142,15 @@ struct Scanner<Tree: JSONTree> {
             i += 1
             skipWhitespace()
             let v = try value()
-            if !Tree.jsonKeepsFirstDuplicateKey || members[key] == nil { members[key] = v }
+            if ordered {
+                orderedMembers.append((key, v))
+            } else if !Tree.jsonKeepsFirstDuplicateKey || members[key] == nil {
+                members[key] = v
+            }
             skipWhitespace()
             guard i < bytes.count else { throw fail("unterminated object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .jsonObject(members) }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; return ordered ? .jsonOrderedObject(orderedMembers) : .jsonObject(members) }
             throw fail("expected ',' or '}' in object, found \(current())")
         }
     }

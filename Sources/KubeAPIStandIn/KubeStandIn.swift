@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -14,6 +15,7 @@ import NIOSSL
 /// Created running; `stop()` (or deinit) closes it and deletes the kubeconfig it wrote.
 /// Faults can be injected per path, and every request is counted per verb and path.
 public final class KubeStandIn: @unchecked Sendable {
+    // @unchecked: its mutable parts (store, traffic, port) are each behind their own lock; the rest is set once in init.
     /// HTTPS (default; self-signed CA made with openssl) or plain HTTP.
     public enum Scheme: Sendable { case https, http }
 
@@ -106,6 +108,9 @@ public final class KubeStandIn: @unchecked Sendable {
         /// Allocate ClusterIPs from this inclusive IPv4 range instead of 10.96.0.0/12 (the lab uses its own subnet,
         /// where the executor gives each pod its Service's ClusterIP).
         public var serviceAddresses: (first: String, last: String)? = nil
+        /// Kinds this server does not serve (`CronJob`, `NetworkPolicy` …): left out of discovery, 404 on their paths —
+        /// like an API server without that API group or version. Changeable later with `setUnservedKinds`.
+        public var unservedKinds: Set<String> = []
 
         public init() {}
     }
@@ -141,6 +146,7 @@ public final class KubeStandIn: @unchecked Sendable {
     private let channel: Channel
     let store: StandInStore
     private let traffic = StandInTraffic()
+    private let unserved = StandInUnservedKinds([])
     private let directory: URL
     private let stopLock = NSLock()
     private var stopped = false
@@ -168,8 +174,13 @@ public final class KubeStandIn: @unchecked Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
         let loop = group.next()
+        let pending = self.pendingControllerWork
         store.schedule = { delay, work in
-            loop.scheduleTask(in: .nanoseconds(Int64(max(0, delay) * 1e9))) { work() }
+            pending.withLock { $0 += 1 }
+            loop.scheduleTask(in: .nanoseconds(Int64(max(0, delay) * 1e9))) {
+                work()
+                pending.withLock { $0 -= 1 }
+            }
         }
 
         let sslContext: NIOSSLContext?
@@ -197,8 +208,9 @@ public final class KubeStandIn: @unchecked Sendable {
         let token: String?
         if case .bearerToken(let t) = options.authentication { token = t } else { token = nil }
         let portBox = PortBox()
+        unserved.value = options.unservedKinds
         let context = StandInServerContext(store: store, traffic: traffic, bearerToken: token, gitVersion: options.kubernetesVersion,
-                                           podLogs: podLogs,
+                                           podLogs: podLogs, unserved: unserved,
                                            address: { "127.0.0.1:\(portBox.port)" })
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -283,6 +295,10 @@ public final class KubeStandIn: @unchecked Sendable {
 
     // MARK: Faults and counters
 
+    /// From now on, these kinds are not served (discovery leaves them out, their paths answer 404); objects
+    /// already stored stay in the store (a namespace's deletion still removes them).
+    public func setUnservedKinds(_ kinds: Set<String>) { unserved.value = kinds }
+
     /// The next `count` requests whose path contains `pathContains` (and whose verb is
     /// `method`, when given) get `fault` instead of an answer.
     public func injectFault(_ fault: Fault, method: String? = nil, pathContains: String, count: Int = 1) {
@@ -337,6 +353,21 @@ public final class KubeStandIn: @unchecked Sendable {
         let table = store.tables[resource.id] ?? [:]
         guard let namespace else { return table.count }
         return table.keys.filter { $0.hasPrefix("\(namespace)/") }.count
+    }
+
+    /// Controller work (readiness, namespace termination) scheduled and not yet run.
+    private let pendingControllerWork = Locked(0)
+
+    /// Waits until the simulated controllers have done everything they scheduled (workloads ready, namespaces gone),
+    /// so a test can read a settled state without guessing a sleep. Throws after `timeout` seconds.
+    public func settle(timeout: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while pendingControllerWork.value > 0 {
+            guard Date() < deadline else {
+                throw StandInSettleTimeout(pending: pendingControllerWork.value, timeout: timeout)
+            }
+            usleep(2_000)
+        }
     }
 
     /// The newest resourceVersion handed out: unchanged when nothing was written.
@@ -402,11 +433,20 @@ public final class KubeStandIn: @unchecked Sendable {
 }
 
 /// The bound port, known only after bind; read by discovery answers.
-private final class PortBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
+private final class PortBox: Sendable {
+    private let value = Locked(0)
     var port: Int {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
+        get { value.value }
+        set { value.value = newValue }
+    }
+}
+
+/// `settle()` gave up: the simulated controllers still had work scheduled.
+public struct StandInSettleTimeout: Error, CustomStringConvertible {
+    public let pending: Int
+    public let timeout: Double
+    public var description: String {
+        "the Kubernetes stand-in still had \(pending) controller task(s) scheduled after \(timeout) s; "
+            + "a readinessDelay or namespaceTerminationDelay longer than the timeout keeps it busy"
     }
 }

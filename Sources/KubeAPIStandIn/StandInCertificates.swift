@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 
 /// A throwaway PKI for the stand-in: a CA, a server certificate for 127.0.0.1/localhost and a
@@ -15,20 +16,15 @@ struct StandInCertificates: Sendable {
         let description: String
     }
 
-    private final class Cache: @unchecked Sendable {
-        let lock = NSLock()
-        var value: StandInCertificates?
-    }
-
-    private static let cache = Cache()
+    private static let cache = Locked<StandInCertificates?>(nil)
 
     static func shared() throws -> StandInCertificates {
-        cache.lock.lock()
-        defer { cache.lock.unlock() }
-        if let value = cache.value { return value }
-        let made = try make()
-        cache.value = made
-        return made
+        try cache.withLock { cached in
+            if let cached { return cached }
+            let made = try make()
+            cached = made
+            return made
+        }
     }
 
     static func openssl() throws -> String {

@@ -12,22 +12,29 @@ enum StandInDiscovery {
         return .object(["name": .string(group), "versions": [gv], "preferredVersion": gv])
     }
 
-    static func groups() -> StandInJSON {
-        let entries = StandInResource.groupVersions.filter { !$0.group.isEmpty }.map { groupEntry($0.group, $0.version) }
+    /// Group versions that serve at least one kind.
+    static func served(_ unserved: Set<String>) -> [(group: String, version: String)] {
+        StandInResource.groupVersions.filter { gv in
+            StandInResource.all.contains { $0.group == gv.group && $0.version == gv.version && !unserved.contains($0.kind) }
+        }
+    }
+
+    static func groups(unserved: Set<String> = []) -> StandInJSON {
+        let entries = served(unserved).filter { !$0.group.isEmpty }.map { groupEntry($0.group, $0.version) }
         return .object(["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(entries)])
     }
 
-    static func group(_ name: String) -> StandInJSON? {
-        guard let gv = StandInResource.groupVersions.first(where: { $0.group == name && !name.isEmpty }) else { return nil }
+    static func group(_ name: String, unserved: Set<String> = []) -> StandInJSON? {
+        guard let gv = served(unserved).first(where: { $0.group == name && !name.isEmpty }) else { return nil }
         var entry = groupEntry(gv.group, gv.version)
         entry["kind"] = "APIGroup"
         entry["apiVersion"] = "v1"
         return entry
     }
 
-    static func resources(group: String, version: String) -> StandInJSON? {
+    static func resources(group: String, version: String, unserved: Set<String> = []) -> StandInJSON? {
         let gv = group.isEmpty ? version : "\(group)/\(version)"
-        let members = StandInResource.all.filter { $0.groupVersion == gv }
+        let members = StandInResource.all.filter { $0.groupVersion == gv && !unserved.contains($0.kind) }
         guard !members.isEmpty else { return nil }
         var list: [StandInJSON] = []
         for r in members {

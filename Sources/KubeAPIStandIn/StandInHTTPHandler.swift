@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -10,8 +11,13 @@ struct StandInServerContext: Sendable {
     let gitVersion: String
     /// `pods/log` from a real kubelet (the lab's executor); nil: simulated pods have printed nothing.
     let podLogs: (@Sendable (String, String, String?) -> String?)?
+    /// Kinds not served (discovery and REST).
+    let unserved: StandInUnservedKinds
     let address: @Sendable () -> String
 }
+
+/// The kinds a stand-in does not serve; changeable while it runs.
+typealias StandInUnservedKinds = Locked<Set<String>>
 
 /// Serves one HTTP/1.1 connection: collects each request, counts it, applies injected faults
 /// and authentication, routes it and writes the JSON answer.
@@ -113,10 +119,12 @@ final class StandInHTTPHandler: ChannelInboundHandler {
         case 1 where segments[0] == "version": return get(StandInDiscovery.version(server.gitVersion))
         case 1 where ["healthz", "livez", "readyz"].contains(segments[0]): return (200, "ok")
         case 1 where segments[0] == "api": return get(StandInDiscovery.coreVersions(address: server.address()))
-        case 1 where segments[0] == "apis": return get(StandInDiscovery.groups())
-        case 2 where segments[0] == "apis": return get(StandInDiscovery.group(segments[1]))
-        case 2 where segments[0] == "api": return get(StandInDiscovery.resources(group: "", version: segments[1]))
-        case 3 where segments[0] == "apis": return get(StandInDiscovery.resources(group: segments[1], version: segments[2]))
+        case 1 where segments[0] == "apis": return get(StandInDiscovery.groups(unserved: server.unserved.value))
+        case 2 where segments[0] == "apis": return get(StandInDiscovery.group(segments[1], unserved: server.unserved.value))
+        case 2 where segments[0] == "api":
+            return get(StandInDiscovery.resources(group: "", version: segments[1], unserved: server.unserved.value))
+        case 3 where segments[0] == "apis":
+            return get(StandInDiscovery.resources(group: segments[1], version: segments[2], unserved: server.unserved.value))
         default: break
         }
         let group: String
@@ -149,6 +157,7 @@ final class StandInHTTPHandler: ChannelInboundHandler {
         if sub == "finalize" { sub = "status" }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
         guard let resource = StandInResource.find(groupVersion: gv, plural: plural),
+              !server.unserved.value.contains(resource.kind),
               namespace == nil || resource.namespaced,
               resource.namespaced || namespace == nil
         else { return (404, StandInError.pathNotFound.status) }

@@ -6,7 +6,7 @@ import Yams
 /// access). What must stay independent of the client is how request bodies are *read*: the
 /// stand-in parses with Foundation's `JSONSerialization` and Yams, never with the client's parser,
 /// so a client that writes bad JSON or YAML is caught here. What the stand-in writes is checked
-/// by real `kubectl` (Go's decoder) in KubectlCompatibilityTests.
+/// by real `kubectl` (Go's decoder) in KubectlCompatibilityIntegrationTests.
 typealias StandInJSON = JSON
 
 extension JSON {

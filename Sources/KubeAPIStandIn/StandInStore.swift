@@ -24,6 +24,7 @@ struct StandInAPIResponse {
 /// simulated controllers that make workloads ready. Every entry point takes the lock, so
 /// tests may inspect it from any thread while the event loop serves requests.
 final class StandInStore: @unchecked Sendable {
+    // @unchecked: every entry point takes `lock` (one lock for the whole object graph, as the API server's store).
     struct Settings {
         var readinessDelay: Double
         var namespaceTerminationDelay: Double

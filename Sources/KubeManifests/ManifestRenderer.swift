@@ -132,20 +132,18 @@ public struct ManifestRenderer: Sendable {
             }
         }
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        let results = WriteResults(count: workers)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        let results = ConcurrentWork.map(count: workers, concurrency: workers) { worker -> Result<Int, RenderError> in
             var bytes = 0
             for index in stride(from: worker, to: objects.count, by: workers) {
                 do {
                     bytes += try FileWriter.write(objects[index].yaml, to: paths[index], mode: objects[index].kind == "Secret" ? 0o600 : 0o644)
                 } catch {
-                    results.set(worker, .failure(RenderError.cannotWrite(path: paths[index], reason: "\(error)")))
-                    return
+                    return .failure(RenderError.cannotWrite(path: paths[index], reason: "\(error)"))
                 }
             }
-            results.set(worker, .success(bytes))
+            return .success(bytes)
         }
-        for result in results.values { report.bytes += try result.get() }
+        for result in results { report.bytes += try result.get() }
         report.objects = objects.count
         report.filesWritten = objects.count
         return report
@@ -253,26 +251,6 @@ public struct ManifestRenderer: Sendable {
     }
 }
 
-/// Per-worker results of a parallel write (one writer per slot).
-final class WriteResults: @unchecked Sendable {
-    private var slots: [Result<Int, RenderError>]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: .success(0), count: count) }
-
-    func set(_ index: Int, _ value: Result<Int, RenderError>) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    var values: [Result<Int, RenderError>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
-    }
-}
-
 /// Plain POSIX file writes: thousands of small files, without Foundation's per-call overhead.
 enum FileWriter {
     struct Failure: Error, CustomStringConvertible {
@@ -289,22 +267,10 @@ enum FileWriter {
         guard fchmod(fd, mode) == 0 else { throw Failure(code: errno) }
         var text = text
         return try text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = systemWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw Failure(code: errno)
-                }
-                offset += written
-            }
+            let code = writeAll(fd, UnsafeRawBufferPointer(buffer))
+            guard code == 0 else { throw Failure(code: code) }
             return buffer.count
         }
     }
 }
 
-#if canImport(Glibc)
-private let systemWrite = Glibc.write
-#else
-private let systemWrite = Darwin.write
-#endif

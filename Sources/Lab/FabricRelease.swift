@@ -1,3 +1,4 @@
+import BoKSystem
 import Crypto
 import DockerEngine
 import Foundation

@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import Foundation
 import KubeAPIStandIn
@@ -84,30 +85,5 @@ public enum LabAPIServer {
             usleep(100_000)
         }
         throw ExecutorError("the lab's Kubernetes API did not write \(kubeconfig(lab)) within 30 s; see \(logFile(lab))")
-    }
-}
-
-/// One value shared between threads (signal handlers, the API's event loop, parallel imports), behind a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get {
-            lock.lock()
-            defer { lock.unlock() }
-            return stored
-        }
-        set {
-            lock.lock()
-            stored = newValue
-            lock.unlock()
-        }
-    }
-    /// Changes the value in place under the lock.
-    func update(_ change: (inout Value) -> Void) {
-        lock.lock()
-        change(&stored)
-        lock.unlock()
     }
 }

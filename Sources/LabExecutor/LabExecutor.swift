@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import Foundation
 import KubeClient
@@ -13,6 +14,7 @@ import Lab
 /// states, Deployment availability from the process being up and its readiness probe, Job completion from the exit
 /// status. Containers whose image no Fabric release holds (CouchDB, the explorer) are reported as not run.
 public final class LabExecutor: @unchecked Sendable {
+    // @unchecked: its tables are read and swapped under `lock`; the reconcile loop, one thread, is their only writer.
     public let kube: KubeClient
     public let lab: LabState
     public let sandboxes: PodSandboxes

@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import Lab
 

@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import Foundation
 import Lab
@@ -163,8 +164,8 @@ public struct PodSandboxes: Sendable {
             "# Pod \(plan.namespace)/\(sandbox.name), container \(container.name) (\(container.image)), on lab node \(sandbox.node).",
             "# Runs in the pod's network namespace and a private mount namespace made from the node's.",
             "set -eu",
-            "R=\(q(root))",
-            "L=\(q(layer))",
+            "R=\(shellQuoted(root))",
+            "L=\(shellQuoted(layer))",
             "mkdir -p \"$R\" \"$L\"",
             // The container's writable layer: a tmpfs, so the overlay's upper dir is not inside its lower dir.
             "mount -t tmpfs -o mode=0755 bok-layer \"$L\"",
@@ -176,41 +177,41 @@ public struct PodSandboxes: Sendable {
             "mount -t tmpfs -o mode=1777 tmpfs \"$R/tmp\"",
             "mount -t tmpfs -o mode=0755 tmpfs \"$R/run\"",
             // The release, wherever it lives (another file system would not show through the overlay).
-            "mkdir -p \"$R\"\(q(release))",
-            "mount --rbind \(q(release)) \"$R\"\(q(release))",
+            "mkdir -p \"$R\"\(shellQuoted(release))",
+            "mount --rbind \(shellQuoted(release)) \"$R\"\(shellQuoted(release))",
         ]
         if let configDir = container.profile.configDirectory {
-            lines.append("mkdir -p \"$R\"\(q(configDir))")
-            lines.append("mount --bind \(q(config)) \"$R\"\(q(configDir))")
+            lines.append("mkdir -p \"$R\"\(shellQuoted(configDir))")
+            lines.append("mount --bind \(shellQuoted(config)) \"$R\"\(shellQuoted(configDir))")
         }
         // Parents before children, as the kubelet orders them.
         for mount in container.mounts.sorted(by: { $0.mountPath.count < $1.mountPath.count }) {
             guard var source = sources[mount.volume] else { continue }
             if let sub = mount.subPath, !sub.isEmpty {
                 source += "/" + sub
-                lines.append("mkdir -p \(q(source))")
+                lines.append("mkdir -p \(shellQuoted(source))")
             }
-            let target = "\"$R\"\(q(mount.mountPath))"
-            lines.append("if [ -d \(q(source)) ]; then mkdir -p \(target); else mkdir -p \"$(dirname \(target))\"; touch \(target); fi")
-            lines.append("mount --rbind \(q(source)) \(target)")
+            let target = "\"$R\"\(shellQuoted(mount.mountPath))"
+            lines.append("if [ -d \(shellQuoted(source)) ]; then mkdir -p \(target); else mkdir -p \"$(dirname \(target))\"; touch \(target); fi")
+            lines.append("mount --rbind \(shellQuoted(source)) \(target)")
             if mount.readOnly { lines.append("mount -o remount,bind,ro \(target)") }
         }
         lines += [
-            "mount --bind \(q(sandbox.directory + "/resolv.conf")) \"$R/etc/resolv.conf\"",
-            "mount --bind \(q(sandbox.directory + "/hosts")) \"$R/etc/hosts\"",
-            "hostname \(q(sandbox.name))",
+            "mount --bind \(shellQuoted(sandbox.directory + "/resolv.conf")) \"$R/etc/resolv.conf\"",
+            "mount --bind \(shellQuoted(sandbox.directory + "/hosts")) \"$R/etc/hosts\"",
+            "hostname \(shellQuoted(sandbox.name))",
         ]
         var environment = container.environment
         let path = "\(release)/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         if !environment.contains(where: { $0.0 == "PATH" }) { environment.insert(("PATH", path), at: 0) }
         environment.insert(("HOSTNAME", sandbox.name), at: 0)
         if !environment.contains(where: { $0.0 == "HOME" }) { environment.insert(("HOME", "/root"), at: 0) }
-        let envWords = environment.map { q("\($0.0)=\($0.1)") }.joined(separator: " ")
+        let envWords = environment.map { shellQuoted("\($0.0)=\($0.1)") }.joined(separator: " ")
         let workdir = container.workingDirectory ?? "/"
         // The command is looked up on the container's PATH, as a runtime does.
         lines.append(
-            "exec chroot \"$R\" /usr/bin/env -i \(envWords) /bin/sh -c 'cd \"$0\" && exec \"$@\"' \(q(workdir)) "
-                + container.argv.map(q).joined(separator: " "))
+            "exec chroot \"$R\" /usr/bin/env -i \(envWords) /bin/sh -c 'cd \"$0\" && exec \"$@\"' \(shellQuoted(workdir)) "
+                + container.argv.map(shellQuoted).joined(separator: " "))
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -250,18 +251,7 @@ public struct PodSandboxes: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw ExecutorError("creating \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let ok = data.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
+        let ok = writeAll(fd, data) == 0
         guard ok, fchmod(fd, mode_t(mode)) == 0 else { throw ExecutorError("writing \(path): \(String(cString: strerror(errno)))") }
     }
 
@@ -272,7 +262,6 @@ public struct PodSandboxes: Sendable {
 }
 
 /// Single-quotes a word for sh.
-func q(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
 /// A failure of the lab's executor, with what failed and where.
 public struct ExecutorError: Error, CustomStringConvertible, Sendable {

@@ -1,3 +1,4 @@
+import BoKSystem
 import Crypto
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -114,7 +115,7 @@ public struct CertificateAuthority: Sendable {
 
     /// A SAN entry: an IP address when the text parses as one, a DNS name otherwise.
     static func generalName(_ san: String) throws -> GeneralName {
-        if let bytes = IPAddressBytes.parse(san) {
+        if let bytes = IPAddressLiteral.parse(san) {
             return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes)))
         }
         if san.hasPrefix(AgentLinkRole.uriScheme + ":") {
@@ -140,17 +141,4 @@ public enum PKIError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// IPv4/IPv6 literal parsing for SubjectAlternativeName entries.
-enum IPAddressBytes {
-    static func parse(_ text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            return withUnsafeBytes(of: &v4) { Array($0) }
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) }
-        }
-        return nil
-    }
-}
+

@@ -31,6 +31,12 @@ public enum AgentMethod: String, Sendable, CaseIterable {
     case certCSR = "agent.cert.csr"
     /// Certificate rotation, step 2: the agent installs the signed certificate for new connections.
     case certInstall = "agent.cert.install"
+    /// Every chaincode image on the node, with the containers using it.
+    case chaincodeImages = "chaincode.images"
+    /// Removes chaincode images no container uses (mutating: serialized like a DNS apply).
+    case chaincodePrune = "chaincode.prune"
+    /// Read-only facts for `coordinator preflight`: the agent's clock, the container runtime, free space under Docker's root.
+    case preflight = "node.preflight"
 }
 
 /// Names of pushed notifications (requests without `id`, agent → coordinator).
@@ -440,5 +446,124 @@ public struct CertInstallResult: Codable, Sendable, Equatable {
     public init(serial: String, notAfter: String) {
         self.serial = serial
         self.notAfter = notAfter
+    }
+}
+
+// MARK: chaincode.images, chaincode.prune
+
+/// One chaincode image: Fabric's `dev-<peer>-<ccid>-<hash>` images, or any image labelled `org.hyperledger.fabric.chaincode.*`.
+public struct ChaincodeImageInfo: Codable, Sendable, Equatable {
+    /// `sha256:…`.
+    public var id: String
+    /// `repo:tag` names (empty for a dangling image).
+    public var tags: [String]
+    /// Parsed from the name (or the labels): the peer and chaincode it was built for, when known.
+    public var peer: String?
+    public var chaincode: String?
+    /// RFC 3339.
+    public var created: String
+    public var ageSeconds: Double
+    /// Docker's size of the image, shared base layers (fabric-baseos) included.
+    public var size: Int
+    /// Bytes only this image holds (size minus what it shares with other images): what removing it frees.
+    public var uniqueSize: Int
+    /// Names of the containers (running or stopped) created from it.
+    public var containers: [String]
+    public init(id: String, tags: [String], peer: String? = nil, chaincode: String? = nil, created: String, ageSeconds: Double,
+                size: Int, uniqueSize: Int, containers: [String]) {
+        self.id = id
+        self.tags = tags
+        self.peer = peer
+        self.chaincode = chaincode
+        self.created = created
+        self.ageSeconds = ageSeconds
+        self.size = size
+        self.uniqueSize = uniqueSize
+        self.containers = containers
+    }
+}
+
+public struct ChaincodeImagesResult: Codable, Sendable, Equatable {
+    public var images: [ChaincodeImageInfo]
+    public init(images: [ChaincodeImageInfo]) { self.images = images }
+}
+
+/// `chaincode.prune`: remove chaincode images that no container uses and that are older than `olderThan` seconds.
+public struct ChaincodePruneParams: Codable, Sendable, Equatable {
+    /// Minimum age in seconds (default 3600: an image a peer has just built may not have its container yet).
+    public var olderThan: Double
+    /// Only say what would be removed.
+    public var dryRun: Bool
+    public init(olderThan: Double = ChaincodePruneParams.defaultOlderThan, dryRun: Bool = false) {
+        self.olderThan = olderThan
+        self.dryRun = dryRun
+    }
+    public static let defaultOlderThan: Double = 3600
+
+    enum CodingKeys: String, CodingKey { case olderThan, dryRun }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        olderThan = try c.decodeIfPresent(Double.self, forKey: .olderThan) ?? Self.defaultOlderThan
+        dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false
+    }
+}
+
+/// A chaincode image prune left in place, and why (in use, too young, also tagged otherwise, Docker refused).
+public struct KeptChaincodeImage: Codable, Sendable, Equatable {
+    public var image: ChaincodeImageInfo
+    public var reason: String
+    public init(image: ChaincodeImageInfo, reason: String) {
+        self.image = image
+        self.reason = reason
+    }
+}
+
+public struct ChaincodePruneResult: Codable, Sendable, Equatable {
+    public var dryRun: Bool
+    /// Removed (or, with dryRun, would be removed).
+    public var removed: [ChaincodeImageInfo]
+    public var kept: [KeptChaincodeImage]
+    /// Images Docker refused to remove (e.g. a container was created from it meanwhile), with Docker's reason.
+    public var failed: [KeptChaincodeImage]
+    /// Sum of the removed images' `uniqueSize` (with dryRun: what would be freed).
+    public var bytesFreed: Int
+    public init(dryRun: Bool, removed: [ChaincodeImageInfo], kept: [KeptChaincodeImage], failed: [KeptChaincodeImage], bytesFreed: Int) {
+        self.dryRun = dryRun
+        self.removed = removed
+        self.kept = kept
+        self.failed = failed
+        self.bytesFreed = bytesFreed
+    }
+}
+
+// MARK: node.preflight
+
+public struct NodePreflightParams: Codable, Sendable, Equatable {
+    public init() {}
+}
+
+/// Facts the coordinator's preflight judges (it owns the thresholds). Nothing is written on the node.
+public struct NodePreflightResult: Codable, Sendable, Equatable {
+    public var node: String
+    /// The agent's clock (Unix seconds) when the request arrived and when it answered: with the coordinator's
+    /// send and receive times they give the clock offset as NTP computes it.
+    public var receivedTime: Double
+    public var time: Double
+    /// The container runtime verdict of `node.health` (`container-runtime`, `docker`).
+    public var checks: [HealthCheck]
+    /// Where Docker keeps images (`DockerRootDir` from `/info`), and the space there (statvfs; bytes an
+    /// unprivileged writer may use, and the file system's size).
+    public var dockerRootDir: String?
+    public var diskAvailableBytes: Int?
+    public var diskTotalBytes: Int?
+    public init(node: String, receivedTime: Double, time: Double, checks: [HealthCheck], dockerRootDir: String? = nil,
+                diskAvailableBytes: Int? = nil, diskTotalBytes: Int? = nil) {
+        self.node = node
+        self.receivedTime = receivedTime
+        self.time = time
+        self.checks = checks
+        self.dockerRootDir = dockerRootDir
+        self.diskAvailableBytes = diskAvailableBytes
+        self.diskTotalBytes = diskTotalBytes
     }
 }

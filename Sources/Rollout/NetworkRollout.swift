@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import Crypto
 import FabricTopology
@@ -32,6 +33,9 @@ public struct RolloutOptions: Sendable {
     public var agentConnectTimeout: Double = 5
     /// The topology's text, for the state's topology digest.
     public var topologyText: String = ""
+    /// Where the node checks of step 1 (clock, disk) draw the line; the NFS port probed for `Storage.NFS`.
+    public var preflightThresholds = PreflightThresholds()
+    public var nfsPort = 2049
 
     public init(cryptoDirectory: String) {
         self.cryptoDirectory = cryptoDirectory
@@ -66,6 +70,7 @@ public final class NetworkRollout: Sendable {
 
     /// Everything a run carries from step to step.
     final class Run: @unchecked Sendable {
+        // @unchecked: the rollout's steps run one after another; concurrent work inside a step only reads it.
         var report: RolloutReport
         var inventory: Inventory?
         var tls: ClientTLS?
@@ -150,11 +155,9 @@ public final class NetworkRollout: Sendable {
         reporter(.progress(step, message: message, done: done, total: total))
     }
 
-    /// Runs blocking Kubernetes calls off the cooperative thread pool.
+    /// Runs blocking Kubernetes calls off the cooperative thread pool (BoKSystem's one blocking-work helper).
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
+        try await runBlocking(body)
     }
 
     /// Writes the state ConfigMap when it changed and its namespace exists.
@@ -250,14 +253,44 @@ public final class NetworkRollout: Sendable {
             inventory.nodes.removeAll { down[$0.name] != nil }
             reporter(.warning("going on without \(down.keys.sorted().joined(separator: ", ")) (--continue-on-error): \(list)"))
         }
+        // The nodes themselves (read-only): runtime, clock offset, free space under Docker's root, kube-dns from the node.
+        var nodeWarnings = 0
+        if let kubeDNS = run.kubeDNS, !inventory.nodes.isEmpty {
+            progress(step, "node checks: runtime, clock, disk, kube-dns from \(inventory.nodes.count) node(s)")
+            let runner = FleetRunner(inventory: inventory, tls: tls, connectTimeout: options.agentConnectTimeout)
+            let checks = await NodePreflight(runner: runner, kubeDNS: kubeDNS, thresholds: options.preflightThresholds).run()
+            for c in checks where c.status == .warn {
+                nodeWarnings += 1
+                reporter(.warning("\(c.scope): \(c.name): \(c.detail)"))
+            }
+            var failing: [String: [String]] = [:]
+            for c in checks where c.status == .fail { failing[c.scope, default: []].append("\(c.name): \(c.detail)") }
+            if !failing.isEmpty {
+                let list = failing.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: "; "))" }.joined(separator: " | ")
+                guard options.continueOnError else {
+                    throw RolloutError(step: step, "preflight failed on \(failing.keys.sorted().joined(separator: ", ")) — \(list); "
+                        + "nothing was changed in Kubernetes; fix the node (or use --continue-on-error to go on without it)")
+                }
+                for (node, reasons) in failing { run.skippedNodes[node] = reasons.joined(separator: "; ") }
+                inventory.nodes.removeAll { failing[$0.name] != nil }
+                reporter(.warning("going on without \(failing.keys.sorted().joined(separator: ", ")) (--continue-on-error): \(list)"))
+            }
+        }
         run.inventory = inventory
 
-        // Storage.
+        // Storage, and the tenant's NodePorts free.
         let storage = try await checkStorage()
         progress(step, storage)
+        let topology = self.topology
+        let nodePorts = try await blocking { ClusterPreflight(client: client, topology: topology).nodePorts() }
+        guard nodePorts.status != .fail else {
+            throw RolloutError(step: step, "\(nodePorts.detail); nothing was changed in Kubernetes")
+        }
+        progress(step, nodePorts.detail)
         let healthy = inventory.nodes.count
         return (.done, "Kubernetes \(version.gitVersion); kube-dns \(run.kubeDNS ?? "?"); \(healthy) agent(s) healthy"
-            + (down.isEmpty ? "" : ", \(down.count) left out") + "; \(storage)")
+            + (down.isEmpty ? "" : ", \(down.count) left out") + (nodeWarnings > 0 ? " (\(nodeWarnings) warning(s))" : "")
+            + "; storage: \(storage); \(nodePorts.detail)")
     }
 
     /// Each node's agent health; returns the nodes that are down or failing, with why.
@@ -289,33 +322,14 @@ public final class NetworkRollout: Sendable {
         return down
     }
 
-    /// The StorageClass the claims use exists (the named one, or a default), or NFS is set.
+    /// The StorageClass the claims use exists (the named one, or a default), or the NFS server answers.
     private func checkStorage() async throws -> String {
-        let client = self.client
-        switch topology.storage {
-        case .nfs(let server, let path, _):
-            return "storage: NFS \(server):\(path)"
-        case .storageClass(let name?, _):
-            let ref = ObjectRef(apiVersion: "storage.k8s.io/v1", kind: "StorageClass", name: name)
-            guard try await blocking({ try client.getIfPresent(ref) }) != nil else {
-                throw RolloutError(step: .preflight, "StorageClass \(name) (Storage.StorageClass in the topology) does not exist; "
-                    + "create it, name another one (kubectl get storageclass), or set Storage.NFS")
-            }
-            return "storage: StorageClass \(name)"
-        case .storageClass(nil, _):
-            let classes = try await blocking {
-                try client.list(apiVersion: "storage.k8s.io/v1", kind: "StorageClass")
-            }
-            let key = "storageclass.kubernetes.io/is-default-class"
-            let defaults = classes.filter { $0.annotations[key] == "true" || $0.annotations["storageclass.beta.kubernetes.io/is-default-class"] == "true" }
-            guard let chosen = defaults.first else {
-                let names = classes.map(\.name).sorted()
-                throw RolloutError(step: .preflight, "the cluster has no default StorageClass (annotation \(key)=true)"
-                    + (names.isEmpty ? " and no StorageClass at all" : "; it has \(names.joined(separator: ", "))")
-                    + "; name one in the topology (Storage.StorageClass), mark one as default, or set Storage.NFS")
-            }
-            return "storage: default StorageClass \(chosen.name)"
-        }
+        var check = ClusterPreflight(client: client, topology: topology)
+        check.nfsPort = options.nfsPort
+        let preflight = check
+        let result = try await blocking { preflight.storage() }
+        guard result.status != .fail else { throw RolloutError(step: .preflight, result.detail) }
+        return result.detail
     }
 
     // MARK: 2. Crypto

@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 import KubeClient
 
@@ -122,19 +123,14 @@ struct ObjectSync: Sendable {
 }
 
 /// A thread-safe counter for progress.
-final class ProgressCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count: Int
-    init(start: Int) { count = start }
-    var value: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return count
-    }
+final class ProgressCounter: Sendable {
+    private let count: Locked<Int>
+    init(start: Int) { count = Locked(start) }
+    var value: Int { count.value }
     func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        count += 1
-        return count
+        count.withLock { count in
+            count += 1
+            return count
+        }
     }
 }

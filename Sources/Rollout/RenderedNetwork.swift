@@ -1,3 +1,4 @@
+import BoKSystem
 import FabricTopology
 import Foundation
 #if canImport(Glibc)
@@ -60,10 +61,10 @@ public enum NetworkMaterial {
     public static func nodeCIDRs(_ addresses: [String]) -> [String] {
         var out = Set<String>()
         for address in addresses {
-            var a4 = in_addr()
-            var a6 = in6_addr()
-            if inet_pton(AF_INET, address, &a4) == 1 { out.insert(address + "/32") } else if inet_pton(AF_INET6, address, &a6) == 1 {
-                out.insert(address + "/128")
+            switch IPAddressLiteral.parse(address)?.count {
+            case 4: out.insert(address + "/32")
+            case 16: out.insert(address + "/128")
+            default: break
             }
         }
         return out.sorted()

@@ -9,9 +9,11 @@ public struct TenantLifecycle: Sendable {
 
     /// Kinds teardown looks for, deleted in this order (workloads first, namespaces and
     /// cluster-wide volumes last).
-    public static let teardownKinds = ["Job", "CronJob", "Deployment", "StatefulSet", "DaemonSet", "Pod", "Service",
-                                       "PersistentVolumeClaim", "ConfigMap", "Secret", "ServiceAccount", "RoleBinding", "Role",
-                                       "NetworkPolicy", "Ingress", "Namespace", "PersistentVolume"]
+    public static let teardownKinds = [
+        "Job", "CronJob", "Deployment", "StatefulSet", "DaemonSet", "Pod", "Service",
+        "PersistentVolumeClaim", "ConfigMap", "Secret", "ServiceAccount", "RoleBinding", "Role",
+        "NetworkPolicy", "Ingress", "Namespace", "PersistentVolume",
+    ]
 
     public let client: KubeClient
     public let tenant: String
@@ -53,8 +55,10 @@ public struct TenantLifecycle: Sendable {
                 changes.append(ScaleChange(object: object.ref.description, from: remembered, to: 0, changed: false))
                 continue
             }
-            let patch: JSON = ["metadata": ["annotations": [Self.replicasAnnotation: .string(String(replicas))]],
-                               "spec": ["replicas": 0]]
+            let patch: JSON = [
+                "metadata": ["annotations": [Self.replicasAnnotation: .string(String(replicas))]],
+                "spec": ["replicas": 0],
+            ]
             try client.patch(object.ref, mergePatch: patch)
             reporter("\(object.ref): \(replicas) → 0")
             changes.append(ScaleChange(object: object.ref.description, from: replicas, to: 0, changed: true))
@@ -73,8 +77,9 @@ public struct TenantLifecycle: Sendable {
                 continue
             }
             guard let wanted = Int(text), wanted >= 0 else {
-                throw .invalidObject("\(object.ref) has annotation \(Self.replicasAnnotation)=\"\(text)\", not a replica count; "
-                    + "set spec.replicas by hand (kubectl scale) and remove the annotation")
+                throw .invalidObject(
+                    "\(object.ref) has annotation \(Self.replicasAnnotation)=\"\(text)\", not a replica count; "
+                        + "set spec.replicas by hand (kubectl scale) and remove the annotation")
             }
             let patch: JSON = ["metadata": ["annotations": [Self.replicasAnnotation: .null]], "spec": ["replicas": .int(Int64(wanted))]]
             try client.patch(object.ref, mergePatch: patch)
@@ -84,27 +89,66 @@ public struct TenantLifecycle: Sendable {
         return changes
     }
 
+    /// What teardown deletes, and the kinds it did not look for because the server does not serve them.
+    public struct TeardownPlan: Sendable, Equatable {
+        /// Every object labelled with the tenant, in deletion order.
+        public var objects: [ObjectRef]
+        /// `CronJob (batch)`-style notes: kinds BoK labels that this API server does not serve (skipped).
+        public var skippedKinds: [String]
+        /// Group versions whose discovery failed (kinds served only there were not looked at).
+        public var undiscovered: [String]
+    }
+
     /// What teardown would delete: every object labelled with the tenant, in deletion order.
-    public func teardownPlan() throws(KubeError) -> [ObjectRef] {
+    public func teardownPlan() throws(KubeError) -> [ObjectRef] { try plan().objects }
+
+    /// The kinds come from the server's discovery: each kind BoK labels (``teardownKinds``) is listed where
+    /// the server serves it (its built-in group version when served, else the group's preferred one); a kind
+    /// the server does not serve is skipped and said, never fatal. When discovery itself cannot be read,
+    /// the built-in table is used and a 404 on a list means the same: not served.
+    public func plan() throws(KubeError) -> TeardownPlan {
+        var served: ServedResources?
+        do {
+            served = try client.servedResources()
+        } catch {
+            guard error.isNotFound || error.statusCode == 403 else { throw error }
+            reporter("cannot read the API's discovery (\(error)); looking for the kinds BoK knows")
+        }
+        for (gv, why) in (served?.failed ?? [:]).sorted(by: { $0.key < $1.key }) {
+            reporter("discovery of \(gv) failed (\(why)); kinds served only there are not looked at")
+        }
         var refs: [ObjectRef] = []
-        var namespaces = Set<String>()
+        var skipped: [String] = []
         for kind in Self.teardownKinds {
-            guard let type = ResourceType.known(kind: kind) else { continue }
+            let type: ResourceType
+            if let served {
+                guard let found = served.listable(kind: kind) else {
+                    let known = ResourceType.known(kind: kind).map { " (\($0.plural).\($0.group.isEmpty ? "core" : $0.group))" } ?? ""
+                    reporter("the API does not serve \(kind)\(known): skipped, nothing of it to delete")
+                    skipped.append(kind)
+                    continue
+                }
+                type = found
+            } else {
+                guard let known = ResourceType.known(kind: kind) else { continue }
+                type = known
+            }
             let objects: [KubeObject]
             do {
                 objects = try client.list(type, namespace: nil, labelSelector: selector)
             } catch {
-                // An API server that does not serve a kind (404 on its list) holds nothing of it to delete.
+                // Discovery can be stale; a server that does not serve a kind (404 on its list) holds nothing of it.
                 guard error.isNotFound else { throw error }
                 reporter("the API does not serve \(type.plural).\(type.group.isEmpty ? "core" : type.group) (\(kind)); nothing of it to delete")
+                skipped.append(kind)
                 continue
             }
-            for object in objects.sorted(by: { $0.ref.description < $1.ref.description }) where object.deletionTimestamp == nil || kind == "Namespace" {
+            for object in objects.sorted(by: { $0.ref.description < $1.ref.description }) where object.deletionTimestamp == nil || kind == "Namespace"
+            {
                 refs.append(ObjectRef(type, namespace: object.namespace, name: object.name))
-                if kind == "Namespace" { namespaces.insert(object.name) }
             }
         }
-        return refs
+        return TeardownPlan(objects: refs, skippedKinds: skipped, undiscovered: (served?.failed.keys).map { $0.sorted() } ?? [])
     }
 
     /// Deletes the planned objects (namespaced ones first, then namespaces, then volumes) and

@@ -1,3 +1,4 @@
+import BoKSystem
 import CLibSSH2
 import Foundation
 import Logging
@@ -180,7 +181,3 @@ public final class SSHSession: @unchecked Sendable {
     }
 }
 
-/// `'text'` for a POSIX shell, with embedded single quotes as `'\''`.
-func shellQuoted(_ text: String) -> String {
-    "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
-}

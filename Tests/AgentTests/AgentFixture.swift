@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import BoKTesting
 import DockerEngine

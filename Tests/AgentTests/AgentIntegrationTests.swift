@@ -180,11 +180,15 @@ final class AgentIntegrationTests: XCTestCase {
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: journal), Date() < deadline { usleep(5_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: journal), "apply never started")
+        let children = Self.descendants(of: agentPID)
         fx.stopAgent(agentPID, signal: SIGKILL)
         _ = await apply.value
         await client.close()
-        // Let an in-flight restart settle, as a real crash would leave it.
-        sleep(4)
+        // Let an in-flight restart finish, as a real crash would leave it: the agent's children (the restart command)
+        // exit, then Docker answers.
+        let settled = Date().addingTimeInterval(60)
+        while children.contains(where: Self.isAlive) && Date() < settled { usleep(20_000) }
+        while !fx.dockerPing() && Date() < settled { usleep(50_000) }
         agentPID = try fx.startAgent(port: port)
         let log = (try? String(contentsOfFile: fx.node.logDir + "/agent.log", encoding: .utf8)) ?? ""
         XCTAssertTrue(log.contains("recovered interrupted apply"), log)
@@ -358,5 +362,23 @@ extension AgentIntegrationTests {
         let result = try await client.dnsApply(desired)
         XCTAssertEqual(result.stoppedContainers.map(\.name), [name])
         XCTAssertTrue(result.warnings.contains { $0.contains("live-restore is off") }, "\(result.warnings)")
+    }
+
+    /// Every process below `pid` (from /proc/PID/task/*/children), depth first.
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var out: [pid_t] = []
+        for task in tasks {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+            for child in text.split(separator: " ").compactMap({ pid_t($0) }) { out += [child] + descendants(of: child) }
+        }
+        return out
+    }
+
+    /// Running (not gone, not a zombie nobody reaped yet).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

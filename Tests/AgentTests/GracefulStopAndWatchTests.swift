@@ -1,4 +1,5 @@
 import AgentProtocol
+import BoKSystem
 import DockerConfig
 import DockerEngine
 import Fleet

@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentProtocol
 import BoKTesting
 import DockerConfig
@@ -174,7 +175,7 @@ func assertRefused(_ error: Error, file: StaticString = #filePath, line: UInt = 
 }
 
 /// `lab down` removes every process, namespace, link and file — also of a half-made lab.
-final class LabLifecycleTests: XCTestCase {
+final class LabLifecycleLabTests: XCTestCase {
     func testLabDownLeavesNothingBehind() throws {
         try XCTSkipUnless(geteuid() == 0, "needs root")
         let subnet = 203

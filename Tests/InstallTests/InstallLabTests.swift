@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentInstaller
 import AgentProtocol
 import BoKTesting

@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentCore
 @testable import AgentInstaller
 import DockerEngine

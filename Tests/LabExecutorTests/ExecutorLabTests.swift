@@ -1,3 +1,4 @@
+import BoKSystem
 import BoKTesting
 import DockerEngine
 import Foundation

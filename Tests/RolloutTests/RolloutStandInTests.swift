@@ -121,7 +121,7 @@ final class RolloutStandInTests: XCTestCase {
         try client.scale(.deployment("peer0-org1-f-1", namespace: "org1-f-1"), replicas: 3, fieldManager: "kubectl")
         // Let the stand-in's controller finish its own status writes first.
         try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0-org1-f-1"], timeout: 10, pollInterval: 0.05)
-        try await Task.sleep(nanoseconds: 300_000_000)
+        try standIn.settle()
 
         var dry = try options()
         dry.dryRun = true
@@ -277,7 +277,7 @@ final class RolloutStandInTests: XCTestCase {
         for d in try client.list(.deployment, labelSelector: "bok.io/tenant=f-1") {
             XCTAssertEqual(d["spec", "replicas"]?.intValue, 0, d.ref.description)
         }
-        try await Task.sleep(nanoseconds: 500_000_000)  // the stand-in's controller updates the status
+        try standIn.settle()  // the stand-in's controller updates the status
         let revision = standIn.currentResourceVersion
         XCTAssertTrue(try lifecycle.stop().allSatisfy { !$0.changed }, "stopping twice changes nothing")
         XCTAssertEqual(standIn.currentResourceVersion, revision)

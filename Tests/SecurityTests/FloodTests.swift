@@ -1,3 +1,4 @@
+import BoKSystem
 import AgentCore
 import AgentProtocol
 import BoKTesting

@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONScanning
 
 /// Docker's `daemon.json`, read for the settings BoK cares about (`dns`, `dns-search`, `dns-opts`,
 /// `live-restore`) and edited without losing any other key.
@@ -35,6 +36,21 @@ public struct DaemonJSON: Sendable {
     /// Things the file does that probably are not what was meant.
     public let warnings: [String]
 
+    /// The 1-based line and column of a byte offset, for messages.
+    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (Int, Int) {
+        var line = 1
+        var column = 1
+        for byte in bytes[..<min(offset, bytes.count)] {
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+
     /// Parses the file's contents; nil or empty (or only whitespace) data stands for no file.
     public static func parse(_ data: Data?, path: String) throws(DaemonJSONError) -> DaemonJSON {
         let data = data ?? Data()
@@ -42,11 +58,17 @@ public struct DaemonJSON: Sendable {
         if bytes.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
             return DaemonJSON(path: path, exists: false, original: data, root: [])
         }
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            throw DaemonJSONError(path: path, line: 1, column: 1,
+                                  problem: "is not valid JSON: starts with a UTF-8 byte-order mark, which JSON does not allow",
+                                  remedy: "Fix the file (dockerd cannot start with it either)")
+        }
         let value: JSONValue
         do {
-            value = try JSONParser.parse(bytes)
+            value = try JSONScanner.parse(bytes, as: JSONValue.self)
         } catch {
-            throw DaemonJSONError(path: path, line: error.line, column: error.column, problem: "is not valid JSON: \(error.message)",
+            let (line, column) = Self.lineAndColumn(of: error.offset, in: bytes)
+            throw DaemonJSONError(path: path, line: line, column: column, problem: "is not valid JSON: \(error.reason)",
                                   remedy: "Fix the file (dockerd cannot start with it either)")
         }
         guard case .object(let members) = value else {

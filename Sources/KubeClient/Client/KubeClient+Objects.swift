@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 
 /// How dependents of a deleted object are removed (`DeleteOptions.propagationPolicy`).

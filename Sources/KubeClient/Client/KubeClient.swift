@@ -1,3 +1,4 @@
+import BoKSystem
 import CurlHTTP
 import Foundation
 import Logging
@@ -109,37 +110,25 @@ public final class KubeClient: Sendable {
 }
 
 /// Idle libcurl clients, so concurrent calls each get their own handle and connections are reused.
-final class ConnectionPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [HTTPClient] = []
+final class ConnectionPool: Sendable {
+    private let idle = Locked<[HTTPClient]>([])
     private let maxIdle = 16
 
     func withClient<T>(_ body: (HTTPClient) -> T) -> T {
-        lock.lock()
-        let client = idle.popLast() ?? HTTPClient()
-        lock.unlock()
+        let client = idle.withLock { $0.popLast() } ?? HTTPClient()
         let result = body(client)
-        lock.lock()
-        if idle.count < maxIdle { idle.append(client) }
-        lock.unlock()
+        idle.withLock { idle in
+            if idle.count < maxIdle { idle.append(client) }
+        }
         return result
     }
 }
 
 /// Resource types learned from the server's discovery, for kinds outside the built-in table.
-final class DiscoveredTypes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var types: [String: ResourceType] = [:]
+final class DiscoveredTypes: Sendable {
+    private let types = Locked<[String: ResourceType]>([:])
 
-    func get(_ key: String) -> ResourceType? {
-        lock.lock()
-        defer { lock.unlock() }
-        return types[key]
-    }
+    func get(_ key: String) -> ResourceType? { types.withLock { $0[key] } }
 
-    func set(_ key: String, _ type: ResourceType) {
-        lock.lock()
-        types[key] = type
-        lock.unlock()
-    }
+    func set(_ key: String, _ type: ResourceType) { types.withLock { $0[key] = type } }
 }

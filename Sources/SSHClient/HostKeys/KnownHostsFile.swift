@@ -1,3 +1,4 @@
+import BoKSystem
 import CLibSSH2
 import Foundation
 import Logging
@@ -125,16 +126,8 @@ final class KnownHostsFile {
         defer { close(fd) }
         var line = "\(name) \(key.algorithm) \(key.base64)\n"
         if needsLeadingNewline(path) { line = "\n" + line }
-        let bytes = Array(line.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw KnownHostsWriteError(reason: "cannot write \(path): \(POSIXErrorText.describe(errno))")
-            }
-            written += n
-        }
+        let code = writeAll(fd, Array(line.utf8))
+        guard code == 0 else { throw KnownHostsWriteError(reason: "cannot write \(path): \(POSIXErrorText.describe(code))") }
         guard fsync(fd) == 0 else {
             throw KnownHostsWriteError(reason: "cannot write \(path): \(POSIXErrorText.describe(errno))")
         }

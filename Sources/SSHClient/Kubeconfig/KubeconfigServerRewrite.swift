@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 
 /// Points a kubeconfig's `server:` addresses that only work on the master itself (loopback, or the
@@ -135,14 +136,10 @@ public struct KubeconfigServerRewrite: Sendable {
         if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         if name.hasSuffix(".") { name.removeLast() }
         if name == "localhost" || name.hasSuffix(".localhost") { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, name, &v4) == 1 {
-            let octets = withUnsafeBytes(of: v4.s_addr) { Array($0) }
+        if let octets = IPAddressLiteral.parse(name), octets.count == 4 {
             return octets[0] == 127 || octets == [0, 0, 0, 0]
         }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, name, &v6) == 1 {
-            let octets = withUnsafeBytes(of: v6) { Array($0) }
+        if let octets = IPAddressLiteral.parse(name), octets.count == 16 {
             if octets.allSatisfy({ $0 == 0 }) { return true }
             if octets[0..<15].allSatisfy({ $0 == 0 }) && octets[15] == 1 { return true }
             let mapped = octets[0..<10].allSatisfy { $0 == 0 } && octets[10] == 0xFF && octets[11] == 0xFF

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// `coordinator kubeconfig fetch` end to end: the built executable against the test sshd.
-final class KubeconfigCommandTests: SSHTestCase {
+final class KubeconfigCommandIntegrationTests: SSHTestCase {
     private var coordinator: String {
         URL(fileURLWithPath: Bundle.main.executablePath ?? "/nonexistent").deletingLastPathComponent()
             .appendingPathComponent("coordinator").path

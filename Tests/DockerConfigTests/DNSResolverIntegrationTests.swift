@@ -87,7 +87,7 @@ final class DnsmasqServer {
     }
 }
 
-final class DNSResolverTests: XCTestCase {
+final class DNSResolverIntegrationTests: XCTestCase {
     private var server: DnsmasqServer!
 
     override func setUpWithError() throws {

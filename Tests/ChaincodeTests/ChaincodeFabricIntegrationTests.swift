@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import FabricTopology
 import Foundation
@@ -13,7 +14,7 @@ import XCTest
 /// work, the second finds it done. The package is of type `ccaas` with a small external builder, so no Docker image
 /// is built (that part is the lab's, issue 10). Where Go is installed, Fabric's `simple` is built as the chaincode
 /// server and the init, invoke and query Jobs run for real: `query a` answers 90 on both orgs.
-final class ChaincodeFabricTests: XCTestCase {
+final class ChaincodeFabricIntegrationTests: XCTestCase {
     var dir: String!
     var pids: [pid_t] = []
     var holder: pid_t = 0
@@ -80,7 +81,7 @@ final class ChaincodeFabricTests: XCTestCase {
 
     func testTheChaincodeJobsDeployInitInvokeAndQueryOnRealFabricAndASecondRunFindsItDone() throws {
         guard getuid() == 0 else { throw XCTSkip("needs root for a private mount namespace") }
-        guard let releasePath = ChaincodePackageTests.releasePath else {
+        guard let releasePath = ChaincodePackageIntegrationTests.releasePath else {
             throw XCTSkip("no Fabric release: set BOK_FABRIC_RELEASE or put one in ../shared/fabric")
         }
         dir = try ChaincodeFixture.temporaryDirectory("bok-cc-fabric")
@@ -260,7 +261,7 @@ final class ChaincodeFabricTests: XCTestCase {
 
         // Fabric's `simple` as a chaincode server (ccaas), when Go is here to build it: init, invoke, query for real.
         guard let go = CommandRunner.which("go") else { return }
-        let source = ChaincodePackageTests.chaincodeSource ?? ""
+        let source = ChaincodePackageIntegrationTests.chaincodeSource ?? ""
         guard FileManager.default.fileExists(atPath: source + "/go.mod") else { return }
         XCTAssertTrue(CommandRunner.run(["cp", "-r", source, "\(dir!)/simple-src"]).succeeded)
         try FileManager.default.createDirectory(atPath: "\(dir!)/simple-src/cmd/ccaas", withIntermediateDirectories: true)

@@ -2,7 +2,7 @@ import Foundation
 import SSHClient
 import XCTest
 
-final class SSHFileTransferTests: SSHTestCase {
+final class SSHFileTransferIntegrationTests: SSHTestCase {
     private func mode(_ path: String) -> mode_t {
         var info = stat()
         XCTAssertEqual(stat(path, &info), 0, path)

@@ -2,7 +2,7 @@ import Foundation
 import SSHClient
 import XCTest
 
-final class SSHCommandTests: SSHTestCase {
+final class SSHCommandIntegrationTests: SSHTestCase {
     func testRunReturnsExitStatusStdoutAndStderr() throws {
         let (session, _) = try connectedSession()
         let result = try session.run("echo out; echo err >&2; exit 3")

@@ -1,10 +1,11 @@
+import BoKSystem
 import Foundation
 import XCTest
 
 @testable import SSHClient
 
 /// Key files as ssh-keygen writes them are recognised without decrypting anything.
-final class SSHKeyFileTests: SSHTestCase {
+final class SSHKeyFileIntegrationTests: SSHTestCase {
     private func inspect(_ path: String) throws -> SSHKeyFile? {
         SSHKeyFile.inspect(try String(contentsOfFile: path, encoding: .utf8))
     }

@@ -1,8 +1,34 @@
-/// Strict IPv4 and IPv6 literal parsing (no zone ids, no ports, no brackets, no leading zeros in
-/// IPv4 octets), and the canonical text form used for comparison and for writing.
+/// BoK's one IP-literal parser: strict IPv4 and IPv6 literal parsing (no zone ids, no ports, no brackets, no leading
+/// zeros in IPv4 octets), and the canonical text form used for comparison and for writing. Pure Swift (no
+/// `inet_pton`), so the same rules hold on every platform.
 public enum IPAddressLiteral {
+    /// The network-order bytes of an IPv4 (4 bytes) or IPv6 (16 bytes) literal, or nil for anything else.
+    public static func parse(_ text: String) -> [UInt8]? {
+        if let v4 = parseIPv4(text) { return v4 }
+        if text.contains(":") { return parseIPv6(text) }
+        return nil
+    }
+
+    /// Whether `text` is an IPv4 or IPv6 literal.
+    public static func isLiteral(_ text: String) -> Bool { parse(text) != nil }
+
+    /// Whether `text` is an IPv4 literal.
+    public static func isIPv4(_ text: String) -> Bool { parseIPv4(text) != nil }
+
+    /// The canonical text of 4 or 16 bytes (dotted quad, RFC 5952), or nil for another length.
+    public static func format(_ bytes: [UInt8]) -> String? {
+        switch bytes.count {
+        case 4: return bytes.map(String.init).joined(separator: ".")
+        case 16: return formatIPv6(bytes)
+        default: return nil
+        }
+    }
+
+    /// The canonical text of an IP literal (`::FFFF:1.2.3.4` → `::ffff:1.2.3.4`), or nil when `text` is not one.
+    public static func canonical(_ text: String) -> String? { parse(text).flatMap(format) }
+
     /// The four octets of a dotted-quad IPv4 address, or nil.
-    static func parseIPv4<S: StringProtocol>(_ text: S) -> [UInt8]? {
+    public static func parseIPv4<S: StringProtocol>(_ text: S) -> [UInt8]? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }
         var octets: [UInt8] = []
@@ -17,7 +43,7 @@ public enum IPAddressLiteral {
     }
 
     /// The sixteen bytes of an IPv6 address (with an optional dotted IPv4 tail), or nil.
-    static func parseIPv6(_ text: String) -> [UInt8]? {
+    public static func parseIPv6(_ text: String) -> [UInt8]? {
         let halves = text.components(separatedBy: "::")
         guard halves.count <= 2 else { return nil }
         func groups(_ part: String, ipv4TailAllowed: Bool) -> [UInt16]? {

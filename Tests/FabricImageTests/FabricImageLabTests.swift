@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import Foundation
 import Lab
@@ -8,7 +9,7 @@ import XCTest
 /// as the peer runs it — `simple` packaged as the peer packages it, built by Fabric's build script
 /// in a ccenv container, the runtime image built FROM baseos by Fabric's Dockerfile, the chaincode
 /// started in it with the peer's command line. Lab subnet 50, root /tmp/bok-test-lab-50.
-final class FabricImageTests: XCTestCase {
+final class FabricImageLabTests: XCTestCase {
     static let subnet = 50
     static let root = "/tmp/bok-test-lab-50"
     static let docker = ["docker", "-H", "unix:///run/docker.sock"]

@@ -1,3 +1,4 @@
+import BoKSystem
 import DockerEngine
 import Foundation
 import Lab
@@ -7,7 +8,7 @@ import XCTest
 
 /// The package ID BoK computes is Fabric's own (`peer lifecycle chaincode calculatepackageid` of a real release), and
 /// `--path` packages with the release's `peer`.
-final class ChaincodePackageTests: XCTestCase {
+final class ChaincodePackageIntegrationTests: XCTestCase {
     var dir: String!
 
     override func setUpWithError() throws {

@@ -2,7 +2,7 @@ import Foundation
 import SSHClient
 import XCTest
 
-final class SSHAuthenticationTests: SSHTestCase {
+final class SSHAuthenticationIntegrationTests: SSHTestCase {
     private func connect(_ server: TestSSHServer, auth: SSHAuth) throws -> SSHSession {
         try SSHSession(
             target: SSHTarget(host: "127.0.0.1", port: server.port), auth: auth,

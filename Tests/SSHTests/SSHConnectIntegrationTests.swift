@@ -2,7 +2,7 @@ import Foundation
 import SSHClient
 import XCTest
 
-final class SSHConnectTests: SSHTestCase {
+final class SSHConnectIntegrationTests: SSHTestCase {
     func testHostThatAcceptsTCPButNeverSpeaksSSHTimesOutNamingHostAndStep() throws {
         let listener = try LoopbackListener()
         let key = try makeKey("ed25519")

@@ -2,7 +2,7 @@ import Foundation
 import SSHClient
 import XCTest
 
-final class SSHHostKeyTests: SSHTestCase {
+final class SSHHostKeyIntegrationTests: SSHTestCase {
     private func connect(_ server: TestSSHServer, key: String, knownHosts: String, policy: HostKeyPolicy = .strict) throws
         -> SSHSession
     {

@@ -1,3 +1,4 @@
+import BoKSystem
 import BoKTesting
 import DockerEngine
 import Foundation
@@ -6,7 +7,7 @@ import XCTest
 
 /// `coordinator lab up --systemd` and `lab down` through the CLI, on a lab of its own: down leaves
 /// no machine, process, mount, cgroup, namespace, link or file behind.
-final class SystemdLabLifecycleTests: XCTestCase {
+final class SystemdLifecycleLabTests: XCTestCase {
     let root = "/tmp/bok-test-lab-211"
     let subnet = 211
 

@@ -5,7 +5,7 @@ import XCTest
 
 /// kubectl itself, pointed at the stand-in: proof that the stand-in speaks the real API
 /// (discovery, list paths, Table printing, TLS with client certificates).
-final class KubectlCompatibilityTests: XCTestCase {
+final class KubectlCompatibilityIntegrationTests: XCTestCase {
     private func kubectl(_ standIn: KubeStandIn, _ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String) {
         guard let path = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first(where: FileManager.default.isExecutableFile) else {
             throw XCTSkip("kubectl is not installed")

@@ -1,13 +1,15 @@
 import ArgumentParser
-import BoKTesting
+import KubeAPIStandIn
 import Foundation
 import KubeClient
 
-/// `bok-bench kube-stand-in`: runs the Kubernetes stand-in on its own until Ctrl-C, to try
-/// kubectl (or the coordinator) against it by hand.
+/// `kube-standin`: runs the Kubernetes API stand-in on its own until Ctrl-C, to try kubectl (or the coordinator)
+/// against it by hand. Tests use the same library (`KubeAPIStandIn`) in-process; `coordinator lab serve` runs it with
+/// the lab's executor behind it.
+@main
 struct KubeStandInCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kube-stand-in",
+        commandName: "kube-standin",
         abstract: "Run the Kubernetes stand-in until interrupted and print a kubectl command for it.")
 
     @Option(help: "Seconds until created or changed workloads become ready.")

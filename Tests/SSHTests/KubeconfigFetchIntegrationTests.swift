@@ -4,7 +4,7 @@ import XCTest
 
 /// The "master" is the test sshd on localhost: the kubeconfig is a file in the test directory,
 /// fetched with an explicit remote path.
-final class KubeconfigFetchTests: SSHTestCase {
+final class KubeconfigFetchIntegrationTests: SSHTestCase {
     private let kubeadmConfig = """
         apiVersion: v1
         clusters:
