@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -58,12 +59,16 @@ let package = Package(
         .target(name: "BoKSystem"),
         // Bounds for untrusted YAML: size and alias-expanded node count (no alias bombs).
         .target(name: "BoKYAML", dependencies: [yams]),
-        // One HTTP client over libcurl: Docker Engine API (unix socket) and Kubernetes API (HTTPS).
+        // The coordinator's HTTP client over libcurl: the Kubernetes API (HTTPS, client certificates, proxies).
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
         .target(name: "DockerConfig", dependencies: ["BoKSystem", "JSONScanning"]),
-        // Docker Engine API, restart strategies, verification of the running dockerd.
-        .target(name: "DockerEngine", dependencies: ["CurlHTTP", "DockerConfig", "BoKSystem", logging]),
+        // Docker Engine API (HTTP/1.1 on NIO over the unix socket), restart strategies, verification of the running dockerd.
+        .target(name: "DockerEngine",
+                dependencies: ["DockerConfig", "BoKSystem", "JSONScanning", logging,
+                               .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
         .target(name: "DNSQuery", dependencies: ["BoKSystem"]),
         // The agent's Prometheus metrics (every name `bok_agent_`), one-line calls, and the `/metrics` HTTP endpoint.
@@ -76,7 +81,8 @@ let package = Package(
                                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), logging]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
         .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", "BoKYAML", logging, yams] + nio + pki),
+                dependencies: ["AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.

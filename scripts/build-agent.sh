@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Builds the agent binary that `coordinator agents install` ships to worker nodes: a release build
-# with the Swift runtime and Foundation linked statically (--static-swift-stdlib), stripped, so it
-# starts on a plain Debian/Ubuntu node that has no Swift toolchain. What stays dynamic is what every
-# such node has (glibc, libstdc++, libgcc_s, zlib) plus libcurl (FoundationNetworking and CCurl);
+# with the Swift runtime linked statically (--static-swift-stdlib), stripped, so it starts on a plain
+# Debian/Ubuntu node that has no Swift toolchain. The agent links no full Foundation (only
+# FoundationEssentials: no ICU data) and no libcurl (Docker is spoken over NIO), so what stays
+# dynamic is what every such node has: glibc (libc, libm, ld.so), libstdc++ and libgcc_s.
 # `coordinator agents install` checks on the node that each of them is there before it swaps the
 # binary in.
+#
+# Optimised for size (-Osize: the agent is never CPU-bound; smaller code is less memory). Linked with lld: no exported dynamic symbols (--no-export-dynamic: a stripped static executable
+# needs none) and packed relative relocations (-z pack-relative-relocs, glibc ≥ 2.36): the loader
+# no longer reads 2.7 MB of relocations at every start, and they no longer sit in the idle agent's
+# memory (BENCHMARKS.md, "Agent idle").
 #
 # It builds in its own scratch path (.build-agent/), so it never fights the debug build in .build/.
 # Re-running is incremental. The LAST line of stdout is the binary's path (scripts read it with
@@ -19,10 +25,12 @@ command -v swift >/dev/null || { echo "build-agent: swift not found (expected un
 
 scratch="$root/.build-agent"
 started=$(date +%s)
-echo "build-agent: swift build -c release --product agent --static-swift-stdlib (scratch $scratch)" >&2
 # -Xlinker -s: the linker drops the symbol tables (the binary is stripped as it is linked).
-swift build -c release --product agent --static-swift-stdlib --scratch-path "$scratch" -Xlinker -s >&2
-bin=$(swift build -c release --product agent --static-swift-stdlib --scratch-path "$scratch" -Xlinker -s --show-bin-path)/agent
+flags=(-c release --product agent --static-swift-stdlib --scratch-path "$scratch"
+       -Xswiftc -Osize -Xswiftc -use-ld=lld -Xlinker -s -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs)
+echo "build-agent: swift build ${flags[*]}" >&2
+swift build "${flags[@]}" >&2
+bin=$(swift build "${flags[@]}" --show-bin-path)/agent
 [ -x "$bin" ] || { echo "build-agent: swift build succeeded but $bin is missing" >&2; exit 1; }
 
 # Belt and braces: strip whatever the linker kept (a no-op when -s already did it).
@@ -32,6 +40,11 @@ if command -v strip >/dev/null; then strip --strip-all "$bin" 2>/dev/null || tru
 # ("libswiftCore.so: cannot open shared object file"): refuse to hand it out.
 if command -v readelf >/dev/null && readelf -d "$bin" | grep -E 'NEEDED.*(libswift|libFoundation|libdispatch|libBlocksRuntime)' >&2; then
   echo "build-agent: $bin still links the Swift runtime dynamically (above); it would not start on a node without Swift" >&2
+  exit 1
+fi
+# The agent speaks to Docker over NIO: libcurl (and the second TLS stack behind it) must not come back.
+if command -v readelf >/dev/null && readelf -d "$bin" | grep -E 'NEEDED.*libcurl' >&2; then
+  echo "build-agent: $bin links libcurl (above); the agent's Docker client is DockerEngine's NIO transport — find the module that imports CurlHTTP or FoundationNetworking" >&2
   exit 1
 fi
 version=$("$bin" --version) || { echo "build-agent: $bin --version failed" >&2; exit 1; }

@@ -1,7 +1,14 @@
 import AgentCore
 import AgentProtocol
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// `agent`: the BoK node daemon. Thin: flags → AgentConfig → AgentRuntime.
@@ -73,7 +80,7 @@ struct AgentCommand: AsyncParsableCommand {
             for (key, value) in flags { if let value { try cfg.set(key: key, value: value, source: "--\(key)") } }
             try cfg.validate()
         } catch {
-            FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
+            printError("agent: \(error)\n")
             throw ExitCode(2)
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -86,7 +93,7 @@ struct AgentCommand: AsyncParsableCommand {
         do {
             try await runtime.run()
         } catch {
-            FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
+            printError("agent: \(error)\n")
             throw ExitCode(1)
         }
     }
@@ -105,10 +112,22 @@ struct CSRCommand: ParsableCommand {
     func run() throws {
         do {
             print(try NodeKey.generate(keyPath: key, nodeName: node), terminator: "")
-            FileHandle.standardError.write(Data("agent: key written to \(key) (0600); give the CSR above to `coordinator certs sign --csr FILE --node \(node) --address IP`\n".utf8))
+            printError("agent: key written to \(key) (0600); give the CSR above to `coordinator certs sign --csr FILE --node \(node) --address IP`\n")
         } catch {
-            FileHandle.standardError.write(Data("agent: \(error)\n".utf8))
+            printError("agent: \(error)\n")
             throw ExitCode(1)
         }
     }
+}
+
+/// Writes to standard error (unbuffered, no Foundation `FileHandle`).
+func printError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeMutableBufferPointer { write(2, $0.baseAddress, $0.count) }
+        if n <= 0 { return }
+        offset += n
+    }
+    bytes.removeAll()
 }

@@ -1,8 +1,13 @@
 import DockerConfig
 import DockerEngine
-import BoKYAML
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A configuration error: names the file (or flag), the key and what is expected.
 public struct AgentConfigError: Error, CustomStringConvertible, Sendable {
@@ -77,19 +82,13 @@ public struct AgentConfig: Sendable, Equatable {
         return config
     }
 
+    /// Merges the keys of an `agent.yaml` text (a flat mapping; see ``FlatYAML``).
     public mutating func merge(yaml text: String, source: String) throws(AgentConfigError) {
-        let node: Any?
-        do { node = try YAMLBudget.load(text, source: source, maxBytes: 1 << 20, maxNodes: 10_000) } catch let e as YAMLBudget.Exceeded {
-            throw AgentConfigError(source: source, key: "-", reason: e.reason)
-        } catch {
-            throw AgentConfigError(source: source, key: "-", reason: "not valid YAML: \(error)")
+        let entries: [(key: String, value: Any)]
+        do { entries = try FlatYAML.parse(text) } catch {
+            throw AgentConfigError(source: source, key: "-", reason: error.line > 0 ? "line \(error.line): \(error.reason)" : error.reason)
         }
-        guard let node else { return }
-        guard let map = node as? [String: Any] else {
-            throw AgentConfigError(source: source, key: "-", reason: "expected a mapping of keys to values at the top level")
-        }
-        for key in map.keys.sorted() {
-            guard let value = map[key] else { continue }
+        for (key, value) in entries.sorted(by: { $0.key < $1.key }) {
             try set(key: key, value: value, source: source)
         }
     }

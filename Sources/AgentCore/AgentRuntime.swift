@@ -1,12 +1,18 @@
 import AgentMetrics
 import AgentProtocol
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Start-up and shutdown of the agent: recover, listen, say `ready` (log + sd_notify), stop on SIGTERM/SIGINT.
@@ -37,23 +43,28 @@ public final class AgentRuntime: Sendable {
                 logger.warning("this agent's certificate \(own.serial) expires \(own.notAfter): renew it with `coordinator certs rotate`")
             }
         } else {
-            logger.warning("INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests.")
+            logger.warning(
+                "INSECURE: plain TCP without authentication on \(config.listenHost):\(config.listenPort) — anyone who can connect can restart Docker on this node. Use only for loopback tests."
+            )
         }
         let trust = loadedTrust
         let service = AgentService(config: config, logger: logger, trust: trust)
         // Recovery of an interrupted apply can take a Docker restart: tell systemd it needs longer than TimeoutStartSec.
-        SystemdNotify.send("EXTEND_TIMEOUT_USEC=\(UInt64((config.restartTimeout * 2 + 30) * 1_000_000))\nSTATUS=recovering an interrupted apply, if any")
+        SystemdNotify.send(
+            "EXTEND_TIMEOUT_USEC=\(UInt64((config.restartTimeout * 2 + 30) * 1_000_000))\nSTATUS=recovering an interrupted apply, if any")
         if let note = service.recover() { logger.warning("\(note)") }
         // One event loop thread: the agent serves a handful of coordinator connections, and every
         // further thread costs memory on nodes with many cores (the default group has one per core).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = AgentServer(handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group,
-                                 limits: config.limits, revoked: { trust?.revokedSerials ?? [] })
+        let server = AgentServer(
+            handler: service, tls: tls, idleTimeout: config.idleTimeout, logger: logger, group: group,
+            limits: config.limits, revoked: { trust?.revokedSerials ?? [] },
+            drainTimeout: config.restartTimeout * 2 + 20)
         trust?.onNewContext { server.replaceTLSContext($0) }
         trust?.onRevoked { server.closeConnections(withSerials: $0) }
         let address: SocketAddress
         do {
-            address = try await server.start(host: config.listenHost, port: config.listenPort)
+            address = try await server.bind(host: config.listenHost, port: config.listenPort)
         } catch {
             try? await group.shutdownGracefully()
             throw AgentConfigError(source: "listen", key: "listen", reason: "cannot listen on \(config.listenHost):\(config.listenPort): \(error)")
@@ -76,19 +87,42 @@ public final class AgentRuntime: Sendable {
             }
         }
         let ms = Int(Date().timeIntervalSince(started) * 1000)
-        logger.info("ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms")
+        logger.info(
+            "ready: node \(config.nodeName) listening on \(address) (\(config.insecure ? "plain TCP" : "mutual TLS")), docker \(config.dockerSocket), \(service.dnsSourceDetail), started in \(ms) ms"
+        )
         SystemdNotify.send("READY=1\nSTATUS=listening on \(address)")
 
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { sig in
-            self.logger.info("received signal \(sig), stopping")
-            SystemdNotify.send("STOPPING=1")
-            Task { await server.stop() }
+        let (idle, idleContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        server.onIdle { idleContinuation.yield() }
+        // SIGTERM/SIGINT: graceful shutdown (swift-service-lifecycle): the server drains (an apply in
+        // flight finishes or rolls back, new connections are refused), then the process exits.
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: server), .init(service: StopNotice(logger: logger), successTerminationBehavior: .ignore),
+                    .init(
+                        service: StartupPageRelease(logger: logger, busy: { server.registry.count > 0 }, idle: idle),
+                        successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            logger.error("the agent's server failed: \(error)")
         }
-        await server.waitUntilClosed()
         await metrics?.stop()
-        signals.cancel()
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+}
+
+/// Says (log + sd_notify `STOPPING=1`) that a graceful stop began.
+struct StopNotice: Service {
+    let logger: Logger
+    func run() async throws {
+        do { try await gracefulShutdown() } catch { return }
+        logger.info("stopping: draining (new connections refused, requests in flight finish)")
+        SystemdNotify.send("STOPPING=1\nSTATUS=stopping: finishing requests in flight")
     }
 }
 
@@ -139,19 +173,4 @@ enum FileLimits {
             logger.warning("open files limit is \(target), below the \(wanted) that maxConnections needs; raise LimitNOFILE= in the unit")
         }
     }
-}
-
-/// Delivers signals on a dispatch queue instead of an async-signal handler.
-final class SignalWatcher: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        for sig in signals {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { handler(sig) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-    func cancel() { sources.forEach { $0.cancel() } }
 }

@@ -2,8 +2,16 @@ import AgentMetrics
 import AgentProtocol
 import DNSQuery
 import DockerConfig
+import Dispatch
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// The agent's methods (DESIGN.md §4), dispatched from the wire. Blocking work (Docker API,
@@ -13,6 +21,8 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
     let logger: Logger
     let docker: DockerEngineClient
     let dns: DockerDNSConfigurator
+    /// `chaincode.watch`: one Docker event stream, fanned out to every watcher.
+    public let events: ChaincodeEventHub
     let blockingQueue = DispatchQueue(label: "bok.agent.read", attributes: .concurrent)
     /// Certificates and revocation (nil with --insecure).
     public let trust: AgentTrust?
@@ -29,6 +39,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         self.logger = logger
         self.docker = DockerEngineClient(socketPath: config.dockerSocket, timeout: config.dockerTimeout)
         self.dns = DockerDNSConfigurator(config: config, docker: docker, logger: logger)
+        self.events = ChaincodeEventHub(docker: docker, networkID: config.chaincodeNetworkID, logger: logger)
     }
 
     /// Undo an apply that a crash interrupted. Call once before listening.
@@ -51,7 +62,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         do {
             let result = try await dispatch(request, connection: connection)
             if AgentMethod(rawValue: request.method).map({ [.dnsApply, .dockerRestart].contains($0) }) == true {
-                logger.info("\(request.method) from \(connection.peer) done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s")
+                logger.info("\(request.method) from \(connection.peer) done in \(Decimals.fixed(Date().timeIntervalSince(started), 2))s")
             }
             AgentMetrics.requestFinished(method: request.method, result: "ok")
             return RPCResponse(id: request.id, result: result)
@@ -110,13 +121,18 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         case .chaincodeList:
             return try encode(ChaincodeListResult(containers: try await offload { () throws(RPCError) in try self.listChaincode() }))
         case .chaincodeWatch:
-            let interval = config.watchInterval
             try connection.acquireWatch()
-            Task.detached {
-                await self.watch(connection: connection)
+            let (events, cancel) = self.events.subscribe(peer: connection.peer)
+            connection.startWatch {
+                for await event in events {
+                    guard connection.isOpen() else { break }
+                    guard let params = try? JSONCoding.value(event) else { continue }
+                    await connection.pushAsync(RPCRequest(id: nil, method: AgentNotification.chaincodeEvent.rawValue, params: params))
+                }
+                cancel()
                 connection.releaseWatch()
             }
-            return try encode(WatchResult(watching: true, intervalSeconds: interval))
+            return try encode(WatchResult(watching: true, intervalSeconds: 0, source: "docker-events"))
         case .health:
             let p = request.params == nil ? HealthParams() : try params(HealthParams.self, request)
             let desired = try p.desired.map { (d) throws(RPCError) in try settings(d) }
@@ -175,7 +191,7 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
                            version: BoKVersion.string, node: config.nodeName, capabilities: Self.capabilities,
                            dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail,
                            certSerial: trust?.ownCertificate?.serial,
-                           certNotAfter: trust?.ownCertificate.map { ISO8601DateFormatter().string(from: $0.notAfter) },
+                           certNotAfter: trust?.ownCertificate.map { RFC3339.string($0.notAfter) },
                            revocationNumber: trust?.revocationNumber)
     }
 
@@ -257,30 +273,5 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             path = "/run/systemd/resolve/resolv.conf"
         }
         return UpstreamDNSResult(nameservers: conf.nameservers, search: conf.search, path: path)
-    }
-
-    /// Pushes `chaincode.event` notifications while the connection stays open.
-    func watch(connection: ConnectionContext) async {
-        var known: [String: ChaincodeContainerInfo] = [:]
-        var first = true
-        while connection.isOpen() {
-            if let list = try? await offload(nil, { () throws(RPCError) in try self.listChaincode() }) {
-                var now: [String: ChaincodeContainerInfo] = [:]
-                for c in list { now[c.id] = c }
-                if !first {
-                    for (id, c) in now where known[id] == nil { push(connection, "created", c) }
-                    for (id, c) in now where known[id] != nil && known[id]!.state != c.state { push(connection, c.state, c) }
-                    for (id, c) in known where now[id] == nil { push(connection, "removed", c) }
-                }
-                known = now
-                first = false
-            }
-            try? await Task.sleep(nanoseconds: UInt64(config.watchInterval * 1e9))
-        }
-    }
-
-    private func push(_ connection: ConnectionContext, _ action: String, _ c: ChaincodeContainerInfo) {
-        guard let params = try? JSONCoding.value(ChaincodeEvent(action: action, container: c)) else { return }
-        connection.push(RPCRequest(id: nil, method: AgentNotification.chaincodeEvent.rawValue, params: params))
     }
 }

@@ -1,7 +1,14 @@
 import AgentProtocol
 import BoKSystem
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import NIOSSL
 import PKI
@@ -147,7 +154,7 @@ public final class AgentTrust: Sendable {
             $0.pendingKey = nil
         }
         hooks.withLockedValue { $0.context }?(context)
-        return CertInstallResult(serial: facts.serial, notAfter: ISO8601DateFormatter().string(from: facts.notAfter))
+        return CertInstallResult(serial: facts.serial, notAfter: RFC3339.string(facts.notAfter))
     }
 }
 

@@ -1,6 +1,13 @@
 import AgentProtocol
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `chaincode.images` and `chaincode.prune`: the chaincode images on this node and the removal of those
 /// no container uses.
@@ -67,14 +74,13 @@ struct ChaincodeImages: Sendable {
     ) -> [(info: ChaincodeImageInfo, recognised: Recognised)] {
         var users: [String: [String]] = [:]
         for c in containers { users[c.imageID, default: []].append(c.name) }
-        let formatter = ISO8601DateFormatter()
         var result: [(ChaincodeImageInfo, Recognised)] = []
         for image in images {
             guard let what = recognise(image, networkID: networkID) else { continue }
             let shared = min(max(0, sharedSizes[image.id] ?? 0), image.size)
             let info = ChaincodeImageInfo(
                 id: image.id, tags: image.repoTags.sorted(), peer: what.peer, chaincode: what.chaincode,
-                created: formatter.string(from: image.created), ageSeconds: max(0, now.timeIntervalSince(image.created).rounded()),
+                created: RFC3339.string(image.created), ageSeconds: max(0, now.timeIntervalSince(image.created).rounded()),
                 size: image.size, uniqueSize: image.size - shared, containers: (users[image.id] ?? []).sorted())
             result.append((info, what))
         }

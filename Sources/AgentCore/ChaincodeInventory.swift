@@ -1,7 +1,14 @@
 import AgentProtocol
 import DockerConfig
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Lists the chaincode containers on this node with the DNS each one really sees.
 struct ChaincodeInventory: Sendable {
@@ -32,11 +39,11 @@ struct ChaincodeInventory: Sendable {
             let resolv = (try? String(contentsOfFile: details.resolvConfPath, encoding: .utf8)).map(ResolvConf.parse)
             let seen = resolv?.nameservers ?? []
             let stale = !currentNameservers.isEmpty && resolv != nil && seen != currentNameservers
-            let created = ISO8601DateFormatter().date(from: String(details.created.prefix(19)) + "Z") ?? c.created
+            let created = RFC3339.parse(String(details.created.prefix(19)) + "Z") ?? c.created
             result.append(ChaincodeContainerInfo(
                 id: String(c.id.prefix(12)), name: c.name, peer: name.peer, chaincode: name.chaincode, version: name.version,
                 state: c.state, exitCode: c.state == "running" ? nil : details.exitCode, image: c.image,
-                createdAt: ISO8601DateFormatter().string(from: created), ageSeconds: Date().timeIntervalSince(created).rounded(),
+                createdAt: RFC3339.string(created), ageSeconds: Date().timeIntervalSince(created).rounded(),
                 nameservers: seen, search: resolv?.search, staleDNS: stale,
                 note: stale ? "started before the node's current DNS settings: it keeps its old resolv.conf until it is restarted" : nil))
         }

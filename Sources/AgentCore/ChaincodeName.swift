@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Fabric's chaincode container names, parsed.
 ///
@@ -57,5 +64,33 @@ public struct ChaincodeName: Sendable, Equatable {
     /// The container name Fabric gives chaincode `ccid` on `peerID`.
     public static func containerName(networkID: String = "dev", peerID: String, ccid: String) -> String {
         sanitize("\(networkID)-\(peerID)-\(ccid)")
+    }
+}
+
+/// RFC 3339 UTC times (`2026-12-07T17:31:10Z`), as the protocol writes them, without Foundation's formatters.
+enum RFC3339 {
+    static func string(_ date: Date) -> String {
+        ChaincodeEventHub.rfc3339(seconds: Int64(date.timeIntervalSince1970.rounded(.down)))
+    }
+
+    static func parse(_ text: String) -> Date? {
+        try? Date.ISO8601FormatStyle().parse(text)
+    }
+}
+
+/// Numbers with a fixed count of decimals (`String(format: "%.2f")` without Foundation).
+enum Decimals {
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        guard value.isFinite else { return "\(value)" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        let whole = Int(scaled / scale)
+        var text = (value < 0 && scaled > 0 ? "-" : "") + String(whole)
+        if digits > 0 {
+            let frac = String(Int(scaled) - whole * Int(scale))
+            text += "." + String(repeating: "0", count: digits - frac.count) + frac
+        }
+        return text
     }
 }

@@ -1,6 +1,13 @@
 import AgentMetrics
 import AgentProtocol
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -69,6 +76,12 @@ public final class ConnectionRegistry: Sendable {
 
     func remove(_ channel: Channel) {
         _ = state.withLockedValue { $0.entries.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Closes every open connection (the end of a graceful stop).
+    func closeAll() {
+        let all = state.withLockedValue { s in s.entries.values.map(\.channel) }
+        for channel in all { channel.close(promise: nil) }
     }
 
     /// Closes connections authenticated with one of `serials`; returns how many.

@@ -2,8 +2,17 @@ import AgentMetrics
 import BoKSystem
 import AgentProtocol
 import DockerConfig
+import BoKSystem
+import Dispatch
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// A planned change to one of Docker's files.
@@ -87,7 +96,7 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         // Socket activation: the peer is systemd; fall back to dockerd's pid file.
         for pidFile in ["/var/run/docker.pid", "/run/docker.pid"] {
             if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+               let pid = Int32(text.trimmedWhitespace),
                DockerdProcess.command(pid: pid) == "dockerd", let argv = DockerdProcess.argv(pid: pid) {
                 return (pid, argv)
             }
@@ -223,7 +232,7 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         let before = runningContainers()
 
         let journal = ApplyJournal(id: UUID().uuidString, path: edit.path,
-                                   backupPath: config.stateDir + "/backups/\((edit.path as NSString).lastPathComponent).\(Int(Date().timeIntervalSince1970)).bak",
+                                   backupPath: config.stateDir + "/backups/\(PathText.lastComponent(edit.path)).\(Int(Date().timeIntervalSince1970)).bak",
                                    fileExisted: FileManager.default.fileExists(atPath: edit.path), phase: "writing", startedAt: Date())
         if edit.changed {
             do {

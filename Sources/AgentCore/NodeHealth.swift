@@ -2,7 +2,14 @@ import AgentProtocol
 import DNSQuery
 import DockerConfig
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `node.health`: each check `ok`/`warn`/`fail` with a reason a person can act on.
 struct NodeHealth {
@@ -64,7 +71,7 @@ struct NodeHealth {
             let free = Double(fs.f_bavail) / Double(fs.f_blocks)
             let freeGiB = Double(fs.f_bavail) * Double(fs.f_frsize) / 1_073_741_824
             let status: CheckStatus = free < 0.02 ? .fail : free < 0.10 ? .warn : .ok
-            checks.append(HealthCheck(name: "disk", status: status, detail: String(format: "%.1f GiB (%.0f%%) free under %@", freeGiB, free * 100, root)))
+            checks.append(HealthCheck(name: "disk", status: status, detail: "\(Decimals.fixed(freeGiB, 1)) GiB (\(Decimals.fixed(free * 100, 0))%) free under \(root)"))
         }
 
         // Failing chaincode containers.

@@ -1,6 +1,13 @@
 import AgentProtocol
 import DockerEngine
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `node.preflight`: the facts `coordinator preflight` judges — the agent's clock, the container runtime
 /// (the same verdict as `node.health`) and the space where Docker keeps images. Reads only.

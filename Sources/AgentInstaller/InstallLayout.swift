@@ -47,7 +47,9 @@ public enum InstallLayout {
         # Recovery of an interrupted apply at start may restart Docker: the agent extends this with
         # EXTEND_TIMEOUT_USEC (sd_notify) while it recovers.
         TimeoutStartSec=30s
-        TimeoutStopSec=90s
+        # SIGTERM drains: an apply in flight finishes (Docker restart + verify) or rolls back (a second
+        # restart) before the agent exits: 2 × restartTimeout (60 s) + 20 s, and a margin.
+        TimeoutStopSec=150s
         # The agent restarts Docker (systemctl restart docker) and so must run as root, but it needs
         # to write only Docker's config files, its own state, and talk to the Docker and systemd sockets.
         User=root

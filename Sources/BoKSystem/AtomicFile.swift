@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -53,7 +60,7 @@ public enum AtomicFile {
     }
 
     private static func replace(_ path: String, with data: Data, defaultMode: mode_t, reportedAs shown: String) throws(WriteError) {
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.directory(path)
         let dir = parent.isEmpty ? "." : parent
         var old = stat()
         let exists = lstat(path, &old) == 0
@@ -61,7 +68,7 @@ public enum AtomicFile {
             throw WriteError(path: shown, step: "checking the target", errno: EINVAL, detail: "it exists and is not a regular file")
         }
         let mode = exists ? old.st_mode & 0o7777 : defaultMode
-        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).bok-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = "\(dir)/.\(PathText.lastComponent(path)).bok-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // 0600 until the content is complete, whatever the umask; the final mode is set with fchmod.
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw WriteError(path: shown, step: "creating temp file \(tmp)", errno: errno) }
@@ -127,7 +134,7 @@ public enum AtomicFile {
 public enum SecretFile {
     /// Writes a secret (mode 0600 unless given), creating missing directories 0700.
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws(AtomicFile.WriteError) {
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.directory(path)
         try makePrivateDirectory(parent.isEmpty ? "." : parent)
         var old = stat()
         if lstat(path, &old) == 0 && (old.st_mode & S_IFMT) == S_IFREG && (old.st_mode & 0o077) != 0 && mode & 0o077 == 0 {
@@ -168,7 +175,7 @@ public enum SecretFile {
             }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.directory(path)
         if !parent.isEmpty && parent != path {
             var p = stat()
             if lstat(parent, &p) != 0 { try makePrivateDirectory(parent) }
@@ -177,5 +184,25 @@ public enum SecretFile {
             throw AtomicFile.WriteError(path: path, step: "creating the directory", errno: errno)
         }
         _ = chmod(path, 0o700)
+    }
+}
+
+/// Path text operations (FoundationEssentials has no `NSString` path methods).
+public enum PathText {
+    /// `/a/b/c` → `/a/b`; `c` → ``; `/c` → `/`.
+    public static func directory(_ path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        if slash == p.startIndex { return "/" }
+        return String(p[..<slash])
+    }
+
+    /// `/a/b/c` → `c`; `/a/b/` → `b`.
+    public static func lastComponent(_ path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard let slash = p.lastIndex(of: "/") else { return String(p) }
+        return p == "/" ? "/" : String(p[p.index(after: slash)...])
     }
 }

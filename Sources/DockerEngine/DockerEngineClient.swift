@@ -1,5 +1,11 @@
-import CurlHTTP
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A Docker Engine API failure: names the socket, the call and what to do next.
 public struct DockerEngineError: Error, CustomStringConvertible, Sendable {
@@ -49,56 +55,40 @@ public struct DockerInfo: Sendable, Equatable {
     public var driver: String
 }
 
-/// The Docker Engine API over its unix socket, through the project's libcurl client.
+/// The Docker Engine API over its unix socket, on SwiftNIO (``DockerHTTPTransport``; no libcurl).
 /// Every call has a timeout: while Docker restarts, socket activation can make calls hang.
-public final class DockerEngineClient: @unchecked Sendable {
+/// The calls block the calling thread: call them from a thread pool or dispatch queue, never from
+/// an event loop.
+public final class DockerEngineClient: Sendable {
     public let socketPath: String
     public let timeout: Double
-    /// Made on the first call, not at start-up: an idle agent without Docker never initialises
-    /// libcurl (and the TLS libraries behind it). Guarded by `httpLock`.
-    private var lazyHTTP: HTTPClient?
-    private let httpLock = NSLock()
-    private var http: HTTPClient {
-        httpLock.lock()
-        defer { httpLock.unlock() }
-        if let h = lazyHTTP { return h }
-        let h = HTTPClient()
-        lazyHTTP = h
-        return h
-    }
+    private let transport: DockerHTTPTransport
 
     public init(socketPath: String, timeout: Double = 5) {
         self.socketPath = socketPath
         self.timeout = timeout
+        self.transport = DockerHTTPTransport(socketPath: socketPath)
     }
 
-    private func call(_ method: String, _ path: String, timeout: Double? = nil, body: Data? = nil) throws(DockerEngineError) -> HTTPResponse {
-        let request = HTTPRequest(method: method, url: "http://docker\(path)",
-                                  headers: body == nil ? [] : [("Content-Type", "application/json")],
-                                  body: body, unixSocketPath: socketPath,
-                                  timeout: timeout ?? self.timeout, connectTimeout: min(2, timeout ?? self.timeout))
-        do {
-            return try http.send(request)
-        } catch {
-            throw DockerEngineError(socketPath: socketPath, call: "\(method) \(path)", reason: error.reason, status: nil)
-        }
+    private func call(_ method: String, _ path: String, timeout: Double? = nil, body: [UInt8]? = nil) throws(DockerEngineError) -> DockerResponse {
+        try transport.send(method, path, body: body, timeout: timeout ?? self.timeout)
     }
 
-    private func json(_ method: String, _ path: String) throws(DockerEngineError) -> Any {
+    private func json(_ method: String, _ path: String) throws(DockerEngineError) -> DockerJSON {
         let r = try call(method, path)
         guard (200..<300).contains(r.status) else {
             throw DockerEngineError(socketPath: socketPath, call: "\(method) \(path)", reason: Self.message(r), status: r.status)
         }
         do {
-            return try JSONSerialization.jsonObject(with: r.body)
+            return try DockerJSON.parse(r.body)
         } catch {
-            throw DockerEngineError(socketPath: socketPath, call: "\(method) \(path)", reason: "answer is not JSON", status: r.status)
+            throw DockerEngineError(socketPath: socketPath, call: "\(method) \(path)", reason: "the answer is not JSON (\(error))", status: r.status)
         }
     }
 
-    private static func message(_ r: HTTPResponse) -> String {
-        if let o = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let m = o["message"] as? String { return m }
-        return r.bodyText.isEmpty ? "no body" : String(r.bodyText.prefix(300))
+    static func message(_ r: DockerResponse) -> String {
+        if let m = (try? DockerJSON.parse(r.body))?["message"]?.string { return m }
+        return r.body.isEmpty ? "no body" : String(r.bodyText.prefix(300))
     }
 
     /// `GET /_ping`: true when Docker answers `OK` within `timeout`.
@@ -108,53 +98,118 @@ public final class DockerEngineClient: @unchecked Sendable {
     }
 
     public func version() throws(DockerEngineError) -> (version: String, apiVersion: String) {
-        let o = try json("GET", "/version") as? [String: Any] ?? [:]
-        return (o["Version"] as? String ?? "unknown", o["ApiVersion"] as? String ?? "unknown")
+        let o = try json("GET", "/version")
+        return (o["Version"]?.string ?? "unknown", o["ApiVersion"]?.string ?? "unknown")
     }
 
     public func info() throws(DockerEngineError) -> DockerInfo {
-        let o = try json("GET", "/info") as? [String: Any] ?? [:]
-        return DockerInfo(serverVersion: o["ServerVersion"] as? String ?? "unknown",
-                          dockerRootDir: o["DockerRootDir"] as? String ?? "/var/lib/docker",
-                          liveRestoreEnabled: o["LiveRestoreEnabled"] as? Bool ?? false,
-                          driver: o["Driver"] as? String ?? "unknown")
+        let o = try json("GET", "/info")
+        return DockerInfo(
+            serverVersion: o["ServerVersion"]?.string ?? "unknown",
+            dockerRootDir: o["DockerRootDir"]?.string ?? "/var/lib/docker",
+            liveRestoreEnabled: o["LiveRestoreEnabled"]?.bool ?? false,
+            driver: o["Driver"]?.string ?? "unknown")
     }
 
     /// All containers, running or not.
     public func containers() throws(DockerEngineError) -> [DockerContainer] {
-        let list = try json("GET", "/containers/json?all=1") as? [[String: Any]] ?? []
+        let list = try json("GET", "/containers/json?all=1").array ?? []
         return list.map { c in
-            let names = c["Names"] as? [String] ?? []
-            let name = (names.first ?? "").hasPrefix("/") ? String((names.first ?? "").dropFirst()) : (names.first ?? "")
-            return DockerContainer(id: c["Id"] as? String ?? "", name: name, image: c["Image"] as? String ?? "",
-                                   state: c["State"] as? String ?? "unknown", status: c["Status"] as? String ?? "",
-                                   created: Date(timeIntervalSince1970: (c["Created"] as? Double) ?? 0),
-                                   labels: c["Labels"] as? [String: String] ?? [:])
+            let first = c["Names"]?.strings.first ?? ""
+            let name = first.hasPrefix("/") ? String(first.dropFirst()) : first
+            return DockerContainer(
+                id: c["Id"]?.string ?? "", name: name, image: c["Image"]?.string ?? "",
+                state: c["State"]?.string ?? "unknown", status: c["Status"]?.string ?? "",
+                created: Date(timeIntervalSince1970: c["Created"]?.double ?? 0),
+                labels: c["Labels"]?.stringMap ?? [:])
         }
     }
 
     public func inspect(_ id: String) throws(DockerEngineError) -> DockerContainerDetails {
-        let o = try json("GET", "/containers/\(id)/json") as? [String: Any] ?? [:]
-        let state = o["State"] as? [String: Any] ?? [:]
-        let config = o["Config"] as? [String: Any] ?? [:]
-        let host = o["HostConfig"] as? [String: Any] ?? [:]
-        var name = o["Name"] as? String ?? ""
+        let o = try json("GET", "/containers/\(dockerPercentEncode(id))/json")
+        let state = o["State"]
+        let config = o["Config"]
+        let host = o["HostConfig"]
+        var name = o["Name"]?.string ?? ""
         if name.hasPrefix("/") { name.removeFirst() }
         return DockerContainerDetails(
-            id: o["Id"] as? String ?? id, name: name, image: config["Image"] as? String ?? "",
-            imageID: o["Image"] as? String ?? "", state: state["Status"] as? String ?? "unknown",
-            exitCode: state["ExitCode"] as? Int, created: o["Created"] as? String ?? "",
-            resolvConfPath: o["ResolvConfPath"] as? String ?? "", hostConfigDNS: host["Dns"] as? [String] ?? [],
-            pid: state["Pid"] as? Int ?? 0, env: config["Env"] as? [String] ?? [],
-            labels: config["Labels"] as? [String: String] ?? [:])
+            id: o["Id"]?.string ?? id, name: name, image: config?["Image"]?.string ?? "",
+            imageID: o["Image"]?.string ?? "", state: state?["Status"]?.string ?? "unknown",
+            exitCode: state?["ExitCode"]?.int, created: o["Created"]?.string ?? "",
+            resolvConfPath: o["ResolvConfPath"]?.string ?? "", hostConfigDNS: host?["Dns"]?.strings ?? [],
+            pid: state?["Pid"]?.int ?? 0, env: config?["Env"]?.strings ?? [],
+            labels: config?["Labels"]?.stringMap ?? [:])
     }
 
     /// Labels of an image (chaincode images carry `org.hyperledger.fabric.chaincode.type`).
     public func imageLabels(_ ref: String) throws(DockerEngineError) -> [String: String] {
-        let escaped = ref.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? ref
-        let o = try json("GET", "/images/\(escaped)/json") as? [String: Any] ?? [:]
-        let config = o["Config"] as? [String: Any] ?? [:]
-        return config["Labels"] as? [String: String] ?? [:]
+        let o = try json("GET", "/images/\(dockerPercentEncode(ref))/json")
+        return o["Config"]?["Labels"]?.stringMap ?? [:]
+    }
+
+    /// `GET /events` as a stream: `onEvent` gets each event as Docker sends it, `onEnd` once when
+    /// the stream ends (an error when Docker went away or refused; nil when cancelled).
+    /// `filters` is Docker's filter map, e.g. `["type": ["container"], "event": ["start", "die"]]`.
+    public func events(
+        filters: [String: [String]], since: Int? = nil,
+        onEvent: @escaping @Sendable (DockerEvent) -> Void,
+        onEnd: @escaping @Sendable (DockerEngineError?) -> Void
+    ) -> DockerStreamHandle {
+        let filterJSON =
+            "{"
+            + filters.keys.sorted().map { key in
+                DockerJSON.quote(key) + ":[" + filters[key]!.map(DockerJSON.quote).joined(separator: ",") + "]"
+            }.joined(separator: ",") + "}"
+        var path = "/events?filters=" + dockerPercentEncode(filterJSON)
+        if let since { path += "&since=\(since)" }
+        return transport.stream(
+            path, connectTimeout: min(2, timeout),
+            onLine: { line in
+                if let json = try? DockerJSON.parse(line), let event = DockerEvent(json) { onEvent(event) }
+            }, onEnd: onEnd)
+    }
+}
+
+/// One event of `GET /events`, the fields BoK reads.
+public struct DockerEvent: Sendable, Equatable {
+    /// `container`, `image`, `network`, …
+    public var type: String
+    /// `start`, `die`, `oom`, `destroy`, … (Docker's `Action`; `exec_start: …` for execs).
+    public var action: String
+    /// The container's full id.
+    public var id: String
+    /// The container's name (`Actor.Attributes.name`).
+    public var name: String
+    public var image: String
+    /// `die` carries the container's exit code.
+    public var exitCode: Int?
+    /// Unix time in nanoseconds.
+    public var timeNano: Int64
+    /// Every attribute Docker sent (container labels are among them).
+    public var attributes: [String: String]
+
+    public init(
+        type: String, action: String, id: String, name: String, image: String, exitCode: Int?, timeNano: Int64,
+        attributes: [String: String]
+    ) {
+        self.type = type
+        self.action = action
+        self.id = id
+        self.name = name
+        self.image = image
+        self.exitCode = exitCode
+        self.timeNano = timeNano
+        self.attributes = attributes
+    }
+
+    public init?(_ o: DockerJSON) {
+        guard let action = o["Action"]?.string ?? o["status"]?.string else { return nil }
+        let attributes = o["Actor"]?["Attributes"]?.stringMap ?? [:]
+        let time = o["timeNano"]?.double.map { Int64($0) } ?? Int64(o["time"]?.double ?? 0) * 1_000_000_000
+        self.init(
+            type: o["Type"]?.string ?? "", action: action, id: o["Actor"]?["ID"]?.string ?? o["id"]?.string ?? "",
+            name: attributes["name"] ?? "", image: attributes["image"] ?? o["from"]?.string ?? "",
+            exitCode: attributes["exitCode"].flatMap { Int($0) }, timeNano: time, attributes: attributes)
     }
 }
 
@@ -199,27 +254,26 @@ public struct DockerContainerImage: Sendable, Equatable {
 extension DockerEngineClient {
     /// Every tagged or dangling top-level image (`GET /images/json`).
     public func images() throws(DockerEngineError) -> [DockerImage] {
-        let list = try json("GET", "/images/json") as? [[String: Any]] ?? []
+        let list = try json("GET", "/images/json").array ?? []
         return list.map { o in
-            let tags = (o["RepoTags"] as? [String] ?? []).filter { $0 != "<none>:<none>" }
+            let tags = (o["RepoTags"]?.strings ?? []).filter { $0 != "<none>:<none>" }
             return DockerImage(
-                id: o["Id"] as? String ?? "", repoTags: tags,
-                created: Date(timeIntervalSince1970: (o["Created"] as? Double) ?? 0),
-                size: (o["Size"] as? Int) ?? Int((o["Size"] as? Double) ?? 0),
-                labels: o["Labels"] as? [String: String] ?? [:])
+                id: o["Id"]?.string ?? "", repoTags: tags,
+                created: Date(timeIntervalSince1970: o["Created"]?.double ?? 0),
+                size: Int(o["Size"]?.double ?? 0),
+                labels: o["Labels"]?.stringMap ?? [:])
         }
     }
 
     /// Every container, running or stopped, with the ID of its image.
     public func containerImages() throws(DockerEngineError) -> [DockerContainerImage] {
-        let list = try json("GET", "/containers/json?all=1") as? [[String: Any]] ?? []
+        let list = try json("GET", "/containers/json?all=1").array ?? []
         return list.map { c in
-            let names = c["Names"] as? [String] ?? []
-            var name = names.first ?? ""
+            var name = c["Names"]?.strings.first ?? ""
             if name.hasPrefix("/") { name.removeFirst() }
             return DockerContainerImage(
-                id: c["Id"] as? String ?? "", name: name, imageID: c["ImageID"] as? String ?? "",
-                state: c["State"] as? String ?? "unknown")
+                id: c["Id"]?.string ?? "", name: name, imageID: c["ImageID"]?.string ?? "",
+                state: c["State"]?.string ?? "unknown")
         }
     }
 
@@ -230,13 +284,13 @@ extension DockerEngineClient {
         guard (200..<300).contains(r.status) else {
             throw DockerEngineError(socketPath: socketPath, call: "GET /system/df", reason: Self.message(r), status: r.status)
         }
-        guard let o = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] else {
+        guard let o = try? DockerJSON.parse(r.body), o.object != nil else {
             throw DockerEngineError(socketPath: socketPath, call: "GET /system/df", reason: "answer is not JSON", status: r.status)
         }
         var shared: [String: Int] = [:]
-        for image in o["Images"] as? [[String: Any]] ?? [] {
-            guard let id = image["Id"] as? String else { continue }
-            shared[id] = (image["SharedSize"] as? Int) ?? Int((image["SharedSize"] as? Double) ?? 0)
+        for image in o["Images"]?.array ?? [] {
+            guard let id = image["Id"]?.string else { continue }
+            shared[id] = Int(image["SharedSize"]?.double ?? 0)
         }
         return shared
     }
@@ -245,13 +299,12 @@ extension DockerEngineClient {
     /// container, running or stopped, uses it. Returns what Docker untagged and deleted.
     @discardableResult
     public func removeImage(id: String, timeout: Double = 60) throws(DockerEngineError) -> [String] {
-        let escaped = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: ":"))) ?? id
-        let path = "/images/\(escaped)?force=false&noprune=false"
+        let path = "/images/\(dockerPercentEncode(id))?force=false&noprune=false"
         let r = try call("DELETE", path, timeout: timeout)
         guard (200..<300).contains(r.status) else {
             throw DockerEngineError(socketPath: socketPath, call: "DELETE /images/\(id)", reason: Self.message(r), status: r.status)
         }
-        let items = (try? JSONSerialization.jsonObject(with: r.body)) as? [[String: Any]] ?? []
-        return items.compactMap { ($0["Deleted"] as? String) ?? ($0["Untagged"] as? String).map { "untagged \($0)" } }
+        let items = (try? DockerJSON.parse(r.body))?.array ?? []
+        return items.compactMap { $0["Deleted"]?.string ?? $0["Untagged"]?.string.map { "untagged \($0)" } }
     }
 }

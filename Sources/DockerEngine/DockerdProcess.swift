@@ -1,4 +1,9 @@
+import DockerConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,7 +72,7 @@ public enum DockerdProcess {
     /// The process name (`/proc/<pid>/comm`).
     public static func command(pid: Int32) -> String? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/comm") else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: data, as: UTF8.self).trimmedWhitespace
     }
 
     /// The running dockerd behind `socketPath`: its PID and argv, or nil when none answers.

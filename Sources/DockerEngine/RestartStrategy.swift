@@ -1,5 +1,12 @@
 import BoKSystem
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How this node restarts Docker (agent config `restart`).
 public enum RestartStrategy: Sendable, Equatable, CustomStringConvertible {
@@ -74,7 +81,7 @@ public enum DNSSourceDetector {
 
     /// Decides for a sysvinit script: does it source the defaults file and use DOCKER_OPTS?
     public static func fromInitScript(_ script: String, defaultsPath: String) -> DNSSourceDetection {
-        let base = (defaultsPath as NSString).lastPathComponent
+        let base = String(defaultsPath.split(separator: "/").last ?? "")
         let sources = script.contains(defaultsPath) || script.contains("/etc/default/$BASE") && base == "docker"
         if sources && script.contains("DOCKER_OPTS") {
             return DNSSourceDetection(source: .defaultsFile, detail: "the init script sources \(defaultsPath) and passes $DOCKER_OPTS")

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwiftASN1
 import X509
 
@@ -86,7 +93,7 @@ public struct CertificateFacts: Sendable, Equatable {
 
     /// Normalises a serial typed by a person (`0A:1b…`, `0x0a1b`) to ``hex(_:)``'s form; nil when not hex.
     public static func normalizeSerial(_ text: String) -> String? {
-        var t = text.lowercased().replacingOccurrences(of: ":", with: "")
+        var t = String(text.lowercased().filter { $0 != ":" })
         if t.hasPrefix("0x") { t.removeFirst(2) }
         guard !t.isEmpty, t.count <= 64, t.allSatisfy(\.isHexDigit) else { return nil }
         if t.count % 2 == 1 { t = "0" + t }
@@ -96,7 +103,7 @@ public struct CertificateFacts: Sendable, Equatable {
 
     static func ipText(_ bytes: [UInt8]) -> String {
         if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        guard bytes.count == 16 else { return bytes.map { String(format: "%02x", $0) }.joined() }
+        guard bytes.count == 16 else { return bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
         var addr = in6_addr()
         withUnsafeMutableBytes(of: &addr) { $0.copyBytes(from: bytes) }
         var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))

@@ -1,5 +1,12 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwiftASN1
 
 /// ECDSA P-256 signatures in the canonical low-S form (s ≤ n/2) that Fabric insists on.

@@ -1,5 +1,12 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import X509
 
 /// The coordinator CA's list of revoked certificate serials, signed with the CA key so an agent can

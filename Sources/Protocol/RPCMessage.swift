@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A JSON-RPC 2.0 request id: a string or an integer (JSON-RPC also allows null, which we treat
 /// as "no usable id" and answer with `id: null`).

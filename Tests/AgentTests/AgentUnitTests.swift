@@ -123,3 +123,55 @@ final class CommandRunnerTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
     }
 }
+
+/// agent.yaml is read by the agent's own flat reader (no Yams): the documented file and what
+/// `coordinator agents install` writes must load exactly as before.
+final class AgentFlatYAMLTests: XCTestCase {
+    func testTheDocumentedConfigLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("configs/agent.yaml").path
+        let c = try AgentConfig.load(path: path)
+        XCTAssertEqual(c.listenHost, "0.0.0.0")
+        XCTAssertEqual(c.listenPort, 7443)
+        XCTAssertEqual(c.tlsCA, "/etc/bok/tls/ca.crt")
+        XCTAssertEqual(c.restartTimeout, 60)
+        XCTAssertEqual(c.limits.maxInFlight, 16)
+        XCTAssertEqual(c.limits.maxWatches, 64)
+        XCTAssertEqual(c.chaincodeNetworkID, "dev")
+    }
+
+    func testQuotedValuesListsAndCommentsAsInstallWritesThem() throws {
+        var c = AgentConfig()
+        try c.merge(yaml: """
+            # written by coordinator agents install
+            listen: "[::1]:7443"
+            nodeName: "node-1"   # a comment after a value
+            restart: command
+            restartCommand: "/usr/local/bin/restart docker --now \\"x y\\" \\u0041"
+            dockerLogFile: '/var/log/it''s.log'
+            insecure: false
+            handshakeTimeout: 2.5
+            stateDir:
+            """, source: "t.yaml")
+        XCTAssertEqual(c.listenHost, "::1")
+        XCTAssertEqual(c.nodeName, "node-1")
+        XCTAssertEqual(c.restartCommand, ["/usr/local/bin/restart", "docker", "--now", "x y", "A"])
+        XCTAssertEqual(c.dockerLogFile, "/var/log/it's.log")
+        XCTAssertEqual(c.limits.handshakeTimeout, 2.5)
+        try c.merge(yaml: "restartCommand: [/bin/systemctl, restart, \"docker\"]\n", source: "t2.yaml")
+        XCTAssertEqual(c.restartCommand, ["/bin/systemctl", "restart", "docker"])
+        var d = AgentConfig()
+        try d.merge(yaml: "restartCommand:\n  - /bin/sh\n  - -c\n  - 'exit 0'\n", source: "t3.yaml")
+        XCTAssertEqual(d.restartCommand, ["/bin/sh", "-c", "exit 0"])
+    }
+
+    func testWhatTheAgentConfigNeverHoldsIsRefusedNamingFileAndLine() {
+        for bad in ["a: &x 1\nb: *x\n", "listen:\n  host: x\n", "nodeName: !!str x\n", "nodeName: \"open\n", "nodeName: x\nnodeName: y\n",
+                    "restartCommand: |\n  x\n"] {
+            var c = AgentConfig()
+            XCTAssertThrowsError(try c.merge(yaml: bad, source: "bad.yaml"), bad) { e in
+                XCTAssertTrue("\(e)".contains("bad.yaml") && "\(e)".contains("line"), "\(e)")
+            }
+        }
+    }
+}

@@ -65,7 +65,13 @@ final class ChaincodeWatchLabTests: XCTestCase {
             try MetricsWatchFixture.waitFor("its exit with code 3", timeout: 30) {
                 sink.lines.contains { $0.node == "node1" && $0.container == name && $0.exitCode == 3 }
             }
-            let scraped = try metrics()
+            // Docker sends `die` before its container list shows the container exited: scrape until it does.
+            var scraped = try metrics()
+            let listed = Date().addingTimeInterval(10)
+            while (scraped.value("bok_agent_chaincode_containers", ["state": "exited"]) ?? 0) < 1, Date() < listed {
+                try await Task.sleep(nanoseconds: 200_000_000)
+                scraped = try metrics()
+            }
             XCTAssertEqual(scraped.value("bok_agent_docker_up"), 1)
             XCTAssertGreaterThanOrEqual(
                 scraped.value("bok_agent_chaincode_containers", ["state": "exited"]) ?? 0, 1, "the exited chaincode container")

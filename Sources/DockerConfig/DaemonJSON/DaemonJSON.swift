@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONScanning
 
 /// Docker's `daemon.json`, read for the settings BoK cares about (`dns`, `dns-search`, `dns-opts`,

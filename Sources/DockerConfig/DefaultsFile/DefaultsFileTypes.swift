@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A planned change to a Docker defaults file: the bytes before and after, what was repaired on the
 /// way, and what was noticed but deliberately left alone.

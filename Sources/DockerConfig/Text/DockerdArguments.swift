@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads the DNS flags out of a dockerd command line (`/proc/<pid>/cmdline` of the running daemon,
 /// or the tokens of `DOCKER_OPTS`), accepting every form dockerd accepts: `--dns x`, `--dns=x`,
