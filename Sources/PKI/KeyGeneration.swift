@@ -1,5 +1,9 @@
 import Crypto
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// P-256 private keys made fast: a uniformly random scalar in [1, n−1] (rejection sampling from the system's
 /// cryptographically secure generator, `getrandom`), imported as the raw key.
