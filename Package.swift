@@ -51,8 +51,9 @@ let package = Package(
         // BoK's one JSON text parser, building the protocol's and the Kubernetes client's value types.
         .target(name: "JSONScanning"),
         // The wire contract shared by agent and coordinator (no I/O policy).
-        .target(name: "AgentProtocol", dependencies: ["JSONScanning", .product(name: "NIOCore", package: "swift-nio")],
-                path: "Sources/Protocol"),
+        .target(
+            name: "AgentProtocol", dependencies: ["JSONScanning", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Sources/Protocol"),
 
         // The platform layer, one of each: the process runner, the atomic file writer (secrets 0600 in 0700 directories, no
         // writing through planted links), IP literals, shell quoting.
@@ -64,25 +65,34 @@ let package = Package(
         // The one owner of /etc/default/docker and daemon.json DNS settings (pure).
         .target(name: "DockerConfig", dependencies: ["BoKSystem", "JSONScanning"]),
         // Docker Engine API (HTTP/1.1 on NIO over the unix socket), restart strategies, verification of the running dockerd.
-        .target(name: "DockerEngine",
-                dependencies: ["DockerConfig", "BoKSystem", "JSONScanning", logging,
-                               .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                               .product(name: "NIOHTTP1", package: "swift-nio"),
-                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        .target(
+            name: "DockerEngine",
+            dependencies: [
+                "DockerConfig", "BoKSystem", "JSONScanning", logging,
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         // A tiny DNS stub resolver (UDP) used by node.resolve and health checks.
         .target(name: "DNSQuery", dependencies: ["BoKSystem"]),
         // The agent's Prometheus metrics (every name `bok_agent_`), one-line calls, and the `/metrics` HTTP endpoint.
-        .target(name: "AgentMetrics",
-                dependencies: [.product(name: "Metrics", package: "swift-metrics"),
-                               .product(name: "Prometheus", package: "swift-prometheus"),
-                               .product(name: "NIOCore", package: "swift-nio"),
-                               .product(name: "NIOPosix", package: "swift-nio"),
-                               .product(name: "NIOHTTP1", package: "swift-nio"),
-                               .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), logging]),
+        .target(
+            name: "AgentMetrics",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), logging,
+            ]),
         // The agent daemon's logic: config, RPC methods, apply with lock+journal, TLS server.
-        .target(name: "AgentCore",
-                dependencies: ["AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
-                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")] + nio + pki),
+        .target(
+            name: "AgentCore",
+            dependencies: [
+                "AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ] + nio + pki),
         .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.
@@ -94,24 +104,34 @@ let package = Package(
         .target(name: "SSHClient", dependencies: ["CLibSSH2", "BoKSystem", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams] + nio + pki),
         // Agents installed, upgraded and removed over SSH (`coordinator agents install|uninstall`).
-        .target(name: "AgentInstaller",
-                dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", "BoKSystem", logging] + pki),
+        .target(
+            name: "AgentInstaller",
+            dependencies: ["SSHClient", "Fleet", "PKI", "AgentProtocol", "DockerEngine", "BoKSystem", logging] + pki),
         .target(name: "Lab", dependencies: ["Fleet", "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
         // `coordinator rollout`, `stop|start|teardown`: the network rollout over KubeClient and the fleet.
-        .target(name: "Rollout",
-                dependencies: ["AgentProtocol", "FabricTopology", "MSP", "PKI", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
-                               "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
-        .executableTarget(name: "Coordinator",
-                          dependencies: ["AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                                         "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging]),
+        .target(
+            name: "Rollout",
+            dependencies: [
+                "AgentProtocol", "FabricTopology", "MSP", "PKI", "KubeManifests", "KubeClient", "Fleet", "AgentInstaller",
+                "DockerEngine", "BoKSystem", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .executableTarget(
+            name: "Coordinator",
+            dependencies: [
+                "AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
+                "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging,
+            ]),
 
         // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
-        .target(name: "KubeAPIStandIn",
-                dependencies: ["KubeClient", "BoKSystem", yams,
-                               .product(name: "NIOCore", package: "swift-nio"),
-                               .product(name: "NIOPosix", package: "swift-nio"),
-                               .product(name: "NIOHTTP1", package: "swift-nio"),
-                               .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        .target(
+            name: "KubeAPIStandIn",
+            dependencies: [
+                "KubeClient", "BoKSystem", yams,
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // `kube-standin`: the stand-in on its own, for kubectl or the coordinator by hand.
         .executableTarget(name: "KubeStandInTool", dependencies: ["KubeAPIStandIn", "KubeClient", argumentParser]),
         // `lab up --fabric`: the executor that runs applied Deployments and Jobs as real processes from a Fabric release.
@@ -119,42 +139,64 @@ let package = Package(
         // Test support shared by test targets: the Kubernetes stand-in, lab and process helpers.
         .target(name: "BoKTesting", dependencies: ["KubeAPIStandIn", "Lab"]),
         // Benchmarks: `swift run -c release bok-bench all` (see BENCHMARKS.md).
-        .executableTarget(name: "BoKBench",
-                          dependencies: ["AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
-                                         "PKI", "KubeClient", "BoKTesting", "Rollout", "CurlHTTP", "BoKSystem", argumentParser, logging] + nio + pki),
+        .executableTarget(
+            name: "BoKBench",
+            dependencies: [
+                "AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerConfig", "MSP", "KubeManifests", "FabricTopology",
+                "PKI", "KubeClient", "BoKTesting", "Rollout", "CurlHTTP", "BoKSystem", argumentParser, logging,
+            ] + nio + pki),
 
         .testTarget(name: "ProtocolTests", dependencies: ["AgentProtocol"] + nio),
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),
-        .testTarget(name: "AgentTests",
-                    dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "DNSQuery", "CurlHTTP", "Lab", "BoKTesting"] + nio),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "DNSQuery", "CurlHTTP", "Lab", "BoKTesting"]
+                + nio),
         .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
         .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKSystem", "BoKTesting"]),
-        .testTarget(name: "InstallTests",
-                    dependencies: ["BoKSystem", "AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting", "KubeClient"]),
-        .testTarget(name: "RolloutTests",
-                    dependencies: ["Rollout", "KubeClient", "Fleet", "Lab", "PKI", "MSP", "FabricTopology", "BoKTesting", "DockerConfig",
-                                   "DockerEngine"]),
+        .testTarget(
+            name: "InstallTests",
+            dependencies: [
+                "BoKSystem", "AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting",
+                "KubeClient",
+            ]),
+        .testTarget(
+            name: "RolloutTests",
+            dependencies: [
+                "Rollout", "KubeClient", "Fleet", "Lab", "PKI", "MSP", "FabricTopology", "BoKTesting", "DockerConfig",
+                "DockerEngine",
+            ]),
         .testTarget(name: "LabExecutorTests", dependencies: ["BoKSystem", "LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
         .testTarget(name: "FabricLabTests", dependencies: ["BoKSystem", "BoKTesting", "Lab", "DockerEngine", "KubeClient"]),
         // `coordinator chaincode`: rendered Jobs and ConfigMaps, their scripts run for real against a fake `peer`, the
         // deploy against the Kubernetes stand-in.
-        .testTarget(name: "ChaincodeTests",
-                    dependencies: ["BoKSystem", "Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
-                                   "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "ChaincodeTests",
+            dependencies: [
+                "BoKSystem", "Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
+                "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // The shipped agent on real systemd workers (`lab up --systemd`: systemd-nspawn machines).
-        .testTarget(name: "SystemdTests",
-                    dependencies: ["BoKSystem", "AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: ["BoKSystem", "AgentInstaller", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting"]),
         // The hostile-input suite (docs/security.md): certificates, wire, files, YAML.
-        .testTarget(name: "SecurityTests",
-                    dependencies: ["AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
-                                   "DockerEngine", "BoKTesting", logging] + nio + pki),
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: [
+                "AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
+                "DockerEngine", "BoKTesting", logging,
+            ] + nio + pki),
         .testTarget(name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
         // The agent's `/metrics` scraped over real HTTP; `coordinator chaincode watch` against real agents.
-        .testTarget(name: "MetricsWatchTests",
-                    dependencies: ["AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "PKI", "Lab", "DockerEngine", "BoKTesting",
-                                   "CurlHTTP", "BoKSystem"] + nio),
+        .testTarget(
+            name: "MetricsWatchTests",
+            dependencies: [
+                "AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "PKI", "Lab", "DockerEngine", "BoKTesting",
+                "CurlHTTP", "BoKSystem",
+            ] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["BoKSystem", "Lab", "DockerEngine"]),
     ]

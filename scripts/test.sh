@@ -28,6 +28,11 @@ case "$tier" in
 esac
 bash scripts/install-deps.sh || exit 1
 export PATH=/opt/swift/usr/bin:$PATH
+echo "== swift format lint (the code must be formatted: .swift-format)"
+if ! swift format lint --strict --recursive --parallel Sources Tests Package.swift; then
+    echo "unformatted code: run 'swift format -i -r -p Sources Tests Package.swift' and commit the result" >&2
+    exit 1
+fi
 log=$(mktemp /tmp/bok-build.XXXXXX.log)
 echo "== swift build --build-tests (log: $log)"
 swift build --build-tests >"$log" 2>&1

@@ -1,15 +1,16 @@
 import AgentCore
 import AgentProtocol
 import ArgumentParser
+import Logging
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Logging
 
 /// `agent`: the BoK node daemon. Thin: flags → AgentConfig → AgentRuntime.
 @main
@@ -59,7 +60,8 @@ struct AgentCommand: AsyncParsableCommand {
     var maxWatchesPerConnection: Int?
     @Option(name: .long, help: "chaincode.watch subscriptions in total (default 64).")
     var maxWatches: Int?
-    @Option(name: .long, help: "Serve Prometheus metrics on plain HTTP at HOST:PORT/metrics (off by default; bind loopback or a node-internal address).")
+    @Option(
+        name: .long, help: "Serve Prometheus metrics on plain HTTP at HOST:PORT/metrics (off by default; bind loopback or a node-internal address).")
     var metricsListen: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"

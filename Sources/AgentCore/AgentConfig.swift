@@ -1,12 +1,13 @@
 import DockerConfig
 import DockerEngine
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A configuration error: names the file (or flag), the key and what is expected.
@@ -185,7 +186,8 @@ public struct AgentConfig: Sendable, Equatable {
         case "metricsListen":
             let s = try string()
             guard let (h, p) = Self.splitHostPort(s) else {
-                throw AgentConfigError(source: source, key: key,
+                throw AgentConfigError(
+                    source: source, key: key,
                     reason: "expected HOST:PORT of a loopback or node-internal address (e.g. 127.0.0.1:9469), got '\(s)'")
             }
             metricsHost = h
@@ -199,14 +201,20 @@ public struct AgentConfig: Sendable, Equatable {
     public func validate() throws(AgentConfigError) {
         if insecure {
             guard Self.isLoopback(listenHost) else {
-                throw AgentConfigError(source: "flags/config", key: "insecure",
-                    reason: "plain TCP is only allowed on a loopback address (127.0.0.0/8, ::1, localhost), not '\(listenHost)': an open agent port is root on the node. Use mutual TLS (tlsCert, tlsKey, tlsCA).")
+                throw AgentConfigError(
+                    source: "flags/config", key: "insecure",
+                    reason:
+                        "plain TCP is only allowed on a loopback address (127.0.0.0/8, ::1, localhost), not '\(listenHost)': an open agent port is root on the node. Use mutual TLS (tlsCert, tlsKey, tlsCA)."
+                )
             }
         } else {
             for (k, v) in [("tlsCert", tlsCert), ("tlsKey", tlsKey), ("tlsCA", tlsCA)] {
                 guard let v else {
-                    throw AgentConfigError(source: "flags/config", key: k,
-                        reason: "mutual TLS is the default and needs tlsCert, tlsKey and tlsCA (issue them with `coordinator certs issue --node \(nodeName)`), or pass --insecure on a loopback address for tests")
+                    throw AgentConfigError(
+                        source: "flags/config", key: k,
+                        reason:
+                            "mutual TLS is the default and needs tlsCert, tlsKey and tlsCA (issue them with `coordinator certs issue --node \(nodeName)`), or pass --insecure on a loopback address for tests"
+                    )
                 }
                 guard FileManager.default.isReadableFile(atPath: v) else {
                     throw AgentConfigError(source: "flags/config", key: k, reason: "file \(v) does not exist or is not readable")

@@ -1,18 +1,19 @@
 import AgentMetrics
 import AgentProtocol
 import DNSQuery
-import DockerConfig
 import Dispatch
+import DockerConfig
 import DockerEngine
+import Logging
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Logging
 
 /// The agent's methods (DESIGN.md §4), dispatched from the wire. Blocking work (Docker API,
 /// processes, files) runs on dispatch queues, never on NIO event loops or the cooperative pool.
@@ -47,7 +48,8 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
 
     public var dnsSourceDetail: String { "\(dns.detection.source.rawValue): \(dns.detection.detail)" }
 
-    private func offload<T: Sendable>(_ queue: DispatchQueue? = nil, _ body: @escaping @Sendable () throws(RPCError) -> T) async throws(RPCError) -> T {
+    private func offload<T: Sendable>(_ queue: DispatchQueue? = nil, _ body: @escaping @Sendable () throws(RPCError) -> T) async throws(RPCError) -> T
+    {
         let q = queue ?? blockingQueue
         let result: Result<T, RPCError> = await withCheckedContinuation { cont in
             q.async {
@@ -98,7 +100,9 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
 
     private func dispatch(_ request: RPCRequest, connection: ConnectionContext) async throws(RPCError) -> JSONValue {
         guard let method = AgentMethod(rawValue: request.method) else {
-            throw RPCError(.methodNotFound, "method not found: '\(request.method)'; this agent knows \(AgentMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw RPCError(
+                .methodNotFound,
+                "method not found: '\(request.method)'; this agent knows \(AgentMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         func encode<T: Encodable>(_ v: T) throws(RPCError) -> JSONValue {
             do { return try JSONCoding.value(v) } catch { throw RPCError(.internalError, "cannot encode result: \(error)") }
@@ -146,7 +150,9 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             let p = try params(RevocationParams.self, request)
             let result = try requireTrust(request).install(p)
             if result.closedConnections > 0 || result.revokedCount > 0 {
-                logger.notice("revocation list \(result.number) from \(connection.peer): \(result.revokedCount) serials revoked, \(result.closedConnections) open connections closed")
+                logger.notice(
+                    "revocation list \(result.number) from \(connection.peer): \(result.revokedCount) serials revoked, \(result.closedConnections) open connections closed"
+                )
             }
             return try encode(result)
         case .certCSR:
@@ -162,7 +168,9 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             let p = request.params == nil ? ChaincodePruneParams() : try params(ChaincodePruneParams.self, request)
             let result = try await offload { () throws(RPCError) in try self.pruneChaincodeImages(p) }
             if !p.dryRun {
-                logger.notice("chaincode.prune from \(connection.peer): removed \(result.removed.count) image(s), \(result.bytesFreed) bytes freed, \(result.failed.count) refused by Docker")
+                logger.notice(
+                    "chaincode.prune from \(connection.peer): removed \(result.removed.count) image(s), \(result.bytesFreed) bytes freed, \(result.failed.count) refused by Docker"
+                )
             }
             return try encode(result)
         case .preflight:
@@ -182,17 +190,21 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         let lo = max(p.protocolMin, ProtocolVersion.supported.lowerBound)
         let hi = min(p.protocolMax, ProtocolVersion.supported.upperBound)
         guard lo <= hi else {
-            throw RPCError(.versionMismatch,
+            throw RPCError(
+                .versionMismatch,
                 "protocol version mismatch: the client speaks \(p.protocolMin)…\(p.protocolMax), this agent (\(BoKVersion.string)) speaks \(ProtocolVersion.supported.lowerBound)…\(ProtocolVersion.supported.upperBound); upgrade the older side (coordinator agents install upgrades agents)",
-                data: .object(["agentMin": .number(Double(ProtocolVersion.supported.lowerBound)),
-                               "agentMax": .number(Double(ProtocolVersion.supported.upperBound))]))
+                data: .object([
+                    "agentMin": .number(Double(ProtocolVersion.supported.lowerBound)),
+                    "agentMax": .number(Double(ProtocolVersion.supported.upperBound)),
+                ]))
         }
-        return HelloResult(protocol: hi, protocolMin: ProtocolVersion.supported.lowerBound, protocolMax: ProtocolVersion.supported.upperBound,
-                           version: BoKVersion.string, node: config.nodeName, capabilities: Self.capabilities,
-                           dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail,
-                           certSerial: trust?.ownCertificate?.serial,
-                           certNotAfter: trust?.ownCertificate.map { RFC3339.string($0.notAfter) },
-                           revocationNumber: trust?.revocationNumber)
+        return HelloResult(
+            protocol: hi, protocolMin: ProtocolVersion.supported.lowerBound, protocolMax: ProtocolVersion.supported.upperBound,
+            version: BoKVersion.string, node: config.nodeName, capabilities: Self.capabilities,
+            dnsSource: dns.detection.source.rawValue, dnsSourceDetail: dns.detection.detail,
+            certSerial: trust?.ownCertificate?.serial,
+            certNotAfter: trust?.ownCertificate.map { RFC3339.string($0.notAfter) },
+            revocationNumber: trust?.revocationNumber)
     }
 
     /// The nameservers Docker gives new containers now (running dockerd first, else the file).
@@ -233,7 +245,9 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
 
     func resolve(_ p: ResolveParams) throws(RPCError) -> ResolveResult {
         guard let type = DNSRecordType(rawValue: p.type.uppercased()) else {
-            throw RPCError(.invalidParams, "invalid params for node.resolve: type '\(p.type)' is not one of \(DNSRecordType.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw RPCError(
+                .invalidParams,
+                "invalid params for node.resolve: type '\(p.type)' is not one of \(DNSRecordType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var servers: [String]
         if let s = p.server {
@@ -242,7 +256,10 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
             servers = configuredNameservers()
         }
         guard !servers.isEmpty else {
-            throw RPCError(.resolveFailed, "Docker on \(config.nodeName) has no DNS servers configured (no --dns in DOCKER_OPTS, none in daemon.json); apply settings first with docker.dns.apply")
+            throw RPCError(
+                .resolveFailed,
+                "Docker on \(config.nodeName) has no DNS servers configured (no --dns in DOCKER_OPTS, none in daemon.json); apply settings first with docker.dns.apply"
+            )
         }
         var tried: [String] = []
         var lastError = ""
@@ -256,8 +273,9 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
                 lastError = "\(error)"
             }
         }
-        throw RPCError(.resolveFailed, "no DNS server answered for \(p.name) (\(type.rawValue)); tried \(tried.joined(separator: ", ")): \(lastError)",
-                       data: .object(["tried": .array(tried.map { .string($0) })]))
+        throw RPCError(
+            .resolveFailed, "no DNS server answered for \(p.name) (\(type.rawValue)); tried \(tried.joined(separator: ", ")): \(lastError)",
+            data: .object(["tried": .array(tried.map { .string($0) })]))
     }
 
     func upstreamDNS() throws(RPCError) -> UpstreamDNSResult {
@@ -267,8 +285,9 @@ public final class AgentService: RPCHandling, @unchecked Sendable {
         }
         // systemd-resolved's stub (127.0.0.53) is useless inside containers: use the real upstreams.
         if conf.nameservers.allSatisfy({ $0.hasPrefix("127.") || $0 == "::1" }),
-           let real = (try? String(contentsOfFile: "/run/systemd/resolve/resolv.conf", encoding: .utf8)).map(ResolvConf.parse),
-           !real.nameservers.isEmpty {
+            let real = (try? String(contentsOfFile: "/run/systemd/resolve/resolv.conf", encoding: .utf8)).map(ResolvConf.parse),
+            !real.nameservers.isEmpty
+        {
             conf = real
             path = "/run/systemd/resolve/resolv.conf"
         }

@@ -1,19 +1,20 @@
 import AgentProtocol
 import BoKSystem
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOConcurrencyHelpers
 import NIOSSL
 import PKI
 import SwiftASN1
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The agent's side of the trust model: its CA, its own certificate (rotatable over the protocol, the key made
 /// here and never sent), and the CA-signed revocation list it enforces (kept in the state directory, so a

@@ -1,12 +1,13 @@
 import AgentProtocol
 import DockerEngine
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `chaincode.images` and `chaincode.prune`: the chaincode images on this node and the removal of those

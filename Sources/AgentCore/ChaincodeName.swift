@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Fabric's chaincode container names, parsed.
@@ -56,9 +56,10 @@ public struct ChaincodeName: Sendable, Equatable {
 
     /// Fabric's own rule: characters outside `[a-zA-Z0-9_.-]` become `-`.
     public static func sanitize(_ s: String) -> String {
-        String(s.map { c -> Character in
-            (c.isASCII && (c.isLetter || c.isNumber)) || "_.-".contains(c) ? c : "-"
-        })
+        String(
+            s.map { c -> Character in
+                (c.isASCII && (c.isLetter || c.isNumber)) || "_.-".contains(c) ? c : "-"
+            })
     }
 
     /// The container name Fabric gives chaincode `ccid` on `peerID`.

@@ -1,19 +1,20 @@
 import AgentMetrics
 import AgentProtocol
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOTLS
 import PKI
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The agent's bounds against floods (config keys; defaults in the README).
 public struct ConnectionLimits: Sendable, Equatable {

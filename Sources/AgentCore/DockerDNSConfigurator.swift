@@ -1,23 +1,26 @@
 import AgentMetrics
-import BoKSystem
 import AgentProtocol
-import DockerConfig
 import BoKSystem
 import Dispatch
+import DockerConfig
 import DockerEngine
+import Logging
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Logging
 
 /// A planned change to one of Docker's files.
 struct PlannedEdit: Sendable {
-    enum Target: String, Sendable { case defaultsFile = "defaults-file", daemonJSON = "daemon-json" }
+    enum Target: String, Sendable {
+        case defaultsFile = "defaults-file"
+        case daemonJSON = "daemon-json"
+    }
     var target: Target
     var path: String
     var original: Data
@@ -96,8 +99,9 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         // Socket activation: the peer is systemd; fall back to dockerd's pid file.
         for pidFile in ["/var/run/docker.pid", "/run/docker.pid"] {
             if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-               let pid = Int32(text.trimmedWhitespace),
-               DockerdProcess.command(pid: pid) == "dockerd", let argv = DockerdProcess.argv(pid: pid) {
+                let pid = Int32(text.trimmedWhitespace),
+                DockerdProcess.command(pid: pid) == "dockerd", let argv = DockerdProcess.argv(pid: pid)
+            {
                 return (pid, argv)
             }
         }
@@ -116,22 +120,26 @@ final class DockerDNSConfigurator: @unchecked Sendable {
             if dns.isEmpty {
                 let dj = try readDaemonJSON()
                 if !dj.dnsDirectives.isEmpty {
-                    return DNSGetResult(nameservers: dj.dns.nameservers, search: dj.dns.search, options: dj.dns.options,
-                                        source: "daemon-json", path: config.dockerDaemonJSON, running: runningParams,
-                                        warnings: warnings + dj.warnings)
+                    return DNSGetResult(
+                        nameservers: dj.dns.nameservers, search: dj.dns.search, options: dj.dns.options,
+                        source: "daemon-json", path: config.dockerDaemonJSON, running: runningParams,
+                        warnings: warnings + dj.warnings)
                 }
-                return DNSGetResult(nameservers: [], search: [], options: [], source: "none", path: config.dockerDefaults,
-                                    running: runningParams, warnings: warnings)
+                return DNSGetResult(
+                    nameservers: [], search: [], options: [], source: "none", path: config.dockerDefaults,
+                    running: runningParams, warnings: warnings)
             }
-            return DNSGetResult(nameservers: dns.nameservers, search: dns.search, options: dns.options,
-                                source: "defaults-file", path: config.dockerDefaults, running: runningParams, warnings: warnings)
+            return DNSGetResult(
+                nameservers: dns.nameservers, search: dns.search, options: dns.options,
+                source: "defaults-file", path: config.dockerDefaults, running: runningParams, warnings: warnings)
         case .daemonJSON, .none:
             let dj = try readDaemonJSON()
             warnings += dj.warnings
             if detection.source == .none { warnings.append("cannot tell how Docker is configured: \(detection.detail)") }
             let source = dj.dnsDirectives.isEmpty ? "none" : "daemon-json"
-            return DNSGetResult(nameservers: dj.dns.nameservers, search: dj.dns.search, options: dj.dns.options,
-                                source: source, path: config.dockerDaemonJSON, running: runningParams, warnings: warnings)
+            return DNSGetResult(
+                nameservers: dj.dns.nameservers, search: dj.dns.search, options: dj.dns.options,
+                source: source, path: config.dockerDaemonJSON, running: runningParams, warnings: warnings)
         }
     }
 
@@ -142,8 +150,10 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         var warnings = daemonJSON.warnings
         switch detection.source {
         case .none:
-            throw RPCError(.unsafeConfiguration,
-                "cannot tell where this node's Docker reads its DNS settings from (\(detection.detail)); set `restart` in agent.yaml (systemd, sysv or command) so the agent can find out")
+            throw RPCError(
+                .unsafeConfiguration,
+                "cannot tell where this node's Docker reads its DNS settings from (\(detection.detail)); set `restart` in agent.yaml (systemd, sysv or command) so the agent can find out"
+            )
         case .daemonJSON:
             return try planDaemonJSON(settings, daemonJSON, warnings: warnings + [detection.detail])
         case .defaultsFile:
@@ -151,14 +161,20 @@ final class DockerDNSConfigurator: @unchecked Sendable {
             if !daemonJSON.dnsDirectives.isEmpty {
                 let directives = daemonJSON.dnsDirectives.joined(separator: ", ")
                 guard config.daemonJSONConflict == .editDaemonJSON else {
-                    throw RPCError(.unsafeConfiguration,
-                        "\(config.dockerDaemonJSON) already sets \(directives); dockerd refuses to start when a directive is both in daemon.json and a flag in DOCKER_OPTS (\(config.dockerDefaults)), even with equal values. Remove \(directives) from daemon.json, or set `daemonJSONConflict: edit-daemon-json` in agent.yaml to edit daemon.json instead")
+                    throw RPCError(
+                        .unsafeConfiguration,
+                        "\(config.dockerDaemonJSON) already sets \(directives); dockerd refuses to start when a directive is both in daemon.json and a flag in DOCKER_OPTS (\(config.dockerDefaults)), even with equal values. Remove \(directives) from daemon.json, or set `daemonJSONConflict: edit-daemon-json` in agent.yaml to edit daemon.json instead"
+                    )
                 }
                 guard file.currentDNS.isEmpty else {
-                    throw RPCError(.unsafeConfiguration,
-                        "both \(config.dockerDefaults) (DOCKER_OPTS) and \(config.dockerDaemonJSON) set DNS settings; dockerd cannot start like that. Remove the DNS flags from one of them by hand first")
+                    throw RPCError(
+                        .unsafeConfiguration,
+                        "both \(config.dockerDefaults) (DOCKER_OPTS) and \(config.dockerDaemonJSON) set DNS settings; dockerd cannot start like that. Remove the DNS flags from one of them by hand first"
+                    )
                 }
-                warnings.append("daemon.json already sets \(directives): editing \(config.dockerDaemonJSON) instead of \(config.dockerDefaults) (daemonJSONConflict: edit-daemon-json)")
+                warnings.append(
+                    "daemon.json already sets \(directives): editing \(config.dockerDaemonJSON) instead of \(config.dockerDefaults) (daemonJSONConflict: edit-daemon-json)"
+                )
                 return try planDaemonJSON(settings, daemonJSON, warnings: warnings)
             }
             let edit: DefaultsFileEdit
@@ -170,24 +186,27 @@ final class DockerDNSConfigurator: @unchecked Sendable {
                     throw RPCError(.unsafeConfiguration, "refusing to write \(config.dockerDefaults): " + conflicts.joined(separator: "; "))
                 }
             }
-            return PlannedEdit(target: .defaultsFile, path: config.dockerDefaults, original: edit.original, updated: edit.updated,
-                               diff: edit.diff, warnings: warnings + edit.repairs.map { "repaired: \($0)" } + edit.warnings)
+            return PlannedEdit(
+                target: .defaultsFile, path: config.dockerDefaults, original: edit.original, updated: edit.updated,
+                diff: edit.diff, warnings: warnings + edit.repairs.map { "repaired: \($0)" } + edit.warnings)
         }
     }
 
     private func planDaemonJSON(_ settings: DNSSettings, _ daemonJSON: DaemonJSON, warnings: [String]) throws(RPCError) -> PlannedEdit {
         let edit: DaemonJSONEdit
         do { edit = try daemonJSON.applying(settings) } catch { throw RPCError(.unsafeConfiguration, "\(error)") }
-        return PlannedEdit(target: .daemonJSON, path: config.dockerDaemonJSON, original: edit.original, updated: edit.updated,
-                           diff: edit.diff, warnings: warnings)
+        return PlannedEdit(
+            target: .daemonJSON, path: config.dockerDaemonJSON, original: edit.original, updated: edit.updated,
+            diff: edit.diff, warnings: warnings)
     }
 
     // MARK: applying
 
     /// Whether the running dockerd already carries `settings`.
     func runningMatches(_ settings: DNSSettings, target: PlannedEdit.Target) -> Bool {
-        let want = RawDNS(nameservers: settings.nameservers.map(\.address), search: settings.search.map(\.name),
-                          options: settings.options.map(\.text))
+        let want = RawDNS(
+            nameservers: settings.nameservers.map(\.address), search: settings.search.map(\.name),
+            options: settings.options.map(\.text))
         switch target {
         case .defaultsFile:
             guard let running = runningDockerd() else { return false }
@@ -212,7 +231,8 @@ final class DockerDNSConfigurator: @unchecked Sendable {
             return result
         } catch let e as RPCError {
             AgentMetrics.applyFinished(
-                result: e.code == RPCErrorCode.applyFailedRolledBack.rawValue ? "rolled_back" : e.code == RPCErrorCode.rollbackFailed.rawValue ? "rollback_failed" : "failed")
+                result: e.code == RPCErrorCode.applyFailedRolledBack.rawValue
+                    ? "rolled_back" : e.code == RPCErrorCode.rollbackFailed.rawValue ? "rollback_failed" : "failed")
             throw e
         } catch {
             throw RPCError(.internalError, "\(error)")
@@ -226,14 +246,16 @@ final class DockerDNSConfigurator: @unchecked Sendable {
             if runningMatches(settings, target: edit.target) {
                 return DNSApplyResult(changed: false, restarted: false, diff: "", restartSeconds: 0, stoppedContainers: [], warnings: warnings)
             }
-            warnings.append("\(edit.path) already has these settings but the running dockerd does not carry them: restarting Docker to make them effective")
+            warnings.append(
+                "\(edit.path) already has these settings but the running dockerd does not carry them: restarting Docker to make them effective")
         }
         warnings += prepareLiveRestore()
         let before = runningContainers()
 
-        let journal = ApplyJournal(id: UUID().uuidString, path: edit.path,
-                                   backupPath: config.stateDir + "/backups/\(PathText.lastComponent(edit.path)).\(Int(Date().timeIntervalSince1970)).bak",
-                                   fileExisted: FileManager.default.fileExists(atPath: edit.path), phase: "writing", startedAt: Date())
+        let journal = ApplyJournal(
+            id: UUID().uuidString, path: edit.path,
+            backupPath: config.stateDir + "/backups/\(PathText.lastComponent(edit.path)).\(Int(Date().timeIntervalSince1970)).bak",
+            fileExisted: FileManager.default.fileExists(atPath: edit.path), phase: "writing", startedAt: Date())
         if edit.changed {
             do {
                 try AtomicFile.write(edit.original, to: journal.backupPath, defaultMode: 0o600)
@@ -254,28 +276,35 @@ final class DockerDNSConfigurator: @unchecked Sendable {
             clearJournal()
             let stopped = stoppedContainers(before: before)
             if !stopped.isEmpty {
-                warnings.append("the restart stopped \(stopped.count) container(s): \(stopped.map(\.name).joined(separator: ", ")); nothing restarts them (live-restore is off)")
+                warnings.append(
+                    "the restart stopped \(stopped.count) container(s): \(stopped.map(\.name).joined(separator: ", ")); nothing restarts them (live-restore is off)"
+                )
             }
-            return DNSApplyResult(changed: edit.changed, restarted: true, diff: edit.diff, restartSeconds: restart.seconds,
-                                  stoppedContainers: stopped, warnings: warnings)
+            return DNSApplyResult(
+                changed: edit.changed, restarted: true, diff: edit.diff, restartSeconds: restart.seconds,
+                stoppedContainers: stopped, warnings: warnings)
         }
-        let reason = restart.ok
+        let reason =
+            restart.ok
             ? "Docker came back but the running dockerd does not carry the new DNS settings (checked its arguments in /proc/<pid>/cmdline)"
             : restart.detail
         logger.error("apply failed: \(reason); rolling back \(edit.path)")
         let dockerLog = dockerLogLines()
         let rollback = rollBack(journal: journal, changed: edit.changed)
         clearJournal()
-        let failure = ApplyFailure(stage: restart.ok ? "verify" : "restart", reason: reason, rolledBack: rollback.ok,
-                                   restoredFile: edit.changed ? edit.path : nil, dockerRunning: rollback.dockerRunning,
-                                   dockerLog: dockerLog)
+        let failure = ApplyFailure(
+            stage: restart.ok ? "verify" : "restart", reason: reason, rolledBack: rollback.ok,
+            restoredFile: edit.changed ? edit.path : nil, dockerRunning: rollback.dockerRunning,
+            dockerLog: dockerLog)
         let data = try? JSONCoding.value(failure)
         if rollback.ok {
-            throw RPCError(.applyFailedRolledBack,
+            throw RPCError(
+                .applyFailedRolledBack,
                 "applying DNS settings on \(config.nodeName) failed: \(reason). Rolled back: \(edit.path) restored and Docker \(rollback.dockerRunning ? "runs again" : "NOT running"). Docker's last log lines are in error.data.dockerLog",
                 data: data)
         }
-        throw RPCError(.rollbackFailed,
+        throw RPCError(
+            .rollbackFailed,
             "applying DNS settings on \(config.nodeName) failed: \(reason); the rollback failed too: \(rollback.detail). The node needs a person: check \(edit.path) against \(journal.backupPath) and restart Docker",
             data: data)
     }
@@ -313,8 +342,10 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         let r = CommandRunner.run(argv, timeout: config.restartTimeout)
         if !r.succeeded {
             let why = r.timedOut ? "timed out after \(Int(config.restartTimeout))s" : "exited with \(r.exitCode)"
-            return (false, Date().timeIntervalSince(start),
-                    "restarting Docker (\(argv.joined(separator: " "))) \(why): \(r.tail(5).joined(separator: " | "))")
+            return (
+                false, Date().timeIntervalSince(start),
+                "restarting Docker (\(argv.joined(separator: " "))) \(why): \(r.tail(5).joined(separator: " | "))"
+            )
         }
         let deadline = start.addingTimeInterval(config.restartTimeout)
         while Date() < deadline {
@@ -323,8 +354,10 @@ final class DockerDNSConfigurator: @unchecked Sendable {
             }
             usleep(100_000)
         }
-        return (false, Date().timeIntervalSince(start),
-                "Docker did not answer /_ping on \(config.dockerSocket) within \(Int(config.restartTimeout))s after the restart")
+        return (
+            false, Date().timeIntervalSince(start),
+            "Docker did not answer /_ping on \(config.dockerSocket) within \(Int(config.restartTimeout))s after the restart"
+        )
     }
 
     func restart() throws(RPCError) -> RestartResult {
@@ -335,8 +368,9 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         }
         guard result.ok else {
             let log = dockerLogLines()
-            throw RPCError(.dockerUnavailable, "docker.restart on \(config.nodeName): \(result.detail)",
-                           data: .object(["dockerLog": .array(log.map { .string($0) })]))
+            throw RPCError(
+                .dockerUnavailable, "docker.restart on \(config.nodeName): \(result.detail)",
+                data: .object(["dockerLog": .array(log.map { .string($0) })]))
         }
         return RestartResult(restartSeconds: result.seconds, stoppedContainers: result.stopped)
     }
@@ -349,9 +383,11 @@ final class DockerDNSConfigurator: @unchecked Sendable {
         if info.liveRestoreEnabled { return [] }
         let running = runningContainers().count
         guard config.enableLiveRestore else {
-            return running == 0 ? [] : [
-                "live-restore is off: restarting Docker stops the \(running) running container(s) on this node (exit 137) and nothing restarts them; set `enableLiveRestore: true` in agent.yaml to turn it on first, without downtime",
-            ]
+            return running == 0
+                ? []
+                : [
+                    "live-restore is off: restarting Docker stops the \(running) running container(s) on this node (exit 137) and nothing restarts them; set `enableLiveRestore: true` in agent.yaml to turn it on first, without downtime"
+                ]
         }
         do {
             let dj = try readDaemonJSON()

@@ -2,13 +2,14 @@ import AgentProtocol
 import DNSQuery
 import DockerConfig
 import DockerEngine
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `node.health`: each check `ok`/`warn`/`fail` with a reason a person can act on.
@@ -16,38 +17,56 @@ struct NodeHealth {
     let service: AgentService
 
     func run(desired: DNSSettings?, probeName: String?) -> HealthResult {
-        var checks: [HealthCheck] = [HealthCheck(name: "agent", status: .ok, detail: "bok-agent \(BoKVersion.string), protocol \(ProtocolVersion.current)")]
+        var checks: [HealthCheck] = [
+            HealthCheck(name: "agent", status: .ok, detail: "bok-agent \(BoKVersion.string), protocol \(ProtocolVersion.current)")
+        ]
 
         let runtime = runtimeChecks()
         checks += runtime.checks
         guard runtime.dockerAnswers else { return finish(checks) }
         let info = runtime.info
         if let info {
-            checks.append(info.liveRestoreEnabled
-                ? HealthCheck(name: "live-restore", status: .ok, detail: "on: a Docker restart keeps chaincode containers running")
-                : HealthCheck(name: "live-restore", status: .warn, detail: "off: a Docker restart stops every chaincode container; set enableLiveRestore: true"))
+            checks.append(
+                info.liveRestoreEnabled
+                    ? HealthCheck(name: "live-restore", status: .ok, detail: "on: a Docker restart keeps chaincode containers running")
+                    : HealthCheck(
+                        name: "live-restore", status: .warn,
+                        detail: "off: a Docker restart stops every chaincode container; set enableLiveRestore: true"))
         }
 
         // DNS settings: file vs running dockerd vs desired.
         let configured = try? service.dns.get()
         let running = service.dns.runningDockerd().map { DockerdArguments.dns(fromArgv: $0.argv) }
         if let desired {
-            let want = RawDNS(nameservers: desired.nameservers.map(\.address), search: desired.search.map(\.name), options: desired.options.map(\.text))
+            let want = RawDNS(
+                nameservers: desired.nameservers.map(\.address), search: desired.search.map(\.name), options: desired.options.map(\.text))
             if let configured, RawDNS(nameservers: configured.nameservers, search: configured.search, options: configured.options) == want {
                 if let running, running != want, configured.source == "defaults-file" {
-                    checks.append(HealthCheck(name: "dns-settings", status: .warn, detail: "\(configured.path ?? "file") has the desired settings but the running dockerd does not: restart Docker"))
+                    checks.append(
+                        HealthCheck(
+                            name: "dns-settings", status: .warn,
+                            detail: "\(configured.path ?? "file") has the desired settings but the running dockerd does not: restart Docker"))
                 } else {
-                    checks.append(HealthCheck(name: "dns-settings", status: .ok, detail: "Docker DNS as desired: \(want.nameservers.joined(separator: ", "))"))
+                    checks.append(
+                        HealthCheck(name: "dns-settings", status: .ok, detail: "Docker DNS as desired: \(want.nameservers.joined(separator: ", "))"))
                 }
             } else {
-                checks.append(HealthCheck(name: "dns-settings", status: .warn,
-                    detail: "Docker DNS is \(configured.map { $0.nameservers.isEmpty ? "not set" : $0.nameservers.joined(separator: ", ") } ?? "unknown"), desired \(want.nameservers.joined(separator: ", ")): run coordinator dns apply"))
+                checks.append(
+                    HealthCheck(
+                        name: "dns-settings", status: .warn,
+                        detail:
+                            "Docker DNS is \(configured.map { $0.nameservers.isEmpty ? "not set" : $0.nameservers.joined(separator: ", ") } ?? "unknown"), desired \(want.nameservers.joined(separator: ", ")): run coordinator dns apply"
+                    ))
             }
         } else if let configured {
             let status: CheckStatus = configured.nameservers.isEmpty ? .warn : .ok
-            checks.append(HealthCheck(name: "dns-settings", status: status, detail: configured.nameservers.isEmpty
-                ? "Docker has no DNS settings: chaincode containers cannot resolve peer service names; run coordinator dns apply"
-                : "Docker DNS from \(configured.source): \(configured.nameservers.joined(separator: ", ")) search \(configured.search.joined(separator: " "))"))
+            checks.append(
+                HealthCheck(
+                    name: "dns-settings", status: status,
+                    detail: configured.nameservers.isEmpty
+                        ? "Docker has no DNS settings: chaincode containers cannot resolve peer service names; run coordinator dns apply"
+                        : "Docker DNS from \(configured.source): \(configured.nameservers.joined(separator: ", ")) search \(configured.search.joined(separator: " "))"
+                ))
         }
 
         // Cluster DNS: does the first nameserver answer at all?
@@ -57,8 +76,12 @@ struct NodeHealth {
             do {
                 let answer = try DNSResolver.query(name: name, type: .A, server: first, timeout: 2, attempts: 1)
                 let ok = answer.rcode == "NOERROR" && !answer.answers.isEmpty
-                checks.append(HealthCheck(name: "cluster-dns", status: ok ? .ok : .warn,
-                    detail: ok ? "\(first) answers \(name): \(answer.answers.joined(separator: ", "))" : "\(first) answers but \(name) gives \(answer.rcode)"))
+                checks.append(
+                    HealthCheck(
+                        name: "cluster-dns", status: ok ? .ok : .warn,
+                        detail: ok
+                            ? "\(first) answers \(name): \(answer.answers.joined(separator: ", "))"
+                            : "\(first) answers but \(name) gives \(answer.rcode)"))
             } catch {
                 checks.append(HealthCheck(name: "cluster-dns", status: .fail, detail: "\(error)"))
             }
@@ -71,7 +94,9 @@ struct NodeHealth {
             let free = Double(fs.f_bavail) / Double(fs.f_blocks)
             let freeGiB = Double(fs.f_bavail) * Double(fs.f_frsize) / 1_073_741_824
             let status: CheckStatus = free < 0.02 ? .fail : free < 0.10 ? .warn : .ok
-            checks.append(HealthCheck(name: "disk", status: status, detail: "\(Decimals.fixed(freeGiB, 1)) GiB (\(Decimals.fixed(free * 100, 0))%) free under \(root)"))
+            checks.append(
+                HealthCheck(
+                    name: "disk", status: status, detail: "\(Decimals.fixed(freeGiB, 1)) GiB (\(Decimals.fixed(free * 100, 0))%) free under \(root)"))
         }
 
         // Failing chaincode containers.
@@ -79,12 +104,19 @@ struct NodeHealth {
             let failing = list.filter { $0.state != "running" && ($0.exitCode ?? 0) != 0 }
             let stale = list.filter { $0.staleDNS == true && $0.state == "running" }
             if !failing.isEmpty {
-                checks.append(HealthCheck(name: "chaincode", status: .warn,
-                    detail: "\(failing.count) chaincode container(s) exited with an error: " + failing.map { "\($0.name) (exit \($0.exitCode ?? -1))" }.joined(separator: ", ")))
+                checks.append(
+                    HealthCheck(
+                        name: "chaincode", status: .warn,
+                        detail: "\(failing.count) chaincode container(s) exited with an error: "
+                            + failing.map { "\($0.name) (exit \($0.exitCode ?? -1))" }.joined(separator: ", ")))
             } else {
-                checks.append(HealthCheck(name: "chaincode", status: stale.isEmpty ? .ok : .warn, detail: stale.isEmpty
-                    ? "\(list.count) chaincode container(s), none failing"
-                    : "\(stale.count) running chaincode container(s) still use old DNS settings until restarted: \(stale.map(\.name).joined(separator: ", "))"))
+                checks.append(
+                    HealthCheck(
+                        name: "chaincode", status: stale.isEmpty ? .ok : .warn,
+                        detail: stale.isEmpty
+                            ? "\(list.count) chaincode container(s), none failing"
+                            : "\(stale.count) running chaincode container(s) still use old DNS settings until restarted: \(stale.map(\.name).joined(separator: ", "))"
+                    ))
             }
         }
         return finish(checks)
@@ -98,17 +130,24 @@ struct NodeHealth {
         // Container runtime: without docker.sock, peers cannot launch chaincode through Docker at all.
         let hasDockerSocket = FileManager.default.fileExists(atPath: config.dockerSocket)
         if !hasDockerSocket {
-            let containerd = ["/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"].first { FileManager.default.fileExists(atPath: $0) }
-            checks.append(HealthCheck(name: "container-runtime", status: .fail, detail: containerd != nil
-                ? "containerd-only node (\(containerd!) but no \(config.dockerSocket)): Fabric peers here cannot launch chaincode through Docker. Install Docker beside containerd, or run chaincode as a service (Fabric 2 external builders)"
-                : "no Docker socket at \(config.dockerSocket): install Docker, or fix dockerSocket in agent.yaml"))
+            let containerd = ["/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"].first {
+                FileManager.default.fileExists(atPath: $0)
+            }
+            checks.append(
+                HealthCheck(
+                    name: "container-runtime", status: .fail,
+                    detail: containerd != nil
+                        ? "containerd-only node (\(containerd!) but no \(config.dockerSocket)): Fabric peers here cannot launch chaincode through Docker. Install Docker beside containerd, or run chaincode as a service (Fabric 2 external builders)"
+                        : "no Docker socket at \(config.dockerSocket): install Docker, or fix dockerSocket in agent.yaml"))
             return (checks, false, nil)
         }
         checks.append(HealthCheck(name: "container-runtime", status: .ok, detail: "Docker socket at \(config.dockerSocket)"))
 
         guard service.docker.ping(timeout: 2), let version = try? service.docker.version() else {
-            checks.append(HealthCheck(name: "docker", status: .fail,
-                detail: "Docker does not answer on \(config.dockerSocket) (/_ping); start it (\(config.restartStrategy)) and check its log"))
+            checks.append(
+                HealthCheck(
+                    name: "docker", status: .fail,
+                    detail: "Docker does not answer on \(config.dockerSocket) (/_ping); start it (\(config.restartStrategy)) and check its log"))
             return (checks, false, nil)
         }
         checks.append(HealthCheck(name: "docker", status: .ok, detail: "Docker \(version.version) (API \(version.apiVersion))"))

@@ -1,12 +1,13 @@
 import AgentProtocol
 import DockerEngine
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `node.preflight`: the facts `coordinator preflight` judges — the agent's clock, the container runtime

@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentProtocol
+import BoKSystem
 import DockerEngine
 import Fleet
 import Foundation
@@ -18,8 +18,10 @@ public struct AgentInstaller: Sendable {
     public let progress: @Sendable (String, String) -> Void
     let logger: Logger
 
-    public init(options: AgentInstallOptions, logger: Logger = Logger(label: "bok.install"),
-                progress: @escaping @Sendable (_ node: String, _ message: String) -> Void = { _, _ in }) {
+    public init(
+        options: AgentInstallOptions, logger: Logger = Logger(label: "bok.install"),
+        progress: @escaping @Sendable (_ node: String, _ message: String) -> Void = { _, _ in }
+    ) {
         self.options = options
         self.progress = progress
         self.logger = logger
@@ -43,8 +45,9 @@ public struct AgentInstaller: Sendable {
         }
         let answering = await forEach(nodes) { node -> NodeInstallReport? in
             do {
-                let client = try await AgentClient.connect(node: node.name, host: node.agentHost, port: node.agentPort, tls: tls,
-                                                           timeout: min(5, options.helloTimeout))
+                let client = try await AgentClient.connect(
+                    node: node.name, host: node.agentHost, port: node.agentPort, tls: tls,
+                    timeout: min(5, options.helloTimeout))
                 defer { Task { await client.close() } }
                 let hello = try await client.hello()
                 var report = NodeInstallReport(node: node.name, ssh: node.ssh ?? node.agentHost, action: .present)
@@ -116,7 +119,8 @@ struct LocalArtifacts: Sendable {
     static func load(_ options: AgentInstallOptions) async throws -> LocalArtifacts {
         let path = options.agentBinary
         guard FileManager.default.isReadableFile(atPath: path), let binary = FileManager.default.contents(atPath: path) else {
-            throw LocalError("the agent binary \(path) does not exist or cannot be read; build it with `bash \(ShippedAgent.script)` or pass --agent-binary PATH")
+            throw LocalError(
+                "the agent binary \(path) does not exist or cannot be read; build it with `bash \(ShippedAgent.script)` or pass --agent-binary PATH")
         }
         let elf: ELFDependencies?
         do { elf = try ELFDependencies.parse(binary) } catch {
@@ -124,7 +128,9 @@ struct LocalArtifacts: Sendable {
         }
         let ca = try options.trust.loadCA()
         let caPEM: String
-        do { caPEM = try PEMFile.pem(for: ca.certificate) } catch { throw LocalError("cannot encode the CA certificate of \(options.trust.dir): \(error)") }
+        do { caPEM = try PEMFile.pem(for: ca.certificate) } catch {
+            throw LocalError("cannot encode the CA certificate of \(options.trust.dir): \(error)")
+        }
         let tls = try options.trust.clientTLS()
         let version = try await runBlocking { () -> String? in
             let r = CommandRunner.run([path, "--version"], timeout: 10)

@@ -27,10 +27,12 @@ public struct AgentInstallOptions: Sendable {
     /// dockerd's log file on the node, quoted by the agent when an apply fails (non-systemd nodes).
     public var dockerLogFile: String?
 
-    public init(agentBinary: String, trust: TrustStore, sshUser: String = "root",
-                auth: SSHAuth, knownHostsPath: String, hostKeyPolicy: HostKeyPolicy = .strict,
-                connectTimeout: Double = 10, operationTimeout: Double = 60, parallel: Int = 8, helloTimeout: Double = 30,
-                dockerRestartCommand: String? = nil, dockerLogFile: String? = nil) {
+    public init(
+        agentBinary: String, trust: TrustStore, sshUser: String = "root",
+        auth: SSHAuth, knownHostsPath: String, hostKeyPolicy: HostKeyPolicy = .strict,
+        connectTimeout: Double = 10, operationTimeout: Double = 60, parallel: Int = 8, helloTimeout: Double = 30,
+        dockerRestartCommand: String? = nil, dockerLogFile: String? = nil
+    ) {
         self.agentBinary = agentBinary
         self.trust = trust
         self.sshUser = sshUser
@@ -140,9 +142,10 @@ public struct InstallTarget: Sendable, Equatable {
         agentPort = node.agentPort
         let spec = node.ssh ?? node.agentHost
         guard let parsed = Self.parseSSH(spec, defaultUser: defaultUser) else {
-            throw InstallError(node: node.name, ssh: spec, step: "reading the inventory",
-                               reason: "ssh must be [user@]HOST[:PORT], got '\(spec)'",
-                               hint: "Fix the node's `ssh:` entry, e.g. `ssh: root@10.0.0.5:22`.")
+            throw InstallError(
+                node: node.name, ssh: spec, step: "reading the inventory",
+                reason: "ssh must be [user@]HOST[:PORT], got '\(spec)'",
+                hint: "Fix the node's `ssh:` entry, e.g. `ssh: root@10.0.0.5:22`.")
         }
         ssh = parsed
     }

@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentProtocol
+import BoKSystem
 import Fleet
 import Foundation
 import SSHClient
@@ -37,7 +37,9 @@ struct NodeJob: Sendable {
     }
 
     /// Runs a blocking SSH step on a thread; SSH errors become `InstallError`s naming the step.
-    private func ssh<T: Sendable>(_ target: InstallTarget, _ step: String, _ body: @escaping @Sendable () throws(SSHError) -> T) async throws(InstallError) -> T {
+    private func ssh<T: Sendable>(_ target: InstallTarget, _ step: String, _ body: @escaping @Sendable () throws(SSHError) -> T)
+        async throws(InstallError) -> T
+    {
         do {
             return try await runBlocking { try body() }
         } catch let error as SSHError {
@@ -55,9 +57,10 @@ struct NodeJob: Sendable {
         let options = options
         let logger = installer.logger
         let session = try await ssh(target, "connecting") { () throws(SSHError) -> SSHSession in
-            try SSHSession(target: target.ssh, auth: options.auth, knownHostsPath: options.knownHostsPath,
-                           hostKeyPolicy: options.hostKeyPolicy, connectTimeout: options.connectTimeout,
-                           operationTimeout: options.operationTimeout, logger: logger)
+            try SSHSession(
+                target: target.ssh, auth: options.auth, knownHostsPath: options.knownHostsPath,
+                hostKeyPolicy: options.hostKeyPolicy, connectTimeout: options.connectTimeout,
+                operationTimeout: options.operationTimeout, logger: logger)
         }
         if session.hostKey.addedToKnownHosts {
             say("trusted the new \(session.hostKey.algorithm) host key \(session.hostKey.fingerprint) and added it to \(options.knownHostsPath)")
@@ -78,8 +81,10 @@ struct NodeJob: Sendable {
     }
 
     private func probe(_ session: SSHSession, _ target: InstallTarget) async throws(InstallError) -> RemoteState {
-        let files = [InstallLayout.binary, InstallLayout.config, InstallLayout.agentCert, InstallLayout.agentKey, InstallLayout.caCert,
-                     InstallLayout.unit, InstallLayout.serviceScript]
+        let files = [
+            InstallLayout.binary, InstallLayout.config, InstallLayout.agentCert, InstallLayout.agentKey, InstallLayout.caCert,
+            InstallLayout.unit, InstallLayout.serviceScript,
+        ]
         let script = """
             echo "os=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
             if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=command; fi
@@ -161,7 +166,9 @@ struct NodeJob: Sendable {
         // The files, each written only when its content differs.
         let config = agentConfig(target, systemd: state.systemd, hasInitDocker: state.hasInitDocker)
         if !state.systemd && options.dockerRestartCommand == nil && !state.hasInitDocker {
-            report.warnings.append("no systemd and no /etc/init.d/docker: the agent will restart Docker with `/etc/init.d/docker restart`, which does not exist here; pass --docker-restart-command")
+            report.warnings.append(
+                "no systemd and no /etc/init.d/docker: the agent will restart Docker with `/etc/init.d/docker restart`, which does not exist here; pass --docker-restart-command"
+            )
         }
         var files: [(path: String, data: Data, mode: Int32)] = [
             (InstallLayout.config, Data(config.text.utf8), 0o644),
@@ -186,11 +193,14 @@ struct NodeJob: Sendable {
         let binaryChanged = state.sha[InstallLayout.binary] != local.binarySHA
         // /etc/docker too: Debian's docker.io does not create it, and the unit's ReadWritePaths= names it
         // (systemd refuses to start a unit whose ReadWritePaths= is missing: status 226/NAMESPACE).
-        let dirs = "mkdir -p \(InstallLayout.tlsDir) /usr/local/bin \(InstallLayout.stateDir) /etc/docker"
+        let dirs =
+            "mkdir -p \(InstallLayout.tlsDir) /usr/local/bin \(InstallLayout.stateDir) /etc/docker"
             + (state.systemd ? "" : " \(InstallLayout.libDir)")
             + " && chmod 0755 \(InstallLayout.configDir) \(InstallLayout.tlsDir) && chmod 0700 \(InstallLayout.stateDir)"
         if !changed.isEmpty || binaryChanged {
-            try await ssh(target, "creating \(InstallLayout.configDir), \(InstallLayout.stateDir)") { () throws(SSHError) in _ = try session.runChecked(dirs) }
+            try await ssh(target, "creating \(InstallLayout.configDir), \(InstallLayout.stateDir)") { () throws(SSHError) in
+                _ = try session.runChecked(dirs)
+            }
         }
         if binaryChanged {
             // Always through bok-agent.new, before any other file is written: the binary must prove it
@@ -233,8 +243,9 @@ struct NodeJob: Sendable {
         if needsRestart {
             restartedAt = Date()
             do throws(InstallError) {
-                try await startService(session, target, systemd: state.systemd, unitChanged: changed.contains { $0.path == InstallLayout.unit },
-                                       fresh: !hadBinary || !state.running)
+                try await startService(
+                    session, target, systemd: state.systemd, unitChanged: changed.contains { $0.path == InstallLayout.unit },
+                    fresh: !hadBinary || !state.running)
                 report.restarted = true
                 hello = try await waitForHello(target, local)
             } catch {
@@ -248,24 +259,28 @@ struct NodeJob: Sendable {
         }
         report.agentVersion = hello.version
         if let bootstrapCertificate, hello.capabilities.contains(AgentMethod.certCSR.rawValue) {
-            let serial = try await NodeKeyBootstrap.replace(target: target, trust: options.trust, tls: local.tls, bootstrapCertificate: bootstrapCertificate)
+            let serial = try await NodeKeyBootstrap.replace(
+                target: target, trust: options.trust, tls: local.tls, bootstrapCertificate: bootstrapCertificate)
             say("the agent made its own key; certificate \(serial) installed, the bootstrap one revoked")
         }
         if let restartedAt { report.gapSeconds = (Date().timeIntervalSince(restartedAt) * 1000).rounded() / 1000 }
         report.action = !hadBinary ? .installed : binaryChanged ? .upgraded : !changed.isEmpty ? .updated : (state.running ? .unchanged : .updated)
         if report.action == .unchanged { report.restarted = false }
-        say("\(report.action.rawValue): agent \(hello.version) answers agent.hello over mutual TLS"
-            + (report.gapSeconds.map { report.restarted ? String(format: " (%.2f s after the restart)", $0) : "" } ?? ""))
+        say(
+            "\(report.action.rawValue): agent \(hello.version) answers agent.hello over mutual TLS"
+                + (report.gapSeconds.map { report.restarted ? String(format: " (%.2f s after the restart)", $0) : "" } ?? ""))
     }
 
     /// Refuses, before anything is uploaded, a binary built for another processor.
     private func checkMachine(_ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts) throws(InstallError) {
         guard let elf = local.elf, !state.machine.isEmpty else { return }
-        let same = elf.machine == state.machine || (elf.machine == "i386" && ["i486", "i586", "i686"].contains(state.machine))
+        let same =
+            elf.machine == state.machine || (elf.machine == "i386" && ["i486", "i586", "i686"].contains(state.machine))
             || (elf.machine == "arm" && state.machine.hasPrefix("arm"))
         guard same else {
-            throw fail(target, "checking \(local.binaryPath)", "it is a \(elf.machine) executable and the node is \(state.machine) (uname -m)",
-                       hint: "Build the agent for \(state.machine) (`bash \(ShippedAgent.script)` on such a machine) and pass it with --agent-binary.")
+            throw fail(
+                target, "checking \(local.binaryPath)", "it is a \(elf.machine) executable and the node is \(state.machine) (uname -m)",
+                hint: "Build the agent for \(state.machine) (`bash \(ShippedAgent.script)` on such a machine) and pass it with --agent-binary.")
         }
     }
 
@@ -300,20 +315,25 @@ struct NodeJob: Sendable {
             let packages = missing.map { lib in Self.debianPackage(lib).map { "\(lib) (Debian/Ubuntu package \($0))" } ?? lib }
             var hint = "Install the missing libraries on the node, or install a binary that does not need them."
             if local.elf?.needsSwiftRuntime == true {
-                hint = "\(local.binaryPath) is linked to the Swift runtime of the machine that built it (a plain `swift build`): "
+                hint =
+                    "\(local.binaryPath) is linked to the Swift runtime of the machine that built it (a plain `swift build`): "
                     + "install the build of `bash \(ShippedAgent.script)` (static Swift runtime) instead."
             }
-            throw fail(target, "checking the shared libraries of \(local.binaryPath) on the node",
-                       "the node lacks \(missing.count) shared librar\(missing.count == 1 ? "y" : "ies") the agent needs: \(packages.joined(separator: ", ")); "
-                           + "nothing was replaced", hint: hint)
+            throw fail(
+                target, "checking the shared libraries of \(local.binaryPath) on the node",
+                "the node lacks \(missing.count) shared librar\(missing.count == 1 ? "y" : "ies") the agent needs: \(packages.joined(separator: ", ")); "
+                    + "nothing was replaced", hint: hint)
         }
-        say(needed.isEmpty ? "\(bin): no shared libraries needed" : "\(bin): all \(needed.count) shared libraries present (\(needed.joined(separator: ", ")))")
+        say(
+            needed.isEmpty
+                ? "\(bin): no shared libraries needed" : "\(bin): all \(needed.count) shared libraries present (\(needed.joined(separator: ", ")))")
 
         let version = try await ssh(target, "running \(bin) --version") { () throws(SSHError) in try session.run("\(bin) --version", timeout: 30) }
         let printed = version.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         var problem: String?
         if version.exitStatus != 0 {
-            problem = "it exited with status \(version.exitStatus): "
+            problem =
+                "it exited with status \(version.exitStatus): "
                 + (version.stderrText + version.stdoutText).split(separator: "\n").suffix(4).joined(separator: " | ")
         } else if let expected = local.expectedVersion, printed != expected {
             problem = "it printed '\(printed.prefix(200))', expected '\(expected)' (what `\(local.binaryPath) --version` prints here)"
@@ -322,8 +342,9 @@ struct NodeJob: Sendable {
         }
         if let problem {
             _ = try? await ssh(target, "removing \(bin)") { () throws(SSHError) in try session.run("rm -f \(bin)") }
-            throw fail(target, "running `\(bin) --version` on the node", "\(problem); nothing was replaced",
-                       hint: "Run `\(local.binaryPath) --version` where it was built; ship a build of `bash \(ShippedAgent.script)` for this node.")
+            throw fail(
+                target, "running `\(bin) --version` on the node", "\(problem); nothing was replaced",
+                hint: "Run `\(local.binaryPath) --version` where it was built; ship a build of `bash \(ShippedAgent.script)` for this node.")
         }
         say("\(bin) --version: \(printed) (runs on the node)")
     }
@@ -342,11 +363,15 @@ struct NodeJob: Sendable {
         return nil
     }
 
-    private func keepsCertificate(_ session: SSHSession, _ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts,
-                                  names: [String]) async throws(InstallError) -> Bool {
+    private func keepsCertificate(
+        _ session: SSHSession, _ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts,
+        names: [String]
+    ) async throws(InstallError) -> Bool {
         guard state.sha[InstallLayout.agentCert] != nil, state.sha[InstallLayout.agentKey] != nil,
-              state.sha[InstallLayout.caCert] == sha256Hex(Data(local.caPEM.utf8)) else { return false }
-        let data = try await ssh(target, "reading \(InstallLayout.agentCert)") { () throws(SSHError) in try session.download(InstallLayout.agentCert) }
+            state.sha[InstallLayout.caCert] == sha256Hex(Data(local.caPEM.utf8))
+        else { return false }
+        let data = try await ssh(target, "reading \(InstallLayout.agentCert)") { () throws(SSHError) in try session.download(InstallLayout.agentCert)
+        }
         return isReusableAgentCertificate(String(decoding: data, as: UTF8.self), ca: local.ca, names: names)
     }
 
@@ -370,11 +395,16 @@ struct NodeJob: Sendable {
         systemd ? "systemctl \(verb) \(InstallLayout.unitName)" : "\(InstallLayout.serviceScript) \(verb)"
     }
 
-    private func startService(_ session: SSHSession, _ target: InstallTarget, systemd: Bool, unitChanged: Bool, fresh: Bool) async throws(InstallError) {
+    private func startService(_ session: SSHSession, _ target: InstallTarget, systemd: Bool, unitChanged: Bool, fresh: Bool)
+        async throws(InstallError)
+    {
         let command: String
         if systemd {
-            command = (unitChanged ? "systemctl daemon-reload && " : "") + "systemctl reset-failed \(InstallLayout.unitName) 2>/dev/null; "
-                + (fresh ? "systemctl enable --now \(InstallLayout.unitName)" : "systemctl enable \(InstallLayout.unitName) && systemctl restart \(InstallLayout.unitName)")
+            command =
+                (unitChanged ? "systemctl daemon-reload && " : "") + "systemctl reset-failed \(InstallLayout.unitName) 2>/dev/null; "
+                + (fresh
+                    ? "systemctl enable --now \(InstallLayout.unitName)"
+                    : "systemctl enable \(InstallLayout.unitName) && systemctl restart \(InstallLayout.unitName)")
         } else {
             command = serviceCommand(fresh ? "start" : "restart", systemd: false)
         }
@@ -392,8 +422,9 @@ struct NodeJob: Sendable {
         var last = "no answer yet"
         repeat {
             do {
-                let client = try await AgentClient.connect(node: target.name, host: target.agentHost, port: target.agentPort,
-                                                           tls: local.tls, timeout: 2)
+                let client = try await AgentClient.connect(
+                    node: target.name, host: target.agentHost, port: target.agentPort,
+                    tls: local.tls, timeout: 2)
                 let hello = try await client.hello()
                 await client.close()
                 if let expected = local.expectedVersion, hello.version != expected {
@@ -409,17 +440,22 @@ struct NodeJob: Sendable {
             try? await Task.sleep(nanoseconds: 100_000_000)
         } while Date() < deadline
         let address = "\(target.agentHost):\(target.agentPort)"
-        throw fail(target, "waiting for agent.hello", "the agent at \(address) did not answer over mutual TLS within \(Int(options.helloTimeout))s: \(last)",
-                   hint: "Look at the agent's log on the node (\(InstallLayout.log), or `journalctl -u \(InstallLayout.unitName)`).")
+        throw fail(
+            target, "waiting for agent.hello", "the agent at \(address) did not answer over mutual TLS within \(Int(options.helloTimeout))s: \(last)",
+            hint: "Look at the agent's log on the node (\(InstallLayout.log), or `journalctl -u \(InstallLayout.unitName)`).")
     }
 
-    private func rollBack(_ session: SSHSession, _ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts,
-                          cause: InstallError, _ report: inout NodeInstallReport) async throws(InstallError) {
+    private func rollBack(
+        _ session: SSHSession, _ target: InstallTarget, _ state: RemoteState, _ local: LocalArtifacts,
+        cause: InstallError, _ report: inout NodeInstallReport
+    ) async throws(InstallError) {
         say("the new binary failed (\(cause.step): \(cause.reason)); restoring \(InstallLayout.binaryPrevious)")
-        let restore = (state.systemd ? "systemctl stop \(InstallLayout.unitName); " : "\(InstallLayout.serviceScript) stop; ")
+        let restore =
+            (state.systemd ? "systemctl stop \(InstallLayout.unitName); " : "\(InstallLayout.serviceScript) stop; ")
             + "mv -f \(InstallLayout.binaryPrevious) \(InstallLayout.binary) && "
-            + (state.systemd ? "systemctl reset-failed \(InstallLayout.unitName) 2>/dev/null; systemctl restart \(InstallLayout.unitName)"
-                             : "\(InstallLayout.serviceScript) start")
+            + (state.systemd
+                ? "systemctl reset-failed \(InstallLayout.unitName) 2>/dev/null; systemctl restart \(InstallLayout.unitName)"
+                : "\(InstallLayout.serviceScript) start")
         do throws(InstallError) {
             try await ssh(target, "rolling back to \(InstallLayout.binaryPrevious)") { () throws(SSHError) in
                 _ = try session.runChecked(restore, timeout: 120)
@@ -429,8 +465,9 @@ struct NodeJob: Sendable {
             let hello = try await waitForHello(target, old)
             report.agentVersion = hello.version
         } catch {
-            throw fail(target, "\(cause.step), then rolling back", "\(cause.reason); the rollback failed too: \(error.step): \(error.reason)",
-                       hint: "The node has no answering agent. Look at \(InstallLayout.log) on the node and re-run install with a working binary.")
+            throw fail(
+                target, "\(cause.step), then rolling back", "\(cause.reason); the rollback failed too: \(error.step): \(error.reason)",
+                hint: "The node has no answering agent. Look at \(InstallLayout.log) on the node and re-run install with a working binary.")
         }
         report.action = .rolledBack
         report.step = cause.step

@@ -5,8 +5,6 @@ import PKI
 import SwiftASN1
 import X509
 
-
-
 /// Lowercase hex SHA-256, as `sha256sum` prints it.
 func sha256Hex(_ data: Data) -> String {
     SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
@@ -24,7 +22,8 @@ func yamlString(_ text: String) -> String {
 func isReusableAgentCertificate(_ pem: String, ca: CertificateAuthority, names: [String], now: Date = Date()) -> Bool {
     guard let cert = try? Certificate(pemEncoded: pem) else { return false }
     guard cert.issuer == ca.certificate.subject,
-          ca.certificate.publicKey.isValidSignature(cert.signature, for: cert) else { return false }
+        ca.certificate.publicKey.isValidSignature(cert.signature, for: cert)
+    else { return false }
     guard cert.notValidBefore <= now, cert.notValidAfter > now.addingTimeInterval(30 * 86_400) else { return false }
     guard let sans = try? cert.extensions.subjectAlternativeNames else { return false }
     var present = Set<String>()

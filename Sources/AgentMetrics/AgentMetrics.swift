@@ -1,15 +1,16 @@
 import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Metrics
 import NIOConcurrencyHelpers
 import Prometheus
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every metric the agent exports, behind one-line calls. Names all start `bok_agent_`; label values are
 /// bounded sets (method names, result codes, container states), never free text, never secrets.

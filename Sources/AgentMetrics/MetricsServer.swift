@@ -1,17 +1,18 @@
 import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The agent's `/metrics` endpoint (`metricsListen`): plain HTTP/1.1, `GET /metrics` only, in Prometheus text
 /// exposition format. Every other path is 404, every other method 405. Bounded: at most ``maxRequestBytes`` per

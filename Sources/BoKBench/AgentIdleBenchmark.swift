@@ -27,7 +27,9 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
     var metrics = false
 
     func validate() throws {
-        guard runs > 0, settle >= 0, idleSeconds > 0 else { throw ValidationError("--runs and --idle-seconds must be positive, --settle not negative") }
+        guard runs > 0, settle >= 0, idleSeconds > 0 else {
+            throw ValidationError("--runs and --idle-seconds must be positive, --settle not negative")
+        }
     }
 
     func run() async throws {
@@ -45,17 +47,27 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
         try Data().write(to: URL(fileURLWithPath: dir + "/etc-default-docker"))
 
         print("agent-idle: \(binary)")
-        print(String(format: "  %d runs; RSS read %.0f s after ready, CPU over the following %.0f s; no Docker (socket %@/no-docker.sock)",
-                     runs, settle, idleSeconds, dir))
-        print("run  ready(ms)  self(ms)  RSS(MiB)  HWM(MiB)  anon(MiB)  file(MiB)  threads  idle CPU(ms)" + (!noRequest ? "  RSS after health(MiB)" : ""))
-        var ready: [Double] = [], rss: [Double] = [], cpu: [Double] = [], hwm: [Double] = []
+        print(
+            String(
+                format: "  %d runs; RSS read %.0f s after ready, CPU over the following %.0f s; no Docker (socket %@/no-docker.sock)",
+                runs, settle, idleSeconds, dir))
+        print(
+            "run  ready(ms)  self(ms)  RSS(MiB)  HWM(MiB)  anon(MiB)  file(MiB)  threads  idle CPU(ms)"
+                + (!noRequest ? "  RSS after health(MiB)" : ""))
+        var ready: [Double] = []
+        var rss: [Double] = []
+        var cpu: [Double] = []
+        var hwm: [Double] = []
         for i in 1...runs {
             let state = dir + "/state-\(i)"
-            let argv = [binary, "--listen", "127.0.0.1:0", "--node-name", "bench-node",
-                        "--tls-cert", certs.cert, "--tls-key", certs.key, "--tls-ca", certs.ca,
-                        "--docker-defaults", dir + "/etc-default-docker", "--docker-daemon-json", dir + "/daemon.json",
-                        "--docker-socket", dir + "/no-docker.sock", "--restart", "command", "--restart-command", "/bin/true",
-                        "--state-dir", state] + (metrics ? ["--metrics-listen", "127.0.0.1:0"] : [])
+            let argv =
+                [
+                    binary, "--listen", "127.0.0.1:0", "--node-name", "bench-node",
+                    "--tls-cert", certs.cert, "--tls-key", certs.key, "--tls-ca", certs.ca,
+                    "--docker-defaults", dir + "/etc-default-docker", "--docker-daemon-json", dir + "/daemon.json",
+                    "--docker-socket", dir + "/no-docker.sock", "--restart", "command", "--restart-command", "/bin/true",
+                    "--state-dir", state,
+                ] + (metrics ? ["--metrics-listen", "127.0.0.1:0"] : [])
             let started = monotonicSeconds()
             let child = try PipedChild(argv)
             defer { child.stop() }
@@ -70,8 +82,9 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
             try await Task.sleep(nanoseconds: UInt64(idleSeconds * 1e9))
             guard let b = ProcessSample.read(pid: child.pid) else { throw Self.gone(child) }
             let idleCPUms = Double(b.cpuTicks - a.cpuTicks) / ProcessSample.ticksPerSecond * 1000
-            var line = String(format: "%3d  %9.1f  %8d  %8.1f  %8.1f  %9.1f  %9.1f  %7d  %12.0f", i, readyMs, selfMs, b.rssMiB, b.hwmMiB,
-                              b.anonMiB, b.fileMiB, b.threads, idleCPUms)
+            var line = String(
+                format: "%3d  %9.1f  %8d  %8.1f  %8.1f  %9.1f  %9.1f  %7d  %12.0f", i, readyMs, selfMs, b.rssMiB, b.hwmMiB,
+                b.anonMiB, b.fileMiB, b.threads, idleCPUms)
             if !noRequest, let port = Self.port(child.output) {
                 let client = try await AgentClient.connect(node: "bench-node", host: "127.0.0.1", port: port, tls: clientTLS)
                 _ = try await client.health()
@@ -85,7 +98,10 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
                 for _ in 0..<100 {
                     let t0 = monotonicSeconds()
                     let r = try HTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)/metrics", timeout: 10))
-                    guard r.status == 200 else { print("bok-bench: GET /metrics answered \(r.status)"); throw ExitCode(1) }
+                    guard r.status == 200 else {
+                        print("bok-bench: GET /metrics answered \(r.status)")
+                        throw ExitCode(1)
+                    }
                     times.append((monotonicSeconds() - t0) * 1000)
                     bytes = r.body.count
                 }
@@ -95,15 +111,27 @@ struct AgentIdleBenchmark: AsyncParsableCommand {
             }
             print(line)
             fflush(nil)
-            ready.append(readyMs); rss.append(b.rssMiB); cpu.append(idleCPUms); hwm.append(b.hwmMiB)
+            ready.append(readyMs)
+            rss.append(b.rssMiB)
+            cpu.append(idleCPUms)
+            hwm.append(b.hwmMiB)
         }
-        let r = spread(ready), m = spread(rss), c = spread(cpu), h = spread(hwm)
-        print(String(format: "start to ready: min %.1f ms, median %.1f ms, max %.1f ms  (target < 100 ms: %@)", r.min, r.median, r.max,
-                     r.median < 100 ? "met" : "NOT met"))
-        print(String(format: "idle RSS:       min %.1f MiB, median %.1f MiB, max %.1f MiB; peak (VmHWM) median %.1f MiB  (target < 15 MiB: %@)",
-                     m.min, m.median, m.max, h.median, m.median < 15 ? "met" : "NOT met"))
-        print(String(format: "idle CPU:       min %.0f ms, median %.0f ms, max %.0f ms over %.0f s (clock tick %.0f ms)  (target: none: %@)",
-                     c.min, c.median, c.max, idleSeconds, 1000 / ProcessSample.ticksPerSecond, c.max == 0 ? "met" : "NOT met"))
+        let r = spread(ready)
+        let m = spread(rss)
+        let c = spread(cpu)
+        let h = spread(hwm)
+        print(
+            String(
+                format: "start to ready: min %.1f ms, median %.1f ms, max %.1f ms  (target < 100 ms: %@)", r.min, r.median, r.max,
+                r.median < 100 ? "met" : "NOT met"))
+        print(
+            String(
+                format: "idle RSS:       min %.1f MiB, median %.1f MiB, max %.1f MiB; peak (VmHWM) median %.1f MiB  (target < 15 MiB: %@)",
+                m.min, m.median, m.max, h.median, m.median < 15 ? "met" : "NOT met"))
+        print(
+            String(
+                format: "idle CPU:       min %.0f ms, median %.0f ms, max %.0f ms over %.0f s (clock tick %.0f ms)  (target: none: %@)",
+                c.min, c.median, c.max, idleSeconds, 1000 / ProcessSample.ticksPerSecond, c.max == 0 ? "met" : "NOT met"))
     }
 
     /// The agent's own "started in N ms" (from its start-up code to listening).

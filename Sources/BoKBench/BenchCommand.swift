@@ -7,8 +7,10 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bok-bench",
         abstract: "Run BoK's benchmarks and print their figures.",
-        subcommands: [AllBenchmarks.self, CryptoBenchmark.self, RenderBenchmark.self, KubeApplyBenchmark.self, RolloutApplyBenchmark.self,
-                      AgentIdleBenchmark.self, FleetHealthBenchmark.self, FleetAgentsCommand.self, DNSRolloutBenchmark.self]
+        subcommands: [
+            AllBenchmarks.self, CryptoBenchmark.self, RenderBenchmark.self, KubeApplyBenchmark.self, RolloutApplyBenchmark.self,
+            AgentIdleBenchmark.self, FleetHealthBenchmark.self, FleetAgentsCommand.self, DNSRolloutBenchmark.self,
+        ]
     )
 }
 

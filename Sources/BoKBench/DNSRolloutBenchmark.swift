@@ -63,7 +63,8 @@ struct DNSRolloutBenchmark: AsyncParsableCommand {
         let inventory = try Inventory.load(path: lab.inventory)
 
         // 1. One Docker restart per node, one node at a time.
-        var restarts: [Double] = [], restartWalls: [Double] = []
+        var restarts: [Double] = []
+        var restartWalls: [Double] = []
         for node in inventory.nodes {
             let runner = FleetRunner(inventory: inventory, tls: try inventory.trust.clientTLS())
             let start = monotonicSeconds()
@@ -73,7 +74,10 @@ struct DNSRolloutBenchmark: AsyncParsableCommand {
             case .success(let r)?:
                 restarts.append(r.restartSeconds)
                 restartWalls.append(wall)
-                print(String(format: "  docker.restart on %@: %.2f s (agent's restartSeconds), %.2f s wall for the call", node.name, r.restartSeconds, wall))
+                print(
+                    String(
+                        format: "  docker.restart on %@: %.2f s (agent's restartSeconds), %.2f s wall for the call", node.name, r.restartSeconds, wall
+                    ))
             case .failure(let e)?:
                 print("bok-bench: docker.restart on \(node.name) failed: \(e)")
                 throw ExitCode(1)
@@ -93,8 +97,10 @@ struct DNSRolloutBenchmark: AsyncParsableCommand {
             let reports = await DNSRollout(runner: runner, spec: spec).apply()
             let wall = monotonicSeconds() - start
             let applied = reports.filter { $0.outcome == .applied }.count
-            print(String(format: "  rollout %d: %d/%d applied in %.2f s (%.2fx one restart); node restarts %@", i, applied, reports.count, wall,
-                         wall / oneRestart, reports.map { String(format: "%.2f s", $0.restartSeconds) }.joined(separator: ", ")))
+            print(
+                String(
+                    format: "  rollout %d: %d/%d applied in %.2f s (%.2fx one restart); node restarts %@", i, applied, reports.count, wall,
+                    wall / oneRestart, reports.map { String(format: "%.2f s", $0.restartSeconds) }.joined(separator: ", ")))
             if applied != reports.count {
                 for r in reports where r.outcome != .applied { print("bok-bench: \(r.node): \(r.outcome.rawValue): \(r.message)") }
                 throw ExitCode(1)
@@ -113,15 +119,23 @@ struct DNSRolloutBenchmark: AsyncParsableCommand {
             restartedOnRerun += reports.filter { $0.outcome != .unchanged || $0.restartSeconds > 0 }.count
         }
 
-        let r = spread(restartWalls), p = spread(rollouts), u = spread(reruns)
+        let r = spread(restartWalls)
+        let p = spread(rollouts)
+        let u = spread(reruns)
         print("")
-        print(String(format: "one Docker restart (docker.restart call): min %.2f s, median %.2f s, max %.2f s (agent-measured median %.2f s)",
-                     r.min, r.median, r.max, spread(restarts).median))
-        print(String(format: "rollout, %d nodes, max-unavailable 100%%: min %.2f s, median %.2f s, max %.2f s = %.2fx one restart  (target <= 1.3x: %@)",
-                     nodes, p.min, p.median, p.max, p.median / oneRestart, p.median / oneRestart <= 1.3 ? "met" : "NOT met"))
-        print(String(format: "unchanged re-run, %d nodes: min %.1f ms, median %.1f ms, max %.1f ms, %d restart(s)  (target < 100 ms, 0 restarts: %@)",
-                     nodes, u.min * 1000, u.median * 1000, u.max * 1000, restartedOnRerun,
-                     u.median < 0.1 && restartedOnRerun == 0 ? "met" : "NOT met"))
+        print(
+            String(
+                format: "one Docker restart (docker.restart call): min %.2f s, median %.2f s, max %.2f s (agent-measured median %.2f s)",
+                r.min, r.median, r.max, spread(restarts).median))
+        print(
+            String(
+                format: "rollout, %d nodes, max-unavailable 100%%: min %.2f s, median %.2f s, max %.2f s = %.2fx one restart  (target <= 1.3x: %@)",
+                nodes, p.min, p.median, p.max, p.median / oneRestart, p.median / oneRestart <= 1.3 ? "met" : "NOT met"))
+        print(
+            String(
+                format: "unchanged re-run, %d nodes: min %.1f ms, median %.1f ms, max %.1f ms, %d restart(s)  (target < 100 ms, 0 restarts: %@)",
+                nodes, u.min * 1000, u.median * 1000, u.max * 1000, restartedOnRerun,
+                u.median < 0.1 && restartedOnRerun == 0 ? "met" : "NOT met"))
     }
 
     /// Removes the DNS flags from every node's defaults file and restarts its dockerd (all nodes at once).

@@ -51,8 +51,11 @@ struct KubeApplyBenchmark: ParsableCommand {
             let requests = standIn.totalRequests
             let writes = standIn.currentResourceVersion - revision
             let label = round.padding(toLength: 12, withPad: " ", startingAt: 0)
-            print(label + String(format: " %6.3f s  %7.0f objects/s  %6d requests  %.2f requests/object  %6d writes",
-                                 seconds, Double(set.count) / seconds, requests, Double(requests) / Double(set.count), writes))
+            print(
+                label
+                    + String(
+                        format: " %6.3f s  %7.0f objects/s  %6d requests  %.2f requests/object  %6d writes",
+                        seconds, Double(set.count) / seconds, requests, Double(requests) / Double(set.count), writes))
         }
         if wait {
             standIn.resetRequestCounts()
@@ -62,8 +65,10 @@ struct KubeApplyBenchmark: ParsableCommand {
                 deployments += names.count
                 try client.waitForDeploymentsAvailable(namespace: namespace, names: names.map(\.name), timeout: 120, pollInterval: 0.1)
             }
-            print(String(format: "wait         %6.3f s  for %d Deployments, %d requests", Date().timeIntervalSince(start), deployments,
-                         standIn.totalRequests))
+            print(
+                String(
+                    format: "wait         %6.3f s  for %d Deployments, %d requests", Date().timeIntervalSince(start), deployments,
+                    standIn.totalRequests))
         }
     }
 
@@ -83,13 +88,17 @@ struct KubeApplyBenchmark: ParsableCommand {
     static func fabricLikeSet(orgs: Int, peers: Int) -> [KubeObject] {
         var set: [KubeObject] = []
         func labels(_ org: String, _ component: String) -> [String: String] {
-            ["app.kubernetes.io/part-of": "fabric", "app.kubernetes.io/component": component,
-             "app.kubernetes.io/managed-by": "bok", "bok.tenant": "f-1", "bok.org": org]
+            [
+                "app.kubernetes.io/part-of": "fabric", "app.kubernetes.io/component": component,
+                "app.kubernetes.io/managed-by": "bok", "bok.tenant": "f-1", "bok.org": org,
+            ]
         }
         func service(_ name: String, _ ns: String, _ org: String, _ ports: [(String, Int64)]) -> KubeObject {
             var s = KubeObject(apiVersion: "v1", kind: "Service", name: name, namespace: ns, labels: labels(org, name))
-            s["spec"] = ["selector": ["app": .string(name)],
-                         "ports": .array(ports.map { ["name": .string($0.0), "port": .int($0.1)] })]
+            s["spec"] = [
+                "selector": ["app": .string(name)],
+                "ports": .array(ports.map { ["name": .string($0.0), "port": .int($0.1)] }),
+            ]
             return s
         }
         func deployment(_ name: String, _ ns: String, _ org: String, image: String, env: [String: String]) -> KubeObject {
@@ -100,9 +109,15 @@ struct KubeApplyBenchmark: ParsableCommand {
                 "selector": ["matchLabels": ["app": .string(name)]],
                 "template": [
                     "metadata": ["labels": ["app": .string(name)]],
-                    "spec": ["containers": [["name": .string(name), "image": .string(image), "env": envList,
-                                             "volumeMounts": [["name": "tls", "mountPath": "/etc/hyperledger/fabric/tls"]]]],
-                             "volumes": [["name": "tls", "secret": ["secretName": .string("\(name)-tls")]]]],
+                    "spec": [
+                        "containers": [
+                            [
+                                "name": .string(name), "image": .string(image), "env": envList,
+                                "volumeMounts": [["name": "tls", "mountPath": "/etc/hyperledger/fabric/tls"]],
+                            ]
+                        ],
+                        "volumes": [["name": "tls", "secret": ["secretName": .string("\(name)-tls")]]],
+                    ],
                 ],
             ]
             return d
@@ -126,14 +141,18 @@ struct KubeApplyBenchmark: ParsableCommand {
             for p in 0..<peers {
                 let peer = "peer\(p)"
                 set.append(service(peer, ns, org, [("grpc", 7051), ("chaincode", 7052), ("operations", 9443)]))
-                set.append(deployment(peer, ns, org, image: "hyperledger/fabric-peer:2.5", env: [
-                    "CORE_PEER_ID": "\(peer).\(ns)", "CORE_PEER_ADDRESS": "\(peer).\(ns):7051",
-                    "CORE_PEER_CHAINCODEADDRESS": "\(peer).\(ns):7052", "CORE_PEER_CHAINCODELISTENADDRESS": "0.0.0.0:7052",
-                    "CORE_VM_ENDPOINT": "unix:///host/var/run/docker.sock", "CORE_PEER_LOCALMSPID": "\(org.capitalized)MSP",
-                ]))
+                set.append(
+                    deployment(
+                        peer, ns, org, image: "hyperledger/fabric-peer:2.5",
+                        env: [
+                            "CORE_PEER_ID": "\(peer).\(ns)", "CORE_PEER_ADDRESS": "\(peer).\(ns):7051",
+                            "CORE_PEER_CHAINCODEADDRESS": "\(peer).\(ns):7052", "CORE_PEER_CHAINCODELISTENADDRESS": "0.0.0.0:7052",
+                            "CORE_VM_ENDPOINT": "unix:///host/var/run/docker.sock", "CORE_PEER_LOCALMSPID": "\(org.capitalized)MSP",
+                        ]))
                 set.append(secret("\(peer)-tls", ns, org))
-                var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", name: "\(peer)-ledger", namespace: ns,
-                                       labels: labels(org, peer))
+                var claim = KubeObject(
+                    apiVersion: "v1", kind: "PersistentVolumeClaim", name: "\(peer)-ledger", namespace: ns,
+                    labels: labels(org, peer))
                 claim["spec"] = ["accessModes": ["ReadWriteOnce"], "resources": ["requests": ["storage": "10Gi"]]]
                 set.append(claim)
             }
@@ -143,8 +162,10 @@ struct KubeApplyBenchmark: ParsableCommand {
         set.append(KubeObject(apiVersion: "v1", kind: "Namespace", name: ordererNS, labels: labels("ordererorg", "namespace")))
         for i in 0..<3 {
             set.append(service("orderer\(i)", ordererNS, "ordererorg", [("grpc", 7050), ("admin", 7053)]))
-            set.append(deployment("orderer\(i)", ordererNS, "ordererorg", image: "hyperledger/fabric-orderer:2.5",
-                                  env: ["ORDERER_GENERAL_LISTENADDRESS": "0.0.0.0"]))
+            set.append(
+                deployment(
+                    "orderer\(i)", ordererNS, "ordererorg", image: "hyperledger/fabric-orderer:2.5",
+                    env: ["ORDERER_GENERAL_LISTENADDRESS": "0.0.0.0"]))
             set.append(secret("orderer\(i)-tls", ordererNS, "ordererorg"))
         }
         return set

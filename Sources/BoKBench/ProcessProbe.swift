@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Memory, threads and CPU of a running process, read from `/proc/<pid>/status` and `/proc/<pid>/stat`.
@@ -18,7 +19,8 @@ struct ProcessSample: Sendable {
     /// Nil when the process is gone.
     static func read(pid: pid_t) -> ProcessSample? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        else { return nil }
         var s = ProcessSample()
         for line in status.split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -91,7 +93,8 @@ final class PipedChild {
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])
-            throw SpawnError(description: "cannot start \(argv[0]): \(String(cString: strerror(rc))); build it with `swift build -c release --product agent`")
+            throw SpawnError(
+                description: "cannot start \(argv[0]): \(String(cString: strerror(rc))); build it with `swift build -c release --product agent`")
         }
         pid = child
         readFD = fds[0]
@@ -122,7 +125,10 @@ final class PipedChild {
         let deadline = monotonicSeconds() + grace
         var status: Int32 = 0
         while monotonicSeconds() < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { reaped = true; break }
+            if waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
+                break
+            }
             usleep(10_000)
         }
         if !reaped {

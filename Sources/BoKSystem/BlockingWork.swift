@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// BoK's one way to run blocking work (libssh2 sessions, libcurl transfers, file trees) from async code: on a thread of
@@ -21,14 +21,20 @@ public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T)
         pthread_attr_setstacksize(&attributes, 1 << 20)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         var thread = pthread_t()
-        let rc = pthread_create(&thread, &attributes, { raw in
-            Unmanaged<BlockingJob>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, job.toOpaque())
+        let rc = pthread_create(
+            &thread, &attributes,
+            { raw in
+                Unmanaged<BlockingJob>.fromOpaque(raw!).takeRetainedValue().run()
+                return nil
+            }, job.toOpaque())
         pthread_attr_destroy(&attributes)
         if rc != 0 {
             job.release()
-            continuation.resume(throwing: BlockingWorkError(reason: "cannot start a thread for blocking work (pthread_create: \(String(cString: strerror(rc)))); the process may have hit its thread limit (TasksMax, ulimit -u)"))
+            continuation.resume(
+                throwing: BlockingWorkError(
+                    reason:
+                        "cannot start a thread for blocking work (pthread_create: \(String(cString: strerror(rc)))); the process may have hit its thread limit (TasksMax, ulimit -u)"
+                ))
         }
     }
 }

@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The outcome of running a program.
@@ -34,10 +34,12 @@ public enum CommandRunner {
         guard let path = first.contains("/") ? first : which(first) else {
             return CommandResult(exitCode: 127, stdout: "", stderr: "\(first): command not found in PATH", timedOut: false)
         }
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        var outPipe: [Int32] = [0, 0]
+        var errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0 else { return failure("pipe: \(String(cString: strerror(errno)))") }
         guard pipe(&errPipe) == 0 else {
-            close(outPipe[0]); close(outPipe[1])
+            close(outPipe[0])
+            close(outPipe[1])
             return failure("pipe: \(String(cString: strerror(errno)))")
         }
         for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -71,11 +73,13 @@ public enum CommandRunner {
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
-            close(outPipe[0]); close(errPipe[0])
+            close(outPipe[0])
+            close(errPipe[0])
             return CommandResult(exitCode: 126, stdout: "", stderr: "cannot start \(path): \(String(cString: strerror(rc)))", timedOut: false)
         }
 
-        var out = Data(), err = Data()
+        var out = Data()
+        var err = Data()
         var open: [Int32] = [outPipe[0], errPipe[0]]
         let deadline = Date().addingTimeInterval(timeout)
         var status: Int32 = 0
@@ -97,7 +101,11 @@ public enum CommandRunner {
                 kill(pid, SIGTERM)
                 let grace = Date().addingTimeInterval(2)
                 while waitpid(pid, &status, WNOHANG) != pid {
-                    if Date() > grace { kill(pid, SIGKILL); waitpid(pid, &status, 0); break }
+                    if Date() > grace {
+                        kill(pid, SIGKILL)
+                        waitpid(pid, &status, 0)
+                        break
+                    }
                     usleep(20_000)
                 }
                 break
@@ -119,11 +127,13 @@ public enum CommandRunner {
         close(outPipe[0])
         close(errPipe[0])
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        var result = CommandResult(exitCode: code, stdout: String(decoding: out, as: UTF8.self),
-                                   stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
+        var result = CommandResult(
+            exitCode: code, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)
         if exited {
             result.peakRSSKiB = Int(usage.ru_maxrss)
-            result.cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            result.cpuSeconds =
+                Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
                 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         }
         return result
@@ -196,7 +206,10 @@ extension CommandRunner {
         var pid: pid_t = 0
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
-        defer { cargv.forEach { free($0) }; cenv.forEach { free($0) } }
+        defer {
+            cargv.forEach { free($0) }
+            cenv.forEach { free($0) }
+        }
         let rc = posix_spawn(&pid, path, &actions, &attr, &cargv, &cenv)
         guard rc == 0 else { return .failure(CommandSpawnError(argv: argv, reason: String(cString: strerror(rc)))) }
         return .success(pid)

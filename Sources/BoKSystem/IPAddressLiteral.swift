@@ -58,8 +58,8 @@ public enum IPAddressLiteral {
                     continue
                 }
                 guard (1...4).contains(item.count),
-                      item.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || ($0 >= 0x41 && $0 <= 0x46) }),
-                      let value = UInt16(item, radix: 16)
+                    item.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || ($0 >= 0x41 && $0 <= 0x46) }),
+                    let value = UInt16(item, radix: 16)
                 else { return nil }
                 result.append(value)
             }
@@ -71,8 +71,8 @@ public enum IPAddressLiteral {
             all = g
         } else {
             guard let head = groups(halves[0], ipv4TailAllowed: false),
-                  let tail = groups(halves[1], ipv4TailAllowed: true),
-                  head.count + tail.count <= 7
+                let tail = groups(halves[1], ipv4TailAllowed: true),
+                head.count + tail.count <= 7
             else { return nil }
             all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
         }

@@ -17,7 +17,10 @@ struct AgentsCommand: AsyncParsableCommand {
 struct SSHLoginOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("SSH user where the inventory's `ssh:` names none.", valueName: "USER"))
     var sshUser: String = "root"
-    @Option(name: .long, help: ArgumentHelp("Private key to log in with (ed25519 recommended: libssh2 1.10 cannot use RSA keys with OpenSSH 8.8+).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Private key to log in with (ed25519 recommended: libssh2 1.10 cannot use RSA keys with OpenSSH 8.8+).", valueName: "FILE")
+    )
     var identity: String = "~/.ssh/id_ed25519"
     @Option(name: .long, help: ArgumentHelp("Environment variable holding the identity's passphrase.", valueName: "VAR"))
     var identityPassphraseEnv: String?
@@ -41,11 +44,16 @@ struct SSHLoginOptions: ParsableArguments {
 /// What to install and how the installed agent restarts Docker: shared by `agents install` and
 /// `rollout --install-agents`.
 struct AgentInstallFlags: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The agent executable to install (default: the build of scripts/build-agent.sh, built when missing).", valueName: "PATH"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The agent executable to install (default: the build of scripts/build-agent.sh, built when missing).", valueName: "PATH"))
     var agentBinary: String?
     @Option(name: .long, help: "Seconds to wait for the started agent to answer agent.hello.")
     var helloTimeout: Double = 30
-    @Option(name: .long, help: ArgumentHelp("On nodes without systemd: the command the agent restarts Docker with (default: /etc/init.d/docker restart).", valueName: "CMD"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "On nodes without systemd: the command the agent restarts Docker with (default: /etc/init.d/docker restart).", valueName: "CMD"))
     var dockerRestartCommand: String?
     @Option(name: .long, help: ArgumentHelp("On nodes without systemd: dockerd's log file, quoted when a DNS apply fails.", valueName: "PATH"))
     var dockerLogFile: String?
@@ -68,8 +76,11 @@ struct AgentInstallFlags: ParsableArguments {
                 throw ExitCode(CoordinatorExit.failure)
             }
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: binary)[.size] as? Int).map { String(format: ", %.1f MiB", Double($0) / 1_048_576) } ?? ""
-        StandardError.print("coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")")
+        let size =
+            (try? FileManager.default.attributesOfItem(atPath: binary)[.size] as? Int).map { String(format: ", %.1f MiB", Double($0) / 1_048_576) }
+            ?? ""
+        StandardError.print(
+            "coordinator: agent binary \(binary)\(size)\(agentBinary == nil ? " (the shipped build; --agent-binary to choose another)" : "")")
         var options = login.installOptions(trust: trust, agentBinary: binary, parallel: parallel, operationTimeout: operationTimeout)
         options.helloTimeout = helloTimeout
         options.dockerRestartCommand = dockerRestartCommand
@@ -88,9 +99,10 @@ extension SSHLoginOptions {
             } else {
                 .key(privateKeyPath: expandingTilde(identity), passphrase: identityPassphraseEnv.flatMap { environment[$0] })
             }
-        return AgentInstallOptions(agentBinary: agentBinary, trust: trust, sshUser: sshUser, auth: auth,
-                                   knownHostsPath: expandingTilde(knownHosts), hostKeyPolicy: acceptNewHostKeys ? .acceptNew : .strict,
-                                   connectTimeout: connectTimeout, operationTimeout: operationTimeout, parallel: parallel)
+        return AgentInstallOptions(
+            agentBinary: agentBinary, trust: trust, sshUser: sshUser, auth: auth,
+            knownHostsPath: expandingTilde(knownHosts), hostKeyPolicy: acceptNewHostKeys ? .acceptNew : .strict,
+            connectTimeout: connectTimeout, operationTimeout: operationTimeout, parallel: parallel)
     }
 }
 
@@ -132,9 +144,11 @@ struct AgentsSSHOptions: ParsableArguments {
             JSONOutput.print(reports)
         } else {
             let rows = reports.map { r -> [String] in
-                [r.node, r.ssh, r.action.rawValue.uppercased(), r.initSystem ?? "-", r.agentVersion ?? "-",
-                 r.gapSeconds.map { r.restarted ? String(format: "%.2fs", $0) : "-" } ?? "-", "\(r.files.count)",
-                 String(format: "%.1fs", r.seconds)]
+                [
+                    r.node, r.ssh, r.action.rawValue.uppercased(), r.initSystem ?? "-", r.agentVersion ?? "-",
+                    r.gapSeconds.map { r.restarted ? String(format: "%.2fs", $0) : "-" } ?? "-", "\(r.files.count)",
+                    String(format: "%.1fs", r.seconds),
+                ]
             }
             print(TextTable.render(["NODE", "SSH", "RESULT", "INIT", "AGENT", "GAP", "FILES", "TIME"], rows))
             for r in reports {
@@ -183,10 +197,12 @@ struct AgentsUninstall: AsyncParsableCommand {
 
     func run() async throws {
         let inventory = try ssh.loadInventory()
-        let options = ssh.login.installOptions(trust: inventory.trust, agentBinary: "", parallel: ssh.parallel,
-                                               operationTimeout: ssh.timeout)
-        let installer = AgentInstaller(options: options, logger: AgentsSSHOptions.logger(),
-                                       progress: AgentsSSHOptions.progress())
+        let options = ssh.login.installOptions(
+            trust: inventory.trust, agentBinary: "", parallel: ssh.parallel,
+            operationTimeout: ssh.timeout)
+        let installer = AgentInstaller(
+            options: options, logger: AgentsSSHOptions.logger(),
+            progress: AgentsSSHOptions.progress())
         try ssh.finish(await installer.uninstall(nodes: inventory.nodes))
     }
 }

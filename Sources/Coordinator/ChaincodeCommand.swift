@@ -161,7 +161,8 @@ struct ChaincodeDeployCommand: ParsableCommand {
         if let package { return try ChaincodePackageFile.load(path: package) }
         guard let path, let label else { throw ChaincodeError("no package given") }
         // --fabric-release, else $BOK_FABRIC_RELEASE, else the release BoK's cache holds (scripts/install-deps.sh).
-        let given = fabricRelease ?? ProcessInfo.processInfo.environment[FabricReleaseLocation.environmentVariable]
+        let given =
+            fabricRelease ?? ProcessInfo.processInfo.environment[FabricReleaseLocation.environmentVariable]
             ?? (try? Lab.FabricRelease.cached(cacheDir: BoKCache.fabricDir()))?.root
         let release = try FabricReleaseLocation.locate(given)
         defer { release.cleanUp() }
@@ -206,9 +207,11 @@ struct ChaincodeCallOptions: ParsableArguments {
     var args: ChaincodeArguments
     @Option(name: .long, help: ArgumentHelp("The peer org whose admin runs it (default: the first peer org).", valueName: "ORG"))
     var org: String?
-    @Option(name: .long, help: ArgumentHelp(
-        "The org's peer a query asks, by host name (peer1) or endpoint (peer1.org1-f-1:7051); default its first. Its chaincode "
-            + "container is launched if it is not running.", valueName: "PEER"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The org's peer a query asks, by host name (peer1) or endpoint (peer1.org1-f-1:7051); default its first. Its chaincode "
+                + "container is launched if it is not running.", valueName: "PEER"))
     var peer: String?
     @Option(name: .long, help: ArgumentHelp("Seconds the Job may take.", valueName: "SECONDS"))
     var timeout: Double = 300
@@ -242,8 +245,7 @@ struct ChaincodeCallOptions: ParsableArguments {
         }
         let client = try kube.client()
         let display = ProgressDisplay(enabled: true)
-        var call = ChaincodeCall(topology: loaded, client: client, kind: kind.kind, name: name, arguments: args.json, org: chosen)
-        {
+        var call = ChaincodeCall(topology: loaded, client: client, kind: kind.kind, name: name, arguments: args.json, org: chosen) {
             display.say($0)
         }
         call.timeout = timeout

@@ -1,5 +1,5 @@
-import ArgumentParser
 import AgentProtocol
+import ArgumentParser
 
 /// The admin's CLI. Each subcommand lives in its own file.
 @main
@@ -8,10 +8,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "BoK coordinator: roll out Hyperledger Fabric and its worker nodes on Kubernetes.",
         version: BoKVersion.string,
-        subcommands: [VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, CACommand.self, CertsCommand.self,
-                      HealthCommand.self, StatusCommand.self, DNSCommand.self, KubeconfigCommand.self, LabCommand.self,
-                      AgentsCommand.self, RolloutCommand.self, StopCommand.self, StartCommand.self, TeardownCommand.self,
-                      ChaincodeCommand.self, PreflightCommand.self]
+        subcommands: [
+            VersionCommand.self, ValidateCommand.self, CryptoCommand.self, RenderCommand.self, CACommand.self, CertsCommand.self,
+            HealthCommand.self, StatusCommand.self, DNSCommand.self, KubeconfigCommand.self, LabCommand.self,
+            AgentsCommand.self, RolloutCommand.self, StopCommand.self, StartCommand.self, TeardownCommand.self,
+            ChaincodeCommand.self, PreflightCommand.self,
+        ]
     )
 }
 

@@ -6,7 +6,8 @@ import KubeClient
 
 /// `coordinator dns plan|apply`: the node-side rollout alone.
 struct DNSCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dns",
+    static let configuration = CommandConfiguration(
+        commandName: "dns",
         abstract: "Give every node's Docker the cluster DNS (kube-dns, then the node's own resolvers).",
         subcommands: [DNSPlan.self, DNSApply.self])
 }
@@ -23,13 +24,15 @@ struct DNSRolloutOptions: ParsableArguments {
 
     func spec(_ inventory: Inventory, maxUnavailable: MaxUnavailable = .count(1), continueOnError: Bool = false) throws -> DNSRolloutSpec {
         guard let ip = try kubeDNS ?? inventory.kubeDNS ?? clusterDNSFromAPI() else {
-            StandardError.print("coordinator: no kube-dns address: pass --kube-dns IP (kubectl -n kube-system get svc kube-dns), "
-                + "set kubeDNS in \(inventory.path), or give a kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) to read it from the API")
+            StandardError.print(
+                "coordinator: no kube-dns address: pass --kube-dns IP (kubectl -n kube-system get svc kube-dns), "
+                    + "set kubeDNS in \(inventory.path), or give a kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) to read it from the API")
             throw ExitCode(CoordinatorExit.invalidInput)
         }
-        let spec = DNSRolloutSpec(kubeDNS: ip, search: search.isEmpty ? DNSRolloutSpec.defaultSearch : search,
-                                  options: option.isEmpty ? DNSRolloutSpec.defaultOptions : option,
-                                  maxUnavailable: maxUnavailable, continueOnError: continueOnError)
+        let spec = DNSRolloutSpec(
+            kubeDNS: ip, search: search.isEmpty ? DNSRolloutSpec.defaultSearch : search,
+            options: option.isEmpty ? DNSRolloutSpec.defaultOptions : option,
+            maxUnavailable: maxUnavailable, continueOnError: continueOnError)
         do { try spec.validate() } catch {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.invalidInput)
@@ -50,8 +53,9 @@ struct DNSRolloutOptions: ParsableArguments {
             StandardError.print("coordinator: kube-dns \(ip) (from the Kubernetes API at \(client.config.server))")
             return ip
         } catch {
-            StandardError.print("coordinator: cannot read kube-dns' ClusterIP from the Kubernetes API at \(client.config.server): "
-                + "\(error); pass --kube-dns IP instead")
+            StandardError.print(
+                "coordinator: cannot read kube-dns' ClusterIP from the Kubernetes API at \(client.config.server): "
+                    + "\(error); pass --kube-dns IP instead")
             throw ExitCode(CoordinatorExit.failure)
         }
     }
@@ -84,7 +88,8 @@ struct DNSPlan: AsyncParsableCommand {
 }
 
 struct DNSApply: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "apply",
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Apply node by node (or in batches): write, restart Docker, verify, roll back on failure; stop on the first failure.")
     @OptionGroup var fleet: FleetOptions
     @OptionGroup var dns: DNSRolloutOptions
@@ -114,14 +119,18 @@ struct DNSApply: AsyncParsableCommand {
             JSONOutput.print(reports)
         } else {
             let rows = reports.map { r in
-                [r.node, r.outcome.rawValue, r.desired?.nameservers.joined(separator: ",") ?? "-",
-                 r.restartSeconds > 0 ? String(format: "%.1fs", r.restartSeconds) : "-", r.message]
+                [
+                    r.node, r.outcome.rawValue, r.desired?.nameservers.joined(separator: ",") ?? "-",
+                    r.restartSeconds > 0 ? String(format: "%.1fs", r.restartSeconds) : "-", r.message,
+                ]
             }
             print(TextTable.render(["NODE", "RESULT", "NAMESERVERS", "RESTART", "DETAIL"], rows))
             for r in reports { for w in r.warnings { print("  \(r.node): warning: \(w)") } }
             let count = { (o: NodeDNSReport.Outcome) in reports.filter { $0.outcome == o }.count }
-            print(String(format: "summary: %d applied, %d unchanged, %d failed, %d skipped in %.1fs",
-                         count(.applied), count(.unchanged), count(.failed), count(.skipped), Date().timeIntervalSince(started)))
+            print(
+                String(
+                    format: "summary: %d applied, %d unchanged, %d failed, %d skipped in %.1fs",
+                    count(.applied), count(.unchanged), count(.failed), count(.skipped), Date().timeIntervalSince(started)))
         }
         if reports.contains(where: { $0.outcome == .failed || $0.outcome == .skipped }) { throw ExitCode(CoordinatorExit.failure) }
     }

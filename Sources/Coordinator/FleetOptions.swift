@@ -1,5 +1,5 @@
-import BoKSystem
 import ArgumentParser
+import BoKSystem
 import Fleet
 import Foundation
 
@@ -10,7 +10,10 @@ struct InventorySelection: ParsableArguments {
     var inventory: String = "inventory.yaml"
     @Option(name: .long, help: ArgumentHelp("Only these nodes (comma-separated names).", valueName: "a,b"))
     var nodes: String?
-    @Option(name: .long, help: ArgumentHelp("Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
     var caDir: String?
 
     /// The inventory with `--ca-dir` applied, narrowed to `--nodes`; a bad file or an unknown node exits with 2.

@@ -23,30 +23,36 @@ struct LabUp: AsyncParsableCommand {
     var nodes: Int = 3
     @Option(name: .long, help: "Use 198.18.<subnet>.0/24 for the lab's addresses.")
     var subnet: Int = 0
-    @Option(name: .long, help: ArgumentHelp("The agent executable to run on each node (default: `agent` next to this coordinator).", valueName: "PATH"))
+    @Option(
+        name: .long, help: ArgumentHelp("The agent executable to run on each node (default: `agent` next to this coordinator).", valueName: "PATH"))
     var agentBinary: String?
     @Flag(name: .long, help: "Start no agents (nodes with dockerd only).")
     var noAgents = false
     @Flag(name: .long, help: "A real sshd per node (client key, known_hosts in the lab), no agents: install them with `coordinator agents install`.")
     var ssh = false
-    @Flag(name: .long, help: ArgumentHelp(
-        "Run the real Fabric network: a Kubernetes API whose executor runs every applied Deployment and Job as real processes "
-            + "from a Fabric release, and Fabric's chaincode images (built from Debian packages) in every node's Docker."))
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Run the real Fabric network: a Kubernetes API whose executor runs every applied Deployment and Job as real processes "
+                + "from a Fabric release, and Fabric's chaincode images (built from Debian packages) in every node's Docker."))
     var fabric = false
     @Flag(name: .long, help: "With --fabric: do not build or import Fabric's chaincode images (pods still run; chaincode cannot).")
     var noFabricImages = false
     @OptionGroup var release: FabricReleaseOptions
-    @Flag(name: .long, help: """
-        Each node a real machine with its own systemd as PID 1 (systemd-nspawn booting a Debian 12 root, built once with \
-        debootstrap and cached in /var/cache/bok), its own sshd and Debian's docker.service; no agents: install them with \
-        `coordinator agents install`. Needs systemd-container and debootstrap (scripts/install-deps.sh).
-        """)
+    @Flag(
+        name: .long,
+        help: """
+            Each node a real machine with its own systemd as PID 1 (systemd-nspawn booting a Debian 12 root, built once with \
+            debootstrap and cached in /var/cache/bok), its own sshd and Debian's docker.service; no agents: install them with \
+            `coordinator agents install`. Needs systemd-container and debootstrap (scripts/install-deps.sh).
+            """)
     var systemd = false
 
     func validate() throws {
         if fabric && systemd {
-            throw ValidationError("--fabric and --systemd cannot be combined yet: the executor runs pods in the plain lab's node "
-                + "namespaces; use `lab up --fabric` for the Fabric network and `lab up --systemd` for the agent under systemd")
+            throw ValidationError(
+                "--fabric and --systemd cannot be combined yet: the executor runs pods in the plain lab's node "
+                    + "namespaces; use `lab up --fabric` for the Fabric network and `lab up --systemd` for the agent under systemd")
         }
     }
 
@@ -72,12 +78,15 @@ struct LabUp: AsyncParsableCommand {
             }
             if let s = state.ssh, systemd {
                 print("lab: every node boots its own systemd, sshd and docker.service; `coordinator lab exec node1 -- systemctl status docker`")
-                print("lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
-                      + "--known-hosts \(s.knownHosts)")
+                print(
+                    "lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
+                        + "--known-hosts \(s.knownHosts)")
             } else if let s = state.ssh {
                 print("lab: sshd on port \(s.port) of every node; identity \(s.identity); known_hosts \(s.knownHosts)")
-                print("lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
-                      + "--known-hosts \(s.knownHosts) --docker-restart-command '\(state.dockerdScript) restart' --docker-log-file \(LabNode.dockerdLog)")
+                print(
+                    "lab: install the agents with: coordinator agents install --inventory \(state.inventory) --identity \(s.identity) "
+                        + "--known-hosts \(s.knownHosts) --docker-restart-command '\(state.dockerdScript) restart' --docker-log-file \(LabNode.dockerdLog)"
+                )
             }
         } catch {
             StandardError.print("coordinator: \(error)")
@@ -169,7 +178,9 @@ struct LabStatus: AsyncParsableCommand {
                 var sshInfo: [String: Any] = [
                     "user": s.user, "port": s.port, "identity": s.identity, "knownHosts": s.knownHosts,
                     "nodes": state.nodes.map { n -> [String: Any] in
-                        var entry: [String: Any] = ["name": n.name, "address": "\(s.user)@\(n.address):\(s.port)", "hostKey": LabSSH.hostKey(n) + ".pub"]
+                        var entry: [String: Any] = [
+                            "name": n.name, "address": "\(s.user)@\(n.address):\(s.port)", "hostKey": LabSSH.hostKey(n) + ".pub",
+                        ]
                         if let pid = LabEnvironment.sshdPID(n) { entry["sshdPID"] = Int(pid) }
                         return entry
                     },
@@ -206,7 +217,8 @@ struct LabStatus: AsyncParsableCommand {
 }
 
 struct LabExec: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "exec",
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a command inside a lab node (so `docker …` talks to that node's Docker).")
     @OptionGroup var lab: LabOptions
     @Argument(help: "Node name, e.g. node1.")

@@ -23,21 +23,26 @@ struct RenderCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Directory to write the manifests to.", valueName: "DIR"))
     var output: String = "manifests"
 
-    @Option(help: ArgumentHelp("Crypto directory written by `coordinator crypto`; adds the Secrets and certificate ConfigMaps.",
-                               valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Crypto directory written by `coordinator crypto`; adds the Secrets and certificate ConfigMaps.",
+            valueName: "DIR"))
     var crypto: String?
 
-    @Option(name: .customLong("node-address"),
-            help: ArgumentHelp("A worker node's IP address (repeat for each): the NetworkPolicies let only these reach the peers' "
+    @Option(
+        name: .customLong("node-address"),
+        help: ArgumentHelp(
+            "A worker node's IP address (repeat for each): the NetworkPolicies let only these reach the peers' "
                 + "chaincode port 7052. Without any, 7052 is open to every source (`rollout` takes them from the inventory).",
-                valueName: "IP"))
+            valueName: "IP"))
     var nodeAddresses: [String] = []
 
     func validate() throws {
         let cidrs = NetworkMaterial.nodeCIDRs(nodeAddresses)
         if cidrs.count != Set(nodeAddresses).count {
-            throw ValidationError("--node-address takes IP addresses; not one: "
-                + nodeAddresses.filter { !cidrs.contains($0 + "/32") && !cidrs.contains($0 + "/128") }.joined(separator: ", "))
+            throw ValidationError(
+                "--node-address takes IP addresses; not one: "
+                    + nodeAddresses.filter { !cidrs.contains($0 + "/32") && !cidrs.contains($0 + "/128") }.joined(separator: ", "))
         }
     }
 
@@ -47,14 +52,16 @@ struct RenderCommand: ParsableCommand {
             var renderer = ManifestRenderer(topology: loaded)
             if let crypto {
                 let credentials = try ServiceCredentials(topology: loaded, cryptoDirectory: crypto)
-                renderer = ManifestRenderer(topology: loaded, crypto: DirectoryCryptoFiles(root: crypto),
-                                            passwords: { credentials.password(namespace: $0, purpose: $1) })
+                renderer = ManifestRenderer(
+                    topology: loaded, crypto: DirectoryCryptoFiles(root: crypto),
+                    passwords: { credentials.password(namespace: $0, purpose: $1) })
             }
             renderer.nodeCIDRs = NetworkMaterial.nodeCIDRs(nodeAddresses)
             let report = try renderer.write(to: output)
             print("\(output): \(report.objects) objects written (\(report.bytes) bytes)")
             if !report.omittedSecretObjects.isEmpty {
-                print("""
+                print(
+                    """
                     \(report.omittedSecretObjects.count) Secrets and certificate ConfigMaps were left out (no --crypto); \
                     `coordinator rollout` creates them, or render again with --crypto DIR.
                     """)

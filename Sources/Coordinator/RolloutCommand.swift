@@ -1,5 +1,5 @@
-import BoKSystem
 import ArgumentParser
+import BoKSystem
 import FabricTopology
 import Fleet
 import Foundation
@@ -22,9 +22,14 @@ struct RolloutCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
     @OptionGroup var kube: KubeOptions
-    @Option(name: .long, help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
     var inventory: String?
-    @Option(name: .long, help: ArgumentHelp("Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
     var caDir: String?
     @Option(name: .long, help: "Agent port on nodes taken from the cluster (without --inventory).")
     var agentPort: Int = 7443
@@ -36,11 +41,15 @@ struct RolloutCommand: AsyncParsableCommand {
     var maxUnavailable: MaxUnavailable = .count(1)
     @Flag(name: .long, help: "Go on without a node whose agent is down or whose DNS change failed; the exit status is still 1.")
     var continueOnError = false
-    @Flag(name: .long, help: ArgumentHelp(
-        "Leave the nodes' Docker DNS as it is (step 3 skipped): for nodes whose Docker another tool configures, or to see "
-            + "chaincode fail to reach its peer before `coordinator dns apply`. Agents are still checked."))
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Leave the nodes' Docker DNS as it is (step 3 skipped): for nodes whose Docker another tool configures, or to see "
+                + "chaincode fail to reach its peer before `coordinator dns apply`. Agents are still checked."))
     var skipNodeDNS = false
-    @Flag(name: .long, help: "Install the agent over SSH on nodes where it does not answer (as `agents install --missing-only`; SSH and install flags below).")
+    @Flag(
+        name: .long,
+        help: "Install the agent over SSH on nodes where it does not answer (as `agents install --missing-only`; SSH and install flags below).")
     var installAgents = false
     @OptionGroup(title: "With --install-agents: SSH login") var sshLogin: SSHLoginOptions
     @OptionGroup(title: "With --install-agents: the agent") var agentInstall: AgentInstallFlags
@@ -93,8 +102,10 @@ struct RolloutCommand: AsyncParsableCommand {
         if installAgents {
             // The CA the agents' certificates come from: the one the rollout checks them with.
             let trust = TrustStore(dir: caDir ?? options.inventory?.caDir ?? TrustStore.defaultDir)
-            provisioner = SSHAgentProvisioner(options: try agentInstall.installOptions(trust: trust, login: sshLogin, parallel: 8,
-                                                                                    operationTimeout: 60))
+            provisioner = SSHAgentProvisioner(
+                options: try agentInstall.installOptions(
+                    trust: trust, login: sshLogin, parallel: 8,
+                    operationTimeout: 60))
         }
         let rollout = NetworkRollout(topology: loaded, client: client, options: options, provisioner: provisioner) { event in
             switch event {
@@ -133,14 +144,17 @@ struct RolloutCommand: AsyncParsableCommand {
         if !report.restarted.isEmpty { out += "restarted one at a time (crypto material changed): \(report.restarted.joined(separator: ", "))\n" }
         for (node, reason) in report.skippedNodes.sorted(by: { $0.key < $1.key }) { out += "  node \(node) left out: \(reason)\n" }
         if !report.endpoints.isEmpty {
-            out += TextTable.render(["SERVICE", "NAMESPACE", "PORT", "URL"],
-                                    report.endpoints.map { [$0.service, $0.namespace, $0.port, $0.url] }) + "\n"
+            out +=
+                TextTable.render(
+                    ["SERVICE", "NAMESPACE", "PORT", "URL"],
+                    report.endpoints.map { [$0.service, $0.namespace, $0.port, $0.url] }) + "\n"
         }
         if let url = report.explorerURL { out += "explorer: \(url)\n" }
         if let error = report.error { out += "error: \(error)\n" }
-        out += String(format: "%@ in %.1fs (objects: %d created, %d updated, %d unchanged)",
-                      report.success ? (report.dryRun ? "dry run done" : "rollout done") : "rollout FAILED", report.seconds,
-                      report.count(.create), report.count(.update) + report.count(.recreate), report.count(.unchanged))
+        out += String(
+            format: "%@ in %.1fs (objects: %d created, %d updated, %d unchanged)",
+            report.success ? (report.dryRun ? "dry run done" : "rollout done") : "rollout FAILED", report.seconds,
+            report.count(.create), report.count(.update) + report.count(.recreate), report.count(.unchanged))
         return out
     }
 }

@@ -7,7 +7,8 @@ import MSP
 
 /// `coordinator status`: every node's agent, Docker, DNS in force vs desired, chaincode containers.
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status",
+    static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "A table per node: agent, Docker, DNS in force vs desired, chaincode containers. Exit 1 when anything fails.")
     @OptionGroup var fleet: FleetOptions
     @OptionGroup var report: ReportOptions
@@ -20,7 +21,11 @@ struct StatusCommand: AsyncParsableCommand {
             print(TextTable.status(nodes))
             for n in nodes {
                 for c in n.checks where c.status != .ok { print("  \(n.node): \(c.status.rawValue) \(c.name): \(c.detail)") }
-                for cc in n.chaincode { print("  \(n.node): chaincode \(cc.name) \(cc.state) dns \(cc.nameservers.joined(separator: ","))\(cc.staleDNS == true ? " (stale)" : "")") }
+                for cc in n.chaincode {
+                    print(
+                        "  \(n.node): chaincode \(cc.name) \(cc.state) dns \(cc.nameservers.joined(separator: ","))\(cc.staleDNS == true ? " (stale)" : "")"
+                    )
+                }
             }
         }
         try exitFor(nodes.map(\.status), strict: report.strict)
@@ -29,15 +34,18 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// `coordinator health`: the agents' health checks.
 struct HealthCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "health",
+    static let configuration = CommandConfiguration(
+        commandName: "health",
         abstract: "Every agent's health checks (ok/warn/fail with reasons). Exit 1 when anything fails, for cron jobs and monitors.")
     @OptionGroup var fleet: FleetOptions
     @OptionGroup var report: ReportOptions
-    @Option(name: [.short, .customLong("config")],
-            help: ArgumentHelp("The topology: also report the nearest expiry of its crypto tree (--crypto).", valueName: "FILE"))
+    @Option(
+        name: [.short, .customLong("config")],
+        help: ArgumentHelp("The topology: also report the nearest expiry of its crypto tree (--crypto).", valueName: "FILE"))
     var config: String?
-    @Option(name: .customLong("crypto"),
-            help: ArgumentHelp("The crypto directory whose nearest expiry to report (default with -c: crypto-config).", valueName: "DIR"))
+    @Option(
+        name: .customLong("crypto"),
+        help: ArgumentHelp("The crypto directory whose nearest expiry to report (default with -c: crypto-config).", valueName: "DIR"))
     var crypto: String?
 
     func run() async throws {
@@ -74,8 +82,9 @@ struct HealthCommand: AsyncParsableCommand {
         do {
             let status = try CryptoTree.scan(root: directory, topology: topology).report(warnDays: Int(CertificateExpiry.warnDays))
             guard let nearest = status.nearest else {
-                return NearestExpiry(source: "crypto", name: directory, notAfter: nil, daysLeft: nil, status: .fail,
-                                     detail: "no certificate in \(directory); run `coordinator crypto` or pass --crypto DIR")
+                return NearestExpiry(
+                    source: "crypto", name: directory, notAfter: nil, daysLeft: nil, status: .fail,
+                    detail: "no certificate in \(directory); run `coordinator crypto` or pass --crypto DIR")
             }
             let warn = nearest.daysLeft < Int(CertificateExpiry.warnDays)
             return NearestExpiry(
@@ -119,9 +128,12 @@ struct NearestExpiry: Encodable {
         guard let (node, date) = dated.min(by: { $0.1 < $1.1 }) else { return [] }
         let days = Int((date.timeIntervalSince(now) / 86_400).rounded(.down))
         let warn = Double(days) < CertificateExpiry.warnDays
-        return [NearestExpiry(source: "agent-link", name: node.node, notAfter: node.certificateNotAfter, daysLeft: days,
-                              status: warn ? .warn : .ok,
-                              detail: warn ? "renew with `coordinator certs rotate --nodes \(node.node)`" : nil)]
+        return [
+            NearestExpiry(
+                source: "agent-link", name: node.node, notAfter: node.certificateNotAfter, daysLeft: days,
+                status: warn ? .warn : .ok,
+                detail: warn ? "renew with `coordinator certs rotate --nodes \(node.node)`" : nil)
+        ]
     }
 }
 

@@ -24,7 +24,8 @@ struct TenantScaleOptions: ParsableArguments {
 
 /// `coordinator stop`: scale the tenant's workloads to zero, remembering their replica counts.
 struct StopCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop",
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Scale every Deployment and StatefulSet of the tenant to 0 (counts kept in annotation bok.io/replicas).")
     @OptionGroup var options: TenantScaleOptions
 
@@ -33,7 +34,8 @@ struct StopCommand: AsyncParsableCommand {
 
 /// `coordinator start`: scale the tenant's workloads back to the counts `stop` remembered.
 struct StartCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "start",
+    static let configuration = CommandConfiguration(
+        commandName: "start",
         abstract: "Restore the replica counts `coordinator stop` remembered.")
     @OptionGroup var options: TenantScaleOptions
 
@@ -42,7 +44,8 @@ struct StartCommand: AsyncParsableCommand {
 
 /// `coordinator teardown`: delete exactly what the tenant owns.
 struct TeardownCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "teardown",
+    static let configuration = CommandConfiguration(
+        commandName: "teardown",
         abstract: "Delete every object labelled bok.io/tenant=<Tenant> (and those namespaces), nothing else.",
         discussion: """
             Lists what would be deleted and asks for the tenant's name to confirm; without a terminal it refuses \
@@ -82,15 +85,18 @@ struct TeardownCommand: AsyncParsableCommand {
             throw ExitCode(CoordinatorExit.failure)
         }
         if plan.isEmpty {
-            if json { JSONOutput.print(Report(tenant: loaded.tenant, deleted: [], planned: [], skippedKinds: skipped)) } else {
+            if json {
+                JSONOutput.print(Report(tenant: loaded.tenant, deleted: [], planned: [], skippedKinds: skipped))
+            } else {
                 print("tenant \(loaded.tenant) owns nothing in the cluster (no object labelled \(NetworkMaterial.tenantSelector(loaded.tenant)))")
             }
             return
         }
         if !yes {
             let namespaces = plan.filter { $0.kind == "Namespace" }.map(\.name)
-            StandardError.print("teardown of tenant \(loaded.tenant): \(plan.count) object(s) labelled \(NetworkMaterial.tenantSelector(loaded.tenant)), "
-                + "namespaces \(namespaces.isEmpty ? "none" : namespaces.joined(separator: ", ")) (with everything in them)")
+            StandardError.print(
+                "teardown of tenant \(loaded.tenant): \(plan.count) object(s) labelled \(NetworkMaterial.tenantSelector(loaded.tenant)), "
+                    + "namespaces \(namespaces.isEmpty ? "none" : namespaces.joined(separator: ", ")) (with everything in them)")
             for ref in plan { StandardError.print("  \(ref)") }
             guard isatty(STDIN_FILENO) == 1 else {
                 StandardError.print("coordinator: refusing to delete without confirmation: no terminal to ask on; pass --yes")
@@ -108,8 +114,9 @@ struct TeardownCommand: AsyncParsableCommand {
                 JSONOutput.print(
                     Report(tenant: loaded.tenant, deleted: deleted.map(\.description), planned: plan.map(\.description), skippedKinds: skipped))
             } else {
-                print("tenant \(loaded.tenant): \(deleted.count) object(s) deleted, \(plan.count - deleted.count) were already gone; nothing of it is left"
-                    + (skipped.isEmpty ? "" : " (kinds this API server does not serve, skipped: \(skipped.joined(separator: ", ")))"))
+                print(
+                    "tenant \(loaded.tenant): \(deleted.count) object(s) deleted, \(plan.count - deleted.count) were already gone; nothing of it is left"
+                        + (skipped.isEmpty ? "" : " (kinds this API server does not serve, skipped: \(skipped.joined(separator: ", ")))"))
             }
         } catch {
             StandardError.print("coordinator: teardown of tenant \(loaded.tenant) failed: \(error); run it again to finish")

@@ -4,8 +4,9 @@ import Foundation
 
 /// The `-c FILE` option shared by every command that reads a topology.
 struct TopologyOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("config")],
-            help: ArgumentHelp("The network topology (BoK's cluster-config.yaml).", valueName: "FILE"))
+    @Option(
+        name: [.short, .customLong("config")],
+        help: ArgumentHelp("The network topology (BoK's cluster-config.yaml).", valueName: "FILE"))
     var config: String = "cluster-config.yaml"
 
     /// Loads the topology; on errors prints every diagnostic and exits with 2 (invalid input).

@@ -6,12 +6,14 @@ import PKI
 
 /// `coordinator ca init`: the coordinator's CA for the mutual-TLS agent link.
 struct CACommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ca", abstract: "Manage the coordinator's CA for agent mutual TLS.",
-                                                    subcommands: [CAInit.self])
+    static let configuration = CommandConfiguration(
+        commandName: "ca", abstract: "Manage the coordinator's CA for agent mutual TLS.",
+        subcommands: [CAInit.self])
 }
 
 struct CAInit: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init",
+    static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create the CA (ca.crt, ca.key) and the coordinator's client certificate (role coordinator).")
     @Option(name: .long, help: ArgumentHelp("Where to keep the CA (created 0700).", valueName: "DIR"))
     var dir: String = TrustStore.defaultDir
@@ -33,13 +35,16 @@ struct CAInit: ParsableCommand {
 struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs", abstract: "Issue, list, revoke and rotate certificates from the coordinator's CA.",
-        discussion: "Agent certificates are for server use only and name their node; coordinator certificates are for client use and carry the role URI bok:role:coordinator. Agents serve only the latter. See docs/security.md.",
+        discussion:
+            "Agent certificates are for server use only and name their node; coordinator certificates are for client use and carry the role URI bok:role:coordinator. Agents serve only the latter. See docs/security.md.",
         subcommands: [CertsIssue.self, CertsSign.self, CertsList.self, CertsRevoke.self, CertsRotate.self])
 }
 
 struct CertsIssue: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "issue",
-        abstract: "Issue an agent certificate (--node: agent.crt, agent.key, ca.crt) or a coordinator client certificate (--client: NAME.crt, NAME.key).")
+    static let configuration = CommandConfiguration(
+        commandName: "issue",
+        abstract:
+            "Issue an agent certificate (--node: agent.crt, agent.key, ca.crt) or a coordinator client certificate (--client: NAME.crt, NAME.key).")
     @Option(name: .long, help: "An agent's node name (the certificate's CN and a DNS SAN; server use only).")
     var node: String?
     @Option(name: .long, help: "A coordinator client certificate with this name (client use, role coordinator), e.g. for CI.")
@@ -54,7 +59,9 @@ struct CertsIssue: ParsableCommand {
     var days: Int = 825
 
     func validate() throws {
-        guard (node == nil) != (client == nil) else { throw ValidationError("give exactly one of --node NAME (an agent) or --client NAME (a coordinator)") }
+        guard (node == nil) != (client == nil) else {
+            throw ValidationError("give exactly one of --node NAME (an agent) or --client NAME (a coordinator)")
+        }
         if client != nil && !address.isEmpty { throw ValidationError("--address goes with --node; a client certificate names no address") }
         guard (1...3650).contains(days) else { throw ValidationError("--days must be from 1 to 3650") }
     }
@@ -78,8 +85,10 @@ struct CertsIssue: ParsableCommand {
 
 /// `coordinator certs sign`: an agent certificate for a key made on the node (`agent csr`); only the CSR's key is used.
 struct CertsSign: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sign",
-        abstract: "Sign a node's CSR (from `agent csr --key /etc/bok/tls/agent.key --node NAME`): writes agent.crt and ca.crt; the key stays on the node.")
+    static let configuration = CommandConfiguration(
+        commandName: "sign",
+        abstract:
+            "Sign a node's CSR (from `agent csr --key /etc/bok/tls/agent.key --node NAME`): writes agent.crt and ca.crt; the key stays on the node.")
     @Option(name: .long, help: ArgumentHelp("The CSR (PEM).", valueName: "FILE"))
     var csr: String
     @Option(name: .long, help: "The node's name (the certificate's CN and DNS SAN; the CSR's subject is ignored).")
@@ -103,8 +112,11 @@ struct CertsSign: ParsableCommand {
             let cert = try trust.signAgentCSR(text, node: node, addresses: address, validityDays: days)
             try SecretFile.makePrivateDirectory(dir)
             try AtomicFile.write(Data(try PEMFile.pem(for: cert).utf8), to: dir + "/agent.crt", defaultMode: 0o644, symlinks: .refuse)
-            try AtomicFile.write(Data(String(contentsOfFile: trust.caCert, encoding: .utf8).utf8), to: dir + "/ca.crt", defaultMode: 0o644, symlinks: .refuse)
-            print("signed \(dir)/agent.crt (serial \(CertificateFacts(cert).serial)) and wrote \(dir)/ca.crt for node \(node): copy both to /etc/bok/tls/ on the node")
+            try AtomicFile.write(
+                Data(String(contentsOfFile: trust.caCert, encoding: .utf8).utf8), to: dir + "/ca.crt", defaultMode: 0o644, symlinks: .refuse)
+            print(
+                "signed \(dir)/agent.crt (serial \(CertificateFacts(cert).serial)) and wrote \(dir)/ca.crt for node \(node): copy both to /etc/bok/tls/ on the node"
+            )
         } catch {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.failure)
@@ -113,7 +125,8 @@ struct CertsSign: ParsableCommand {
 }
 
 struct CertsList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List every certificate the CA issued: serial, subject, role, notAfter, revoked.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List every certificate the CA issued: serial, subject, role, notAfter, revoked.")
     @Option(name: .long, help: ArgumentHelp("The CA directory.", valueName: "DIR"))
     var caDir: String = TrustStore.defaultDir
     @Flag(name: .long, help: "JSON output.")
@@ -126,8 +139,10 @@ struct CertsList: ParsableCommand {
                 JSONOutput.print(certs)
                 return
             }
-            print(TextTable.render(["SERIAL", "NAME", "ROLE", "NOT AFTER", "REVOKED", "SUBJECT"],
-                                   certs.map { [$0.serial, $0.name, $0.role, $0.notAfter, $0.revoked ? "REVOKED" : "-", $0.subject] }))
+            print(
+                TextTable.render(
+                    ["SERIAL", "NAME", "ROLE", "NOT AFTER", "REVOKED", "SUBJECT"],
+                    certs.map { [$0.serial, $0.name, $0.role, $0.notAfter, $0.revoked ? "REVOKED" : "-", $0.subject] }))
         } catch {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.failure)
@@ -136,8 +151,11 @@ struct CertsList: ParsableCommand {
 }
 
 struct CertsRevoke: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "revoke",
-        abstract: "Revoke certificates: the coordinator refuses a revoked agent at once; agents refuse a revoked coordinator once any valid coordinator has talked to them (e.g. `coordinator health`).")
+    static let configuration = CommandConfiguration(
+        commandName: "revoke",
+        abstract:
+            "Revoke certificates: the coordinator refuses a revoked agent at once; agents refuse a revoked coordinator once any valid coordinator has talked to them (e.g. `coordinator health`)."
+    )
     @Option(name: .long, help: "Every valid agent certificate of this node.")
     var node: String?
     @Option(name: .long, help: "Every valid coordinator certificate with this name.")
@@ -148,7 +166,9 @@ struct CertsRevoke: ParsableCommand {
     var caDir: String = TrustStore.defaultDir
 
     func validate() throws {
-        guard [node, client, serial].compactMap({ $0 }).count == 1 else { throw ValidationError("give exactly one of --node NAME, --client NAME or --serial HEX") }
+        guard [node, client, serial].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --node NAME, --client NAME or --serial HEX")
+        }
         if let serial, CertificateFacts.normalizeSerial(serial) == nil { throw ValidationError("--serial '\(serial)' is not hexadecimal") }
     }
 
@@ -169,8 +189,11 @@ struct CertsRevoke: ParsableCommand {
             }
             let fresh = try trust.revoke(serials: serials)
             let list = try trust.revocationList()
-            print(fresh.isEmpty ? "already revoked: \(serials.joined(separator: ", "))"
-                  : "revoked \(fresh.joined(separator: ", ")); revocation list \(list.number) signed. Agents enforce it after the next coordinator connection (e.g. coordinator health).")
+            print(
+                fresh.isEmpty
+                    ? "already revoked: \(serials.joined(separator: ", "))"
+                    : "revoked \(fresh.joined(separator: ", ")); revocation list \(list.number) signed. Agents enforce it after the next coordinator connection (e.g. coordinator health)."
+            )
         } catch {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.failure)
@@ -179,8 +202,11 @@ struct CertsRevoke: ParsableCommand {
 }
 
 struct CertsRotate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rotate",
-        abstract: "Renew agent certificates over the agent protocol: each node makes a new key and CSR, the CA signs it, the agent uses it for new connections (no SSH, no Docker restart).")
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract:
+            "Renew agent certificates over the agent protocol: each node makes a new key and CSR, the CA signs it, the agent uses it for new connections (no SSH, no Docker restart)."
+    )
     @OptionGroup var fleet: FleetOptions
     @Option(name: .long, help: "Validity of the new certificates in days.")
     var days: Int = 825

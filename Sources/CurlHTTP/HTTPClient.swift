@@ -12,8 +12,10 @@ public struct TLSOptions: Sendable, Equatable {
     /// Skip server certificate verification (kubeconfig `insecure-skip-tls-verify`). Callers warn.
     public var insecureSkipVerify: Bool
 
-    public init(caFile: String? = nil, caPEM: Data? = nil, clientCertFile: String? = nil, clientCertPEM: Data? = nil,
-                clientKeyFile: String? = nil, clientKeyPEM: Data? = nil, insecureSkipVerify: Bool = false) {
+    public init(
+        caFile: String? = nil, caPEM: Data? = nil, clientCertFile: String? = nil, clientCertPEM: Data? = nil,
+        clientKeyFile: String? = nil, clientKeyPEM: Data? = nil, insecureSkipVerify: Bool = false
+    ) {
         self.caFile = caFile
         self.caPEM = caPEM
         self.clientCertFile = clientCertFile
@@ -37,8 +39,10 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Double
     public var tls: TLSOptions?
 
-    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: Data? = nil,
-                unixSocketPath: String? = nil, timeout: Double = 10, connectTimeout: Double = 5, tls: TLSOptions? = nil) {
+    public init(
+        method: String = "GET", url: String, headers: [(String, String)] = [], body: Data? = nil,
+        unixSocketPath: String? = nil, timeout: Double = 10, connectTimeout: Double = 5, tls: TLSOptions? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -80,9 +84,11 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
         let hint: String
         switch kind {
         case .timeout: hint = "the server did not answer in time; check that it runs and is not overloaded"
-        case .connect: hint = unixSocketPath != nil
-            ? "check that the daemon runs and the socket path is right"
-            : "check the address, the port and that the server runs"
+        case .connect:
+            hint =
+                unixSocketPath != nil
+                ? "check that the daemon runs and the socket path is right"
+                : "check the address, the port and that the server runs"
         case .tls: hint = "check the CA, client certificate and key (kubeconfig or flags)"
         case .other: hint = "see the reason above"
         }
@@ -157,7 +163,8 @@ public final class HTTPClient: @unchecked Sendable {
             bok_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             body.withUnsafeBytes { raw in
                 // COPYPOSTFIELDS copies the bytes, so the buffer may go away after this call.
-                _ = bok_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                _ = bok_curl_setopt_pointer(
+                    h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
             }
         } else if request.method == "POST" || request.method == "PUT" || request.method == "PATCH" {
             bok_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, 0)
@@ -226,8 +233,9 @@ public final class HTTPClient: @unchecked Sendable {
                 kind = .tls
             default: kind = .other
             }
-            throw HTTPError(kind: kind, url: request.url, unixSocketPath: request.unixSocketPath,
-                            curlCode: Int(code.rawValue), reason: reason)
+            throw HTTPError(
+                kind: kind, url: request.url, unixSocketPath: request.unixSocketPath,
+                curlCode: Int(code.rawValue), reason: reason)
         }
         var status = 0
         bok_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)

@@ -25,14 +25,16 @@ public enum DNSResolver {
         let id = UInt16.random(in: .min ... .max)
         let query = DNSMessage.query(id: id, name: name, type: type)
         do {
-            let udpReply = try exchangeUDP(query, id: id, name: name, type: type, address: address, timeout: timeout,
-                                           attempts: attempts)
+            let udpReply = try exchangeUDP(
+                query, id: id, name: name, type: type, address: address, timeout: timeout,
+                attempts: attempts)
             if !udpReply.truncated {
                 return DNSAnswer(server: server, rcode: udpReply.rcode, answers: udpReply.answers, truncatedRetriedOverTCP: false)
             }
             let tcpID = UInt16.random(in: .min ... .max)
-            let tcpReply = try exchangeTCP(DNSMessage.query(id: tcpID, name: name, type: type), id: tcpID, name: name,
-                                           type: type, address: address, timeout: timeout)
+            let tcpReply = try exchangeTCP(
+                DNSMessage.query(id: tcpID, name: name, type: type), id: tcpID, name: name,
+                type: type, address: address, timeout: timeout)
             return DNSAnswer(server: server, rcode: tcpReply.rcode, answers: tcpReply.answers, truncatedRetriedOverTCP: true)
         } catch {
             throw failure(error)

@@ -1,11 +1,12 @@
 import DockerConfig
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `struct ucred` from <sys/socket.h> (only visible to C with _GNU_SOURCE).

@@ -1,11 +1,12 @@
 import BoKSystem
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How this node restarts Docker (agent config `restart`).
@@ -48,7 +49,11 @@ public enum RestartStrategy: Sendable, Equatable, CustomStringConvertible {
 
 /// Where this node's Docker takes DNS settings from, and how that was found out.
 public struct DNSSourceDetection: Sendable, Equatable {
-    public enum Source: String, Sendable { case defaultsFile = "defaults-file", daemonJSON = "daemon-json", none }
+    public enum Source: String, Sendable {
+        case defaultsFile = "defaults-file"
+        case daemonJSON = "daemon-json"
+        case none
+    }
     public var source: Source
     public var detail: String
 }
@@ -71,11 +76,14 @@ public enum DNSSourceDetector {
         let readsFile = envFiles.contains(defaultsPath)
         let usesVar = execStart.contains("$DOCKER_OPTS") || execStart.contains("${DOCKER_OPTS}")
         if readsFile && usesVar {
-            return DNSSourceDetection(source: .defaultsFile,
+            return DNSSourceDetection(
+                source: .defaultsFile,
                 detail: "the docker unit reads \(defaultsPath) (EnvironmentFile) and passes $DOCKER_OPTS to dockerd")
         }
-        let why = readsFile ? "the docker unit reads \(defaultsPath) but its ExecStart does not use $DOCKER_OPTS"
-                            : "the docker unit does not read \(defaultsPath) (no EnvironmentFile for it; upstream docker-ce units do not)"
+        let why =
+            readsFile
+            ? "the docker unit reads \(defaultsPath) but its ExecStart does not use $DOCKER_OPTS"
+            : "the docker unit does not read \(defaultsPath) (no EnvironmentFile for it; upstream docker-ce units do not)"
         return DNSSourceDetection(source: .daemonJSON, detail: why + "; DNS settings go to daemon.json")
     }
 
@@ -93,7 +101,8 @@ public enum DNSSourceDetector {
     public static func detect(strategy: RestartStrategy, defaultsPath: String) -> DNSSourceDetection {
         switch strategy {
         case .command(let argv):
-            return DNSSourceDetection(source: .defaultsFile,
+            return DNSSourceDetection(
+                source: .defaultsFile,
                 detail: "restart command \(argv.first ?? "") is taken as reading \(defaultsPath) (restart: command)")
         case .systemd(let unit):
             let r = CommandRunner.run(["systemctl", "show", unit, "-p", "EnvironmentFiles", "-p", "ExecStart", "--no-pager"], timeout: 10)

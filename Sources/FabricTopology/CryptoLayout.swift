@@ -46,8 +46,10 @@ public enum CryptoLayout {
 
         /// Every file, relative to `directory`, in a fixed order.
         public var files: [String] {
-            [caCertificate, privateKey, signCertificate, tlsCACertificate, mspConfig, tlsRootCertificate, tlsCertificate,
-             tlsPrivateKey]
+            [
+                caCertificate, privateKey, signCertificate, tlsCACertificate, mspConfig, tlsRootCertificate, tlsCertificate,
+                tlsPrivateKey,
+            ]
         }
 
         /// Empty directories cryptogen also creates (`admincerts`, unused with NodeOUs).
@@ -78,14 +80,17 @@ public enum CryptoLayout {
     public static func identities(_ org: Organization) -> [Identity] {
         let base = organizationDirectory(org)
         var result: [Identity] = org.nodes.map { node in
-            Identity(name: node.commonName, role: org.kind == .peer ? .peer : .orderer,
-                     directory: "\(base)/\(org.kind == .peer ? "peers" : "orderers")/\(node.commonName)",
-                     tlsSANs: node.tlsSubjectAlternativeNames, node: node, caName: org.caName, tlsCAName: org.tlsCAName)
+            Identity(
+                name: node.commonName, role: org.kind == .peer ? .peer : .orderer,
+                directory: "\(base)/\(org.kind == .peer ? "peers" : "orderers")/\(node.commonName)",
+                tlsSANs: node.tlsSubjectAlternativeNames, node: node, caName: org.caName, tlsCAName: org.tlsCAName)
         }
         let users = org.kind == .peer ? org.userNames : []
         for user in users {
-            result.append(Identity(name: user, role: .client, directory: "\(base)/users/\(user)", tlsSANs: [], node: nil,
-                                   caName: org.caName, tlsCAName: org.tlsCAName))
+            result.append(
+                Identity(
+                    name: user, role: .client, directory: "\(base)/users/\(user)", tlsSANs: [], node: nil,
+                    caName: org.caName, tlsCAName: org.tlsCAName))
         }
         result.append(admin(org))
         return result
@@ -93,8 +98,9 @@ public enum CryptoLayout {
 
     /// The org admin (`Admin@org1`).
     public static func admin(_ org: Organization) -> Identity {
-        Identity(name: org.adminName, role: .admin, directory: "\(organizationDirectory(org))/users/\(org.adminName)",
-                 tlsSANs: [], node: nil, caName: org.caName, tlsCAName: org.tlsCAName)
+        Identity(
+            name: org.adminName, role: .admin, directory: "\(organizationDirectory(org))/users/\(org.adminName)",
+            tlsSANs: [], node: nil, caName: org.caName, tlsCAName: org.tlsCAName)
     }
 
     /// The identity of one node.
@@ -105,8 +111,10 @@ public enum CryptoLayout {
     /// The MSP `config.yaml` cryptogen writes with NodeOUs enabled (yaml.v2 layout).
     public static func nodeOUConfig(caCertificate: String) -> String {
         var text = "NodeOUs:\n  Enable: true\n"
-        for (key, role) in [("ClientOUIdentifier", Role.client), ("PeerOUIdentifier", .peer), ("AdminOUIdentifier", .admin),
-                            ("OrdererOUIdentifier", .orderer)] {
+        for (key, role) in [
+            ("ClientOUIdentifier", Role.client), ("PeerOUIdentifier", .peer), ("AdminOUIdentifier", .admin),
+            ("OrdererOUIdentifier", .orderer),
+        ] {
             text += "  \(key):\n    Certificate: \(caCertificate)\n    OrganizationalUnitIdentifier: \(role.rawValue)\n"
         }
         return text

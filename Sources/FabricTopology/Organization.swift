@@ -69,8 +69,10 @@ public struct SubjectFields: Sendable, Equatable {
     public var locality: String
     public var organizationalUnit: String?
 
-    public init(country: String = "US", province: String = "California", locality: String = "San Francisco",
-                organizationalUnit: String? = nil) {
+    public init(
+        country: String = "US", province: String = "California", locality: String = "San Francisco",
+        organizationalUnit: String? = nil
+    ) {
         self.country = country
         self.province = province
         self.locality = locality

@@ -18,8 +18,9 @@ struct TopologyParser {
     mutating func parse(_ yaml: String) throws -> FabricTopology {
         let repair = IndentationRepair.repair(yaml)
         for line in repair.repairedLines {
-            warn("Users", line: line, column: 1,
-                 "'Users:' is not indented under its org; read as part of the org above it (indent it to silence this warning)")
+            warn(
+                "Users", line: line, column: 1,
+                "'Users:' is not indented under its org; read as part of the org above it (indent it to silence this warning)")
         }
         let root: Node?
         do {
@@ -77,8 +78,9 @@ struct TopologyParser {
         let peerOrgs = readOrgs(fields, key: "PeerOrgs", kind: .peer, tenant: tenant)
         checkUniqueness(ordererOrgs + peerOrgs)
 
-        let nodePorts = readNodePorts(fields["NodePorts"]?.value, orgCount: ordererOrgs.count + peerOrgs.count,
-                                      ordererCount: ordererOrgs.reduce(0) { $0 + $1.org.nodes.count })
+        let nodePorts = readNodePorts(
+            fields["NodePorts"]?.value, orgCount: ordererOrgs.count + peerOrgs.count,
+            ordererCount: ordererOrgs.reduce(0) { $0 + $1.org.nodes.count })
 
         return FabricTopology(
             tenant: tenant, ordererOrgs: ordererOrgs.map(\.org), peerOrgs: peerOrgs.map(\.org), fabric: fabric,
@@ -134,13 +136,15 @@ struct TopologyParser {
         }
         let namespace = "\(name.lowercased())-\(tenant)"
         if valid, DNSName.isLabel(tenant), DNSName.isLabel(name.lowercased()), !DNSName.isLabel(namespace) {
-            error(join(path, "Name"), fields["Name"]?.value,
-                  "namespace '\(namespace)' is longer than 63 characters; shorten the org name or the tenant")
+            error(
+                join(path, "Name"), fields["Name"]?.value,
+                "namespace '\(namespace)' is longer than 63 characters; shorten the org name or the tenant")
             valid = false
         }
         if !domain.isEmpty, !DNSName.isSubdomain(domain) {
-            error(join(path, "Domain"), fields["Domain"]?.value,
-                  "'\(domain)' is not a DNS name: use lower-case labels of a-z, 0-9 and '-' separated by dots")
+            error(
+                join(path, "Domain"), fields["Domain"]?.value,
+                "'\(domain)' is not a DNS name: use lower-case labels of a-z, 0-9 and '-' separated by dots")
             valid = false
         }
 
@@ -152,8 +156,9 @@ struct TopologyParser {
             mspID = value
         }
         if let nodeOUs = fields["EnableNodeOUs"]?.value, let enabled = bool(nodeOUs, path: join(path, "EnableNodeOUs")), !enabled {
-            error(join(path, "EnableNodeOUs"), nodeOUs,
-                  "BoK always enables NodeOUs (Fabric 2 policies rely on the peer/admin/client roles); remove the key or set it to true")
+            error(
+                join(path, "EnableNodeOUs"), nodeOUs,
+                "BoK always enables NodeOUs (Fabric 2 policies rely on the peer/admin/client roles); remove the key or set it to true")
         }
         let subject = readSubject(fields["CA"]?.value, path: join(path, "CA"))
 
@@ -204,8 +209,9 @@ struct TopologyParser {
         } else if specs.isEmpty, !countInvalid {
             let at = fields["Template"]?.value ?? fields["Specs"]?.value
             let field = fields["Template"] != nil ? join(path, "Template.Count") : join(path, "Specs")
-            error(field, (fields["Template"]?.value).flatMap { mappingValue($0, "Count") } ?? at,
-                  "\(name.isEmpty ? "the org" : name) has no \(prefix)s; it needs at least one")
+            error(
+                field, (fields["Template"]?.value).flatMap { mappingValue($0, "Count") } ?? at,
+                "\(name.isEmpty ? "the org" : name) has no \(prefix)s; it needs at least one")
             valid = false
         } else if countInvalid {
             valid = false
@@ -231,7 +237,8 @@ struct TopologyParser {
         for spec in specs {
             let field = spec.field
             if let problem = DNSName.labelProblem(spec.hostname)
-                ?? (spec.hostname.first!.isLetter ? nil : "'\(spec.hostname)' must start with a letter (it names a Service)") {
+                ?? (spec.hostname.first!.isLetter ? nil : "'\(spec.hostname)' must start with a letter (it names a Service)")
+            {
                 error(field, spec.node, "host name \(problem)")
                 valid = false
                 continue
@@ -247,14 +254,18 @@ struct TopologyParser {
                 valid = false
             }
             nodeMarks[spec.hostname] = spec.node
-            nodes.append(FabricNode(kind: kind, hostname: spec.hostname, commonName: "\(spec.hostname).\(domain)",
-                                    namespace: namespace, extraSANs: spec.sans))
+            nodes.append(
+                FabricNode(
+                    kind: kind, hostname: spec.hostname, commonName: "\(spec.hostname).\(domain)",
+                    namespace: namespace, extraSANs: spec.sans))
         }
         _ = valid  // an invalid org still takes part in the uniqueness checks; errors stop the build later
-        let org = Organization(kind: kind, name: name, domain: domain, mspID: mspID, namespace: namespace, nodes: nodes,
-                               userCount: users, subject: subject)
-        return ParsedOrg(org: org, path: path, nameNode: fields["Name"]?.value, domainNode: fields["Domain"]?.value,
-                         mspNode: fields["MSPID"]?.value ?? fields["Name"]?.value, nodeMarks: nodeMarks)
+        let org = Organization(
+            kind: kind, name: name, domain: domain, mspID: mspID, namespace: namespace, nodes: nodes,
+            userCount: users, subject: subject)
+        return ParsedOrg(
+            org: org, path: path, nameNode: fields["Name"]?.value, domainNode: fields["Domain"]?.value,
+            mspNode: fields["MSPID"]?.value ?? fields["Name"]?.value, nodeMarks: nodeMarks)
     }
 
     private mutating func readSubject(_ node: Node?, path: String) -> SubjectFields {
@@ -277,14 +288,16 @@ struct TopologyParser {
         for parsed in orgs {
             let org = parsed.org
             if let first = domains[org.domain] {
-                error(join(parsed.path, "Domain"), parsed.domainNode,
-                      "domain '\(org.domain)' is already used by \(first); each org needs its own domain (its crypto directory)")
+                error(
+                    join(parsed.path, "Domain"), parsed.domainNode,
+                    "domain '\(org.domain)' is already used by \(first); each org needs its own domain (its crypto directory)")
             } else {
                 domains[org.domain] = parsed.path
             }
             if let first = names[org.shortName] {
-                error(join(parsed.path, "Name"), parsed.nameNode,
-                      "'\(org.name)' gives namespace '\(org.namespace)', already used by \(first); org names must differ (ignoring case)")
+                error(
+                    join(parsed.path, "Name"), parsed.nameNode,
+                    "'\(org.name)' gives namespace '\(org.namespace)', already used by \(first); org names must differ (ignoring case)")
             } else {
                 names[org.shortName] = parsed.path
             }
@@ -308,15 +321,17 @@ struct TopologyParser {
                 if parsed.isSupported {
                     release = parsed
                 } else {
-                    error("Fabric.Version", versionNode,
-                          "Fabric \(version) is not supported: BoK needs 2.3 or later (channel participation API, no system channel); 2.5 is the LTS")
+                    error(
+                        "Fabric.Version", versionNode,
+                        "Fabric \(version) is not supported: BoK needs 2.3 or later (channel participation API, no system channel); 2.5 is the LTS")
                 }
             } else {
                 error("Fabric.Version", versionNode, "'\(version)' is not a version; write it like \"2.5\" or \"2.5.9\"")
             }
         }
         if let imagesNode = fields["Images"]?.value,
-            let images = mapping(imagesNode, path: "Fabric.Images", expecting: "a mapping of component to image") {
+            let images = mapping(imagesNode, path: "Fabric.Images", expecting: "a mapping of component to image")
+        {
             let keys = ["Peer", "Orderer", "CA", "Tools", "CouchDB", "Explorer", "ExplorerDB"]
             checkKeys(images, allowed: keys, path: "Fabric.Images")
             func image(_ key: String) -> String? {
@@ -595,18 +610,24 @@ struct TopologyParser {
     // MARK: - Diagnostics
 
     private mutating func error(_ field: String, _ node: Node?, _ message: String) {
-        diagnostics.append(TopologyDiagnostic(file: source, line: node?.mark?.line, column: node?.mark?.column,
-                                              field: field, message: message))
+        diagnostics.append(
+            TopologyDiagnostic(
+                file: source, line: node?.mark?.line, column: node?.mark?.column,
+                field: field, message: message))
     }
 
     private mutating func warn(_ field: String, _ node: Node?, _ message: String) {
-        diagnostics.append(TopologyDiagnostic(severity: .warning, file: source, line: node?.mark?.line,
-                                              column: node?.mark?.column, field: field, message: message))
+        diagnostics.append(
+            TopologyDiagnostic(
+                severity: .warning, file: source, line: node?.mark?.line,
+                column: node?.mark?.column, field: field, message: message))
     }
 
     private mutating func warn(_ field: String, line: Int, column: Int, _ message: String) {
-        diagnostics.append(TopologyDiagnostic(severity: .warning, file: source, line: line, column: column, field: field,
-                                              message: message))
+        diagnostics.append(
+            TopologyDiagnostic(
+                severity: .warning, file: source, line: line, column: column, field: field,
+                message: message))
     }
 
     private func diagnostic(for error: YamlError) -> TopologyDiagnostic {
@@ -614,12 +635,14 @@ struct TopologyParser {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            return TopologyDiagnostic(file: source, line: mark.line, column: mark.column, field: "",
-                                      message: "not valid YAML: \(problem)\(detail)")
+            return TopologyDiagnostic(
+                file: source, line: mark.line, column: mark.column, field: "",
+                message: "not valid YAML: \(problem)\(detail)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return TopologyDiagnostic(file: source, line: context.mark.line, column: context.mark.column,
-                                      field: duplicates.joined(separator: ", "),
-                                      message: "key written twice in the same mapping; keep one")
+            return TopologyDiagnostic(
+                file: source, line: context.mark.line, column: context.mark.column,
+                field: duplicates.joined(separator: ", "),
+                message: "key written twice in the same mapping; keep one")
         default:
             return TopologyDiagnostic(file: source, line: nil, column: nil, field: "", message: "not valid YAML: \(error)")
         }

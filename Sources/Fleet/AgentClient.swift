@@ -32,8 +32,10 @@ public struct ClientTLS: Sendable {
     public let revokedSerials: Set<String>
     /// The CA-signed revocation list and its number, delivered to agents that enforce an older one.
     public let revocations: (signed: RevocationList.Signed, number: Int)?
-    public init(certFile: String, keyFile: String, caFile: String, revokedSerials: Set<String> = [],
-                revocations: (signed: RevocationList.Signed, number: Int)? = nil) throws {
+    public init(
+        certFile: String, keyFile: String, caFile: String, revokedSerials: Set<String> = [],
+        revocations: (signed: RevocationList.Signed, number: Int)? = nil
+    ) throws {
         self.revokedSerials = revokedSerials
         self.revocations = revocations
         var config = TLSConfiguration.makeClientConfiguration()
@@ -80,8 +82,10 @@ public final class AgentClient: Sendable {
     }
 
     /// Connects (and completes the TLS handshake when `tls` is given).
-    public static func connect(node: String, host: String, port: Int, tls: ClientTLS?, timeout: Double = 5,
-                               group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws(AgentClientError) -> AgentClient {
+    public static func connect(
+        node: String, host: String, port: Int, tls: ClientTLS?, timeout: Double = 5,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(AgentClientError) -> AgentClient {
         let state = NIOLockedValueBox(ClientState())
         let address = "\(host):\(port)"
         let handshake = NIOLockedValueBox<EventLoopPromise<Void>?>(nil)
@@ -95,7 +99,8 @@ public final class AgentClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(handler)
                         let promise = channel.eventLoop.makePromise(of: Void.self)
                         handshake.withLockedValue { $0 = promise }
-                        try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: promise, timeout: .milliseconds(Int64(timeout * 1000))))
+                        try channel.pipeline.syncOperations.addHandler(
+                            HandshakeWaiter(promise: promise, timeout: .milliseconds(Int64(timeout * 1000))))
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(JSONLineFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ClientResponseHandler(state: state, node: node, address: address))
@@ -110,7 +115,8 @@ public final class AgentClient: Sendable {
                 channel = try await bootstrap.connect(host: host, port: port).get()
             }
         } catch {
-            throw AgentClientError(kind: .connect, node: node, address: address, method: nil,
+            throw AgentClientError(
+                kind: .connect, node: node, address: address, method: nil,
                 message: "cannot connect: \(error); is the agent running (systemctl status bok-agent) and is the port open?", rpcError: nil)
         }
         let client = AgentClient(node: node, host: host, port: port, channel: channel, state: state)
@@ -125,28 +131,35 @@ public final class AgentClient: Sendable {
                 throw e
             } catch {
                 try? await channel.close()
-                throw AgentClientError(kind: .tls, node: node, address: address, method: nil,
-                    message: "TLS handshake failed: \(error); the agent's certificate must come from the coordinator's CA (and ours from the agent's)", rpcError: nil)
+                throw AgentClientError(
+                    kind: .tls, node: node, address: address, method: nil,
+                    message:
+                        "TLS handshake failed: \(error); the agent's certificate must come from the coordinator's CA (and ours from the agent's)",
+                    rpcError: nil)
             }
             // Surface TLS refusals now, not on the first call.
             do {
-                let answer = try await client.callRaw(AgentMethod.hello.rawValue, params: try JSONCoding.value(HelloParams(client: "coordinator")), timeout: timeout)
+                let answer = try await client.callRaw(
+                    AgentMethod.hello.rawValue, params: try JSONCoding.value(HelloParams(client: "coordinator")), timeout: timeout)
                 let greeting = try? JSONCoding.decode(HelloResult.self, from: answer)
                 state.withLockedValue { $0.greeting = greeting }
                 // Any valid coordinator hands on the CA-signed revocation list: the agent refuses revoked
                 // coordinator certificates from then on.
                 if let list = tls.revocations, let greeting, greeting.capabilities.contains(AgentMethod.revocations.rawValue),
-                   list.number > (greeting.revocationNumber ?? 0) {
-                    _ = try await client.callRaw(AgentMethod.revocations.rawValue,
-                                                 params: try JSONCoding.value(RevocationParams(list: list.signed.list, signature: list.signed.signature)),
-                                                 timeout: timeout)
+                    list.number > (greeting.revocationNumber ?? 0)
+                {
+                    _ = try await client.callRaw(
+                        AgentMethod.revocations.rawValue,
+                        params: try JSONCoding.value(RevocationParams(list: list.signed.list, signature: list.signed.signature)),
+                        timeout: timeout)
                 }
             } catch let e as AgentClientError {
                 try? await channel.close()
                 throw e
             } catch {
                 try? await channel.close()
-                throw AgentClientError(kind: .tls, node: node, address: address, method: nil, message: "TLS handshake failed: \(error)", rpcError: nil)
+                throw AgentClientError(
+                    kind: .tls, node: node, address: address, method: nil, message: "TLS handshake failed: \(error)", rpcError: nil)
             }
         }
         return client
@@ -166,7 +179,8 @@ public final class AgentClient: Sendable {
         let request = RPCRequest(id: .number(id), method: method, params: params)
         let line: [UInt8]
         do { line = try RPCLineParser.line(request) } catch {
-            throw AgentClientError(kind: .protocolError, node: node, address: address, method: method, message: "cannot encode request: \(error)", rpcError: nil)
+            throw AgentClientError(
+                kind: .protocolError, node: node, address: address, method: method, message: "cannot encode request: \(error)", rpcError: nil)
         }
         let channel = self.channel
         let state = self.state
@@ -174,8 +188,10 @@ public final class AgentClient: Sendable {
         let address = self.address
         let timeoutTask = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
             let cont = state.withLockedValue { $0.pending.removeValue(forKey: id) }
-            cont?.resume(throwing: AgentClientError(kind: .timeout, node: node, address: address, method: method,
-                message: "no answer within \(timeout)s", rpcError: nil))
+            cont?.resume(
+                throwing: AgentClientError(
+                    kind: .timeout, node: node, address: address, method: method,
+                    message: "no answer within \(timeout)s", rpcError: nil))
         }
         defer { timeoutTask.cancel() }
         let response: RPCResponse
@@ -187,8 +203,10 @@ public final class AgentClient: Sendable {
                     return false
                 }
                 if closed {
-                    cont.resume(throwing: AgentClientError(kind: .closed, node: node, address: address, method: method,
-                        message: "connection is closed", rpcError: nil))
+                    cont.resume(
+                        throwing: AgentClientError(
+                            kind: .closed, node: node, address: address, method: method,
+                            message: "connection is closed", rpcError: nil))
                     return
                 }
                 channel.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
@@ -205,14 +223,18 @@ public final class AgentClient: Sendable {
     }
 
     /// Typed call.
-    public func call<P: Encodable, R: Decodable>(_ method: AgentMethod, _ params: P, as: R.Type = R.self, timeout: Double = 30) async throws(AgentClientError) -> R {
+    public func call<P: Encodable, R: Decodable>(_ method: AgentMethod, _ params: P, as: R.Type = R.self, timeout: Double = 30)
+        async throws(AgentClientError) -> R
+    {
         let p: JSONValue
         do { p = try JSONCoding.value(params) } catch {
-            throw AgentClientError(kind: .protocolError, node: node, address: address, method: method.rawValue, message: "cannot encode params: \(error)", rpcError: nil)
+            throw AgentClientError(
+                kind: .protocolError, node: node, address: address, method: method.rawValue, message: "cannot encode params: \(error)", rpcError: nil)
         }
         let v = try await callRaw(method.rawValue, params: p, timeout: timeout)
         do { return try JSONCoding.decode(R.self, from: v) } catch {
-            throw AgentClientError(kind: .protocolError, node: node, address: address, method: method.rawValue,
+            throw AgentClientError(
+                kind: .protocolError, node: node, address: address, method: method.rawValue,
                 message: "unexpected answer: \(error)", rpcError: nil)
         }
     }

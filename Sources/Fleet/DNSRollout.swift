@@ -43,8 +43,10 @@ public struct DNSRolloutSpec: Sendable {
     public static let defaultSearch = ["default.svc.cluster.local", "svc.cluster.local"]
     public static let defaultOptions = ["ndots:2", "timeout:2", "attempts:2"]
 
-    public init(kubeDNS: String, search: [String] = DNSRolloutSpec.defaultSearch, options: [String] = DNSRolloutSpec.defaultOptions,
-                maxUnavailable: MaxUnavailable = .count(1), continueOnError: Bool = false) {
+    public init(
+        kubeDNS: String, search: [String] = DNSRolloutSpec.defaultSearch, options: [String] = DNSRolloutSpec.defaultOptions,
+        maxUnavailable: MaxUnavailable = .count(1), continueOnError: Bool = false
+    ) {
         self.kubeDNS = kubeDNS
         self.search = search
         self.options = options
@@ -112,12 +114,14 @@ public struct DNSRollout: Sendable {
         return outcomes.map { o in
             switch o.result {
             case .success(let (desired, plan)):
-                return NodeDNSReport(node: o.node.name, outcome: plan.changed ? .planned : .unchanged, desired: desired, diff: plan.diff,
-                                     restartSeconds: 0, message: plan.changed ? "would change \(plan.path ?? "the file")" : "already as desired",
-                                     rolledBack: nil, stoppedContainers: [], warnings: plan.warnings)
+                return NodeDNSReport(
+                    node: o.node.name, outcome: plan.changed ? .planned : .unchanged, desired: desired, diff: plan.diff,
+                    restartSeconds: 0, message: plan.changed ? "would change \(plan.path ?? "the file")" : "already as desired",
+                    rolledBack: nil, stoppedContainers: [], warnings: plan.warnings)
             case .failure(let e):
-                return NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: e.description,
-                                     rolledBack: nil, stoppedContainers: [], warnings: [])
+                return NodeDNSReport(
+                    node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: e.description,
+                    rolledBack: nil, stoppedContainers: [], warnings: [])
             }
         }
     }
@@ -130,8 +134,11 @@ public struct DNSRollout: Sendable {
         var stopped: String? = nil
         for (i, batch) in batches.enumerated() {
             if let reason = stopped {
-                reports += batch.map { NodeDNSReport(node: $0.name, outcome: .skipped, desired: nil, diff: "", restartSeconds: 0,
-                                                     message: "not started: \(reason)", rolledBack: nil, stoppedContainers: [], warnings: []) }
+                reports += batch.map {
+                    NodeDNSReport(
+                        node: $0.name, outcome: .skipped, desired: nil, diff: "", restartSeconds: 0,
+                        message: "not started: \(reason)", rolledBack: nil, stoppedContainers: [], warnings: [])
+                }
                 continue
             }
             progress(.batchStarted(index: i + 1, of: batches.count, nodes: batch.map(\.name)))
@@ -146,10 +153,12 @@ public struct DNSRollout: Sendable {
                 let report: NodeDNSReport
                 switch o.result {
                 case .success(let (desired, r)):
-                    report = NodeDNSReport(node: o.node.name, outcome: r.restarted || r.changed ? .applied : .unchanged, desired: desired,
-                                           diff: r.diff, restartSeconds: r.restartSeconds,
-                                           message: r.restarted ? String(format: "applied, Docker restarted in %.1fs", r.restartSeconds) : "already as desired, nothing restarted",
-                                           rolledBack: nil, stoppedContainers: r.stoppedContainers, warnings: r.warnings)
+                    report = NodeDNSReport(
+                        node: o.node.name, outcome: r.restarted || r.changed ? .applied : .unchanged, desired: desired,
+                        diff: r.diff, restartSeconds: r.restartSeconds,
+                        message: r.restarted
+                            ? String(format: "applied, Docker restarted in %.1fs", r.restartSeconds) : "already as desired, nothing restarted",
+                        rolledBack: nil, stoppedContainers: r.stoppedContainers, warnings: r.warnings)
                 case .failure(let e):
                     var rolledBack: Bool? = nil
                     if let code = e.rpcError?.code {
@@ -167,8 +176,9 @@ public struct DNSRollout: Sendable {
                         }.suffix(2)
                         if !last.isEmpty { message += "\nDocker's last log lines on \(o.node.name): " + last.joined(separator: " | ") }
                     }
-                    report = NodeDNSReport(node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: message,
-                                           rolledBack: rolledBack, stoppedContainers: [], warnings: [])
+                    report = NodeDNSReport(
+                        node: o.node.name, outcome: .failed, desired: nil, diff: "", restartSeconds: 0, message: message,
+                        rolledBack: rolledBack, stoppedContainers: [], warnings: [])
                 }
                 progress(.nodeFinished(report))
                 reports.append(report)

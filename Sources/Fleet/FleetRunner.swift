@@ -45,8 +45,10 @@ public struct FleetRunner: Sendable {
     }
 
     /// Runs `operation` on each node (at most `concurrency` at once), in inventory order.
-    public func run<T: Sendable>(_ nodes: [Inventory.Node]? = nil,
-                                 _ operation: @escaping @Sendable (AgentClient) async throws(AgentClientError) -> T) async -> [NodeOutcome<T>] {
+    public func run<T: Sendable>(
+        _ nodes: [Inventory.Node]? = nil,
+        _ operation: @escaping @Sendable (AgentClient) async throws(AgentClientError) -> T
+    ) async -> [NodeOutcome<T>] {
         let targets = nodes ?? inventory.nodes
         var results = [NodeOutcome<T>?](repeating: nil, count: targets.count)
         await withTaskGroup(of: (Int, NodeOutcome<T>).self) { group in

@@ -37,7 +37,9 @@ public struct FleetStatusCollector: Sendable {
         let outcomes = await runner.run { client throws(AgentClientError) -> NodeStatus in
             // Connecting over TLS already said hello; ask again only on plain connections.
             let hello: HelloResult
-            if let greeting = client.connectHello { hello = greeting } else {
+            if let greeting = client.connectHello {
+                hello = greeting
+            } else {
                 hello = try await retryingReadOnly { () throws(AgentClientError) in try await client.hello() }
             }
             var desired: DNSParams? = nil
@@ -54,18 +56,20 @@ public struct FleetStatusCollector: Sendable {
             let dns = try? await client.dnsGet()
             let chaincode = includeChaincode ? ((try? await client.chaincodeList())?.containers ?? []) : []
             let inForce = dns?.running?.nameservers ?? dns?.nameservers ?? []
-            return NodeStatus(node: client.node, address: client.address, reachable: true, agentVersion: hello.version,
-                              status: health.status, checks: health.checks, dnsInForce: inForce, dnsSource: dns?.source,
-                              dnsDesired: desired?.nameservers, dnsMatches: desired.map { $0.nameservers == inForce },
-                              chaincode: chaincode, error: nil, certificateNotAfter: hello.certNotAfter)
+            return NodeStatus(
+                node: client.node, address: client.address, reachable: true, agentVersion: hello.version,
+                status: health.status, checks: health.checks, dnsInForce: inForce, dnsSource: dns?.source,
+                dnsDesired: desired?.nameservers, dnsMatches: desired.map { $0.nameservers == inForce },
+                chaincode: chaincode, error: nil, certificateNotAfter: hello.certNotAfter)
         }
         return outcomes.map { o in
             switch o.result {
             case .success(let s): return s
             case .failure(let e):
-                return NodeStatus(node: o.node.name, address: o.node.agent, reachable: false, agentVersion: nil, status: .fail,
-                                  checks: [HealthCheck(name: "agent", status: .fail, detail: e.description)], dnsInForce: [],
-                                  dnsSource: nil, dnsDesired: nil, dnsMatches: nil, chaincode: [], error: e.description)
+                return NodeStatus(
+                    node: o.node.name, address: o.node.agent, reachable: false, agentVersion: nil, status: .fail,
+                    checks: [HealthCheck(name: "agent", status: .fail, detail: e.description)], dnsInForce: [],
+                    dnsSource: nil, dnsDesired: nil, dnsMatches: nil, chaincode: [], error: e.description)
             }
         }
     }
@@ -84,14 +88,19 @@ public enum TextTable {
 
     public static func status(_ nodes: [NodeStatus]) -> String {
         let rows = nodes.map { n -> [String] in
-            let docker = n.checks.first { $0.name == "docker" }.map { $0.status == .ok ? $0.detail.replacingOccurrences(of: "Docker ", with: "") : $0.status.rawValue } ?? "-"
+            let docker =
+                n.checks.first { $0.name == "docker" }.map {
+                    $0.status == .ok ? $0.detail.replacingOccurrences(of: "Docker ", with: "") : $0.status.rawValue
+                } ?? "-"
             let cc = n.chaincode
             let running = cc.filter { $0.state == "running" }.count
-            return [n.node, n.reachable ? (n.agentVersion ?? "?") : "UNREACHABLE", n.reachable ? docker : "-",
-                    n.dnsInForce.isEmpty ? "(none)" : n.dnsInForce.joined(separator: ","),
-                    n.dnsDesired?.joined(separator: ",") ?? "-",
-                    n.dnsMatches.map { $0 ? "yes" : "NO" } ?? "-",
-                    "\(running)/\(cc.count)", n.status.rawValue.uppercased()]
+            return [
+                n.node, n.reachable ? (n.agentVersion ?? "?") : "UNREACHABLE", n.reachable ? docker : "-",
+                n.dnsInForce.isEmpty ? "(none)" : n.dnsInForce.joined(separator: ","),
+                n.dnsDesired?.joined(separator: ",") ?? "-",
+                n.dnsMatches.map { $0 ? "yes" : "NO" } ?? "-",
+                "\(running)/\(cc.count)", n.status.rawValue.uppercased(),
+            ]
         }
         return render(["NODE", "AGENT", "DOCKER", "DNS IN FORCE", "DESIRED", "MATCH", "CHAINCODE", "STATUS"], rows)
     }
@@ -106,9 +115,11 @@ public enum CertificateExpiry {
         let days = notAfter.timeIntervalSince(now) / 86_400
         let serial = hello.certSerial ?? "?"
         if days < warnDays {
-            return HealthCheck(name: "agent-certificate", status: .warn,
-                               detail: days <= 0 ? "certificate \(serial) expired \(text): renew it with `coordinator certs rotate --nodes \(hello.node)`"
-                                   : "certificate \(serial) expires in \(Int(days)) days (\(text)): renew it with `coordinator certs rotate --nodes \(hello.node)`")
+            return HealthCheck(
+                name: "agent-certificate", status: .warn,
+                detail: days <= 0
+                    ? "certificate \(serial) expired \(text): renew it with `coordinator certs rotate --nodes \(hello.node)`"
+                    : "certificate \(serial) expires in \(Int(days)) days (\(text)): renew it with `coordinator certs rotate --nodes \(hello.node)`")
         }
         return HealthCheck(name: "agent-certificate", status: .ok, detail: "certificate \(serial) valid until \(text)")
     }

@@ -80,13 +80,17 @@ public struct Inventory: Sendable, Equatable {
                         guard ["name", "agent", "ssh"].contains(name) else {
                             throw FleetError("\(path):\(nk.mark?.line ?? line): unknown node field '\(name)' (known: name, agent, ssh)")
                         }
-                        guard let value = nv.string else { throw FleetError("\(path):\(nk.mark?.line ?? line): node field '\(name)' must be a string") }
+                        guard let value = nv.string else {
+                            throw FleetError("\(path):\(nk.mark?.line ?? line): node field '\(name)' must be a string")
+                        }
                         fields[name] = value
                     }
                     guard let name = fields["name"], !name.isEmpty else { throw FleetError("\(path):\(line): node without `name`") }
                     guard var agent = fields["agent"] else { throw FleetError("\(path):\(line): node '\(name)' has no `agent:` address (HOST:PORT)") }
                     if splitHostPort(agent) == nil { agent += ":7443" }
-                    guard splitHostPort(agent) != nil else { throw FleetError("\(path):\(line): node '\(name)': agent must be HOST:PORT, got '\(agent)'") }
+                    guard splitHostPort(agent) != nil else {
+                        throw FleetError("\(path):\(line): node '\(name)': agent must be HOST:PORT, got '\(agent)'")
+                    }
                     if inv.nodes.contains(where: { $0.name == name }) { throw FleetError("\(path):\(line): node '\(name)' is listed twice") }
                     inv.nodes.append(Node(name: name, agent: agent, ssh: fields["ssh"]))
                 }
@@ -115,7 +119,8 @@ public struct Inventory: Sendable, Equatable {
         guard !names.isEmpty else { return self }
         let unknown = names.filter { n in !nodes.contains { $0.name == n } }
         guard unknown.isEmpty else {
-            throw FleetError("unknown node(s) \(unknown.joined(separator: ", ")); the inventory \(path) has \(nodes.map(\.name).joined(separator: ", "))")
+            throw FleetError(
+                "unknown node(s) \(unknown.joined(separator: ", ")); the inventory \(path) has \(nodes.map(\.name).joined(separator: ", "))")
         }
         var copy = self
         copy.nodes = nodes.filter { names.contains($0.name) }
@@ -139,11 +144,13 @@ func expandHome(_ p: String, relativeTo file: String) -> String {
 func splitHostPort(_ s: String) -> (String, Int)? {
     if s.hasPrefix("[") {
         guard let close = s.firstIndex(of: "]"), s[s.index(after: close)...].hasPrefix(":"),
-              let port = Int(s[s.index(close, offsetBy: 2)...]), (1...65535).contains(port) else { return nil }
+            let port = Int(s[s.index(close, offsetBy: 2)...]), (1...65535).contains(port)
+        else { return nil }
         return (String(s[s.index(after: s.startIndex)..<close]), port)
     }
     guard let colon = s.lastIndex(of: ":"), !s[..<colon].contains(":"), let port = Int(s[s.index(after: colon)...]),
-          (1...65535).contains(port), colon != s.startIndex else { return nil }
+        (1...65535).contains(port), colon != s.startIndex
+    else { return nil }
     return (String(s[..<colon]), port)
 }
 

@@ -52,9 +52,10 @@ public struct TrustStore: Sendable {
 
     private func issueCoordinatorCertificate(ca: CertificateAuthority, validityDays: Int = 825) throws {
         let key = P256.Signing.PrivateKey()
-        let cert = try ca.issue(commonName: "bok-coordinator", organizationalUnit: "coordinator",
-                                sans: ["bok-coordinator", AgentLinkRole.coordinator.uri],
-                                usage: .client, publicKey: key.publicKey, validityDays: validityDays, notBefore: nil)
+        let cert = try ca.issue(
+            commonName: "bok-coordinator", organizationalUnit: "coordinator",
+            sans: ["bok-coordinator", AgentLinkRole.coordinator.uri],
+            usage: .client, publicKey: key.publicKey, validityDays: validityDays, notBefore: nil)
         try SecretFile.write(PEMFile.pem(for: key), to: coordinatorKey)
         try AtomicFile.write(Data(PEMFile.pem(for: cert).utf8), to: coordinatorCert, defaultMode: 0o644, symlinks: .refuse)
         try record(cert)
@@ -80,16 +81,19 @@ public struct TrustStore: Sendable {
     /// Issues a certificate for an agent (serverAuth only; SANs: node name, addresses, `bok:role:agent`).
     /// Writes `<out>/agent.crt`, `agent.key` (0600, never through a symlink) and `ca.crt` into a 0700 directory.
     @discardableResult
-    public func issueAgent(node: String, addresses: [String], outDir: String, validityDays: Int = 825,
-                           notBefore: Date? = nil) throws(FleetError) -> (cert: String, key: String, ca: String) {
+    public func issueAgent(
+        node: String, addresses: [String], outDir: String, validityDays: Int = 825,
+        notBefore: Date? = nil
+    ) throws(FleetError) -> (cert: String, key: String, ca: String) {
         let ca = try loadCA()
         let out = (cert: outDir + "/agent.crt", key: outDir + "/agent.key", ca: outDir + "/ca.crt")
         do {
             try Self.checkNodeName(node)
             try SecretFile.makePrivateDirectory(outDir)
             let key = P256.Signing.PrivateKey()
-            let cert = try ca.issue(commonName: node, organizationalUnit: "agent", sans: Self.agentSANs(node: node, addresses: addresses),
-                                    usage: .server, publicKey: key.publicKey, validityDays: validityDays, notBefore: notBefore)
+            let cert = try ca.issue(
+                commonName: node, organizationalUnit: "agent", sans: Self.agentSANs(node: node, addresses: addresses),
+                usage: .server, publicKey: key.publicKey, validityDays: validityDays, notBefore: notBefore)
             try SecretFile.write(PEMFile.pem(for: key), to: out.key)
             try AtomicFile.write(Data(PEMFile.pem(for: cert).utf8), to: out.cert, defaultMode: 0o644, symlinks: .refuse)
             try AtomicFile.write(Data(PEMFile.pem(for: ca.certificate).utf8), to: out.ca, defaultMode: 0o644, symlinks: .refuse)
@@ -116,8 +120,9 @@ public struct TrustStore: Sendable {
             guard let key = P256.Signing.PublicKey(csr.publicKey) else {
                 throw FleetError("the CSR of \(node) does not carry an ECDSA P-256 key (the only kind BoK issues)")
             }
-            let cert = try ca.issue(commonName: node, organizationalUnit: "agent", sans: Self.agentSANs(node: node, addresses: addresses),
-                                    usage: .server, publicKey: key, validityDays: validityDays, notBefore: nil)
+            let cert = try ca.issue(
+                commonName: node, organizationalUnit: "agent", sans: Self.agentSANs(node: node, addresses: addresses),
+                usage: .server, publicKey: key, validityDays: validityDays, notBefore: nil)
             try record(cert)
             return cert
         } catch let e as FleetError {
@@ -129,15 +134,18 @@ public struct TrustStore: Sendable {
 
     /// Issues a coordinator-role client certificate (e.g. a second coordinator, CI).
     /// Writes `<out>/<name>.crt` and `<name>.key` (0600) into a 0700 directory.
-    public func issueClient(name: String, outDir: String, validityDays: Int = 825, notBefore: Date? = nil) throws(FleetError) -> (cert: String, key: String) {
+    public func issueClient(name: String, outDir: String, validityDays: Int = 825, notBefore: Date? = nil) throws(FleetError) -> (
+        cert: String, key: String
+    ) {
         let ca = try loadCA()
         let out = (cert: outDir + "/\(name).crt", key: outDir + "/\(name).key")
         do {
             try Self.checkNodeName(name)
             try SecretFile.makePrivateDirectory(outDir)
             let key = P256.Signing.PrivateKey()
-            let cert = try ca.issue(commonName: name, organizationalUnit: "coordinator", sans: [name, AgentLinkRole.coordinator.uri], usage: .client,
-                                    publicKey: key.publicKey, validityDays: validityDays, notBefore: notBefore)
+            let cert = try ca.issue(
+                commonName: name, organizationalUnit: "coordinator", sans: [name, AgentLinkRole.coordinator.uri], usage: .client,
+                publicKey: key.publicKey, validityDays: validityDays, notBefore: notBefore)
             try SecretFile.write(PEMFile.pem(for: key), to: out.key)
             try AtomicFile.write(Data(PEMFile.pem(for: cert).utf8), to: out.cert, defaultMode: 0o644, symlinks: .refuse)
             try record(cert)
@@ -166,8 +174,9 @@ public struct TrustStore: Sendable {
         let list = try revocationList()
         let signed = try signedRevocationList()
         do {
-            return try ClientTLS(certFile: coordinatorCert, keyFile: coordinatorKey, caFile: caCert, revokedSerials: Set(list.serials),
-                                 revocations: signed.map { (signed: $0, number: list.number) })
+            return try ClientTLS(
+                certFile: coordinatorCert, keyFile: coordinatorKey, caFile: caCert, revokedSerials: Set(list.serials),
+                revocations: signed.map { (signed: $0, number: list.number) })
         } catch {
             throw FleetError("cannot load the coordinator's TLS material from \(dir): \(error); run `coordinator ca init`")
         }
@@ -200,8 +209,10 @@ public struct TrustStore: Sendable {
             guard let cert = try? PEMFile.readCertificate(at: "\(issuedDir)/\(file)") else { continue }
             let facts = CertificateFacts(cert)
             let role = AgentLinkRole.of(cert)?.rawValue ?? (facts.serverAuth && facts.clientAuth ? "agent (legacy, server+client)" : "none")
-            out.append(IssuedCertificate(serial: facts.serial, subject: facts.subject, name: facts.commonName ?? "", role: role,
-                                         notAfter: ISO8601DateFormatter().string(from: facts.notAfter), revoked: revoked.contains(facts.serial)))
+            out.append(
+                IssuedCertificate(
+                    serial: facts.serial, subject: facts.subject, name: facts.commonName ?? "", role: role,
+                    notAfter: ISO8601DateFormatter().string(from: facts.notAfter), revoked: revoked.contains(facts.serial)))
         }
         return out.sorted { ($0.name, $0.notAfter) < ($1.name, $1.notAfter) }
     }

@@ -104,9 +104,15 @@ struct Scanner<Tree: JSONTree> {
         case UInt8(ascii: "{"): return try object()
         case UInt8(ascii: "["): return try array()
         case UInt8(ascii: "\""): return .jsonString(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .jsonBool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .jsonBool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .jsonNull
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .jsonBool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .jsonBool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .jsonNull
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw fail("expected a value, found \(current())")
         }
@@ -132,7 +138,10 @@ struct Scanner<Tree: JSONTree> {
         var members: [String: Tree] = [:]
         var orderedMembers: [(key: String, value: Tree)] = []
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return ordered ? .jsonOrderedObject([]) : .jsonObject(members) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return ordered ? .jsonOrderedObject([]) : .jsonObject(members)
+        }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes, found \(current())") }
@@ -149,8 +158,14 @@ struct Scanner<Tree: JSONTree> {
             }
             skipWhitespace()
             guard i < bytes.count else { throw fail("unterminated object") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return ordered ? .jsonOrderedObject(orderedMembers) : .jsonObject(members) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return ordered ? .jsonOrderedObject(orderedMembers) : .jsonObject(members)
+            }
             throw fail("expected ',' or '}' in object, found \(current())")
         }
     }
@@ -161,14 +176,23 @@ struct Scanner<Tree: JSONTree> {
         i += 1
         var elements: [Tree] = []
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .jsonArray(elements) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return .jsonArray(elements)
+        }
         while true {
             skipWhitespace()
             elements.append(try value())
             skipWhitespace()
             guard i < bytes.count else { throw fail("unterminated array") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .jsonArray(elements) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .jsonArray(elements)
+            }
             throw fail("expected ',' or ']' in array, found \(current())")
         }
     }
@@ -226,7 +250,11 @@ struct Scanner<Tree: JSONTree> {
                 return try out.withUnsafeBufferPointer { (b) throws(JSONParseError) -> String in try utf8String(b, at: start) }
             }
             if c < 0x20 { throw fail("unescaped control character in a string") }
-            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            if c != UInt8(ascii: "\\") {
+                out.append(c)
+                i += 1
+                continue
+            }
             i += 1
             guard i < bytes.count else { break }
             let e = bytes[i]

@@ -41,7 +41,10 @@ public final class KubeStandIn: @unchecked Sendable {
 
     /// A Deployment's pod template changed (a restart of its pods), or the simulated controller made it ready.
     public struct WorkloadEvent: Sendable, Equatable, CustomStringConvertible {
-        public enum Event: String, Sendable { case templateChanged = "template changed", ready }
+        public enum Event: String, Sendable {
+            case templateChanged = "template changed"
+            case ready
+        }
         public var event: Event
         /// `namespace/name`.
         public var workload: String
@@ -88,8 +91,10 @@ public final class KubeStandIn: @unchecked Sendable {
         public var clusterIP: String
         public var labels: [String: String]
 
-        public init(name: String = "kube-dns", clusterIP: String = "10.96.0.10",
-                    labels: [String: String] = ["k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"]) {
+        public init(
+            name: String = "kube-dns", clusterIP: String = "10.96.0.10",
+            labels: [String: String] = ["k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"]
+        ) {
             self.name = name
             self.clusterIP = clusterIP
             self.labels = labels
@@ -166,8 +171,9 @@ public final class KubeStandIn: @unchecked Sendable {
         self.options = options
         var nodeIPs: [String: String] = [:]
         for n in options.nodes { nodeIPs[n.name] = n.internalIP }
-        var settings = StandInStore.Settings(readinessDelay: options.readinessDelay,
-                                             namespaceTerminationDelay: options.namespaceTerminationDelay, nodeIPs: nodeIPs)
+        var settings = StandInStore.Settings(
+            readinessDelay: options.readinessDelay,
+            namespaceTerminationDelay: options.namespaceTerminationDelay, nodeIPs: nodeIPs)
         var podLogs: (@Sendable (String, String, String?) -> String?)? = nil
         if case .external(let logs) = options.workloads {
             settings.externalWorkloads = true
@@ -219,9 +225,10 @@ public final class KubeStandIn: @unchecked Sendable {
         if case .bearerToken(let t) = options.authentication { token = t } else { token = nil }
         let portBox = PortBox()
         unserved.value = options.unservedKinds
-        let context = StandInServerContext(store: store, traffic: traffic, bearerToken: token, gitVersion: options.kubernetesVersion,
-                                           podLogs: podLogs, unserved: unserved,
-                                           address: { "127.0.0.1:\(portBox.port)" })
+        let context = StandInServerContext(
+            store: store, traffic: traffic, bearerToken: token, gitVersion: options.kubernetesVersion,
+            podLogs: podLogs, unserved: unserved,
+            address: { "127.0.0.1:\(portBox.port)" })
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -405,19 +412,28 @@ public final class KubeStandIn: @unchecked Sendable {
         func create(_ resource: StandInResource, _ namespace: String?, _ o: StandInJSON) {
             let name = o[path: ["metadata", "name"]]?.stringValue ?? ""
             _ = try? store.commit(resource, namespace: namespace, name: name, new: o, old: nil, dryRun: false) { _, prepared in
-                [.init(manager: "kube-apiserver", operation: "Update", apiVersion: resource.apiVersion, time: StandInStore.now(),
-                       subresource: nil, fields: StandInFieldOwnership.leafPaths(prepared))]
+                [
+                    .init(
+                        manager: "kube-apiserver", operation: "Update", apiVersion: resource.apiVersion, time: StandInStore.now(),
+                        subresource: nil, fields: StandInFieldOwnership.leafPaths(prepared))
+                ]
             }
         }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             create(.namespaces, nil, .object(["metadata": .object(["name": .string(ns)])]))
         }
-        create(.services, "default", .object([
-            "metadata": .object(["name": "kubernetes", "namespace": "default",
-                                 "labels": .object(["component": "apiserver", "provider": "kubernetes"])]),
-            "spec": .object(["clusterIP": "10.96.0.1",
-                             "ports": [.object(["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443])]]),
-        ]))
+        create(
+            .services, "default",
+            .object([
+                "metadata": .object([
+                    "name": "kubernetes", "namespace": "default",
+                    "labels": .object(["component": "apiserver", "provider": "kubernetes"]),
+                ]),
+                "spec": .object([
+                    "clusterIP": "10.96.0.1",
+                    "ports": [.object(["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443])],
+                ]),
+            ]))
         if let dns = options.clusterDNS {
             let ports: StandInJSON = [
                 ["name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53],
@@ -435,14 +451,22 @@ public final class KubeStandIn: @unchecked Sendable {
             guard var stored = store.object(.nodes, nil, node.name) else { continue }
             let now = StandInStore.now()
             stored["status"] = .object([
-                "addresses": [.object(["type": "InternalIP", "address": .string(node.internalIP)]),
-                              .object(["type": "Hostname", "address": .string(node.name)])],
-                "conditions": [.object(["type": "Ready", "status": node.ready ? "True" : "False",
-                                        "reason": node.ready ? "KubeletReady" : "KubeletNotReady",
-                                        "message": node.ready ? "kubelet is posting ready status" : "container runtime is down",
-                                        "lastHeartbeatTime": .string(now), "lastTransitionTime": .string(now)])],
-                "nodeInfo": .object(["kubeletVersion": .string(options.kubernetesVersion), "osImage": "Debian GNU/Linux 12 (bookworm)",
-                                     "containerRuntimeVersion": "docker://20.10.24", "architecture": "amd64", "operatingSystem": "linux"]),
+                "addresses": [
+                    .object(["type": "InternalIP", "address": .string(node.internalIP)]),
+                    .object(["type": "Hostname", "address": .string(node.name)]),
+                ],
+                "conditions": [
+                    .object([
+                        "type": "Ready", "status": node.ready ? "True" : "False",
+                        "reason": node.ready ? "KubeletReady" : "KubeletNotReady",
+                        "message": node.ready ? "kubelet is posting ready status" : "container runtime is down",
+                        "lastHeartbeatTime": .string(now), "lastTransitionTime": .string(now),
+                    ])
+                ],
+                "nodeInfo": .object([
+                    "kubeletVersion": .string(options.kubernetesVersion), "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    "containerRuntimeVersion": "docker://20.10.24", "architecture": "amd64", "operatingSystem": "linux",
+                ]),
             ])
             stored[path: ["metadata", "resourceVersion"]] = .string(store.nextRevision())
             store.put(.nodes, stored)

@@ -32,8 +32,9 @@ struct StandInCertificates: Sendable {
             let candidate = "\(dir)/openssl"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        throw Failure(description: "openssl is not installed (the Kubernetes stand-in makes its TLS certificates with it); "
-            + "install it with scripts/install-deps.sh or use the stand-in over plain HTTP")
+        throw Failure(
+            description: "openssl is not installed (the Kubernetes stand-in makes its TLS certificates with it); "
+                + "install it with scripts/install-deps.sh or use the stand-in over plain HTTP")
     }
 
     static func make() throws -> StandInCertificates {
@@ -57,28 +58,38 @@ struct StandInCertificates: Sendable {
             }
         }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try run(["req", "-x509", "-new"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
-                                                 "-subj", "/CN=bok-stand-in-ca",
-                                                 "-addext", "basicConstraints=critical,CA:TRUE",
-                                                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try Data("""
+        try run(
+            ["req", "-x509", "-new"] + ec + [
+                "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
+                "-subj", "/CN=bok-stand-in-ca",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ])
+        try Data(
+            """
             subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default
             extendedKeyUsage=serverAuth
             basicConstraints=CA:FALSE
             keyUsage=critical,digitalSignature,keyEncipherment
-            """.utf8).write(to: dir.appendingPathComponent("server.ext"))
-        try Data("""
+            """.utf8
+        ).write(to: dir.appendingPathComponent("server.ext"))
+        try Data(
+            """
             extendedKeyUsage=clientAuth
             basicConstraints=CA:FALSE
             keyUsage=critical,digitalSignature,keyEncipherment
-            """.utf8).write(to: dir.appendingPathComponent("client.ext"))
+            """.utf8
+        ).write(to: dir.appendingPathComponent("client.ext"))
         for (name, subject) in [("server", "/CN=kube-apiserver"), ("client", "/O=system:masters/CN=bok-admin")] {
             try run(["req", "-new"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject])
-            try run(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", "\(name).crt", "-days", "3650", "-extfile", "\(name).ext"])
+            try run([
+                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "\(name).crt", "-days", "3650", "-extfile", "\(name).ext",
+            ])
         }
         func read(_ name: String) throws -> Data { try Data(contentsOf: dir.appendingPathComponent(name)) }
-        return StandInCertificates(caPEM: try read("ca.crt"), serverCertPEM: try read("server.crt"), serverKeyPEM: try read("server.key"),
-                                   clientCertPEM: try read("client.crt"), clientKeyPEM: try read("client.key"))
+        return StandInCertificates(
+            caPEM: try read("ca.crt"), serverCertPEM: try read("server.crt"), serverKeyPEM: try read("server.key"),
+            clientCertPEM: try read("client.crt"), clientKeyPEM: try read("client.key"))
     }
 }

@@ -3,8 +3,10 @@
 /// falls back to.
 enum StandInDiscovery {
     static func coreVersions(address: String) -> StandInJSON {
-        .object(["kind": "APIVersions", "versions": ["v1"],
-                 "serverAddressByClientCIDRs": [.object(["clientCIDR": "0.0.0.0/0", "serverAddress": .string(address)])]])
+        .object([
+            "kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [.object(["clientCIDR": "0.0.0.0/0", "serverAddress": .string(address)])],
+        ])
     }
 
     static func groupEntry(_ group: String, _ version: String) -> StandInJSON {
@@ -46,12 +48,18 @@ enum StandInDiscovery {
             if !r.categories.isEmpty { entry["categories"] = .array(r.categories.map { .string($0) }) }
             list.append(.object(entry))
             if r.hasStatus {
-                list.append(.object(["name": .string("\(r.plural)/status"), "singularName": "", "namespaced": .bool(r.namespaced),
-                                     "kind": .string(r.kind), "verbs": ["get", "patch", "update"]]))
+                list.append(
+                    .object([
+                        "name": .string("\(r.plural)/status"), "singularName": "", "namespaced": .bool(r.namespaced),
+                        "kind": .string(r.kind), "verbs": ["get", "patch", "update"],
+                    ]))
             }
             if r.hasScale {
-                list.append(.object(["name": .string("\(r.plural)/scale"), "singularName": "", "namespaced": .bool(r.namespaced),
-                                     "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]]))
+                list.append(
+                    .object([
+                        "name": .string("\(r.plural)/scale"), "singularName": "", "namespaced": .bool(r.namespaced),
+                        "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
+                    ]))
             }
         }
         return .object(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(gv), "resources": .array(list)])

@@ -17,18 +17,21 @@ struct StandInError: Error {
     }
 
     static func notFound(_ resource: StandInResource, _ name: String) -> StandInError {
-        StandInError(code: 404, reason: "NotFound", message: "\(resource.qualifiedName) \"\(name)\" not found",
-                     details: .object(["name": .string(name), "group": .string(resource.group), "kind": .string(resource.plural)]))
+        StandInError(
+            code: 404, reason: "NotFound", message: "\(resource.qualifiedName) \"\(name)\" not found",
+            details: .object(["name": .string(name), "group": .string(resource.group), "kind": .string(resource.plural)]))
     }
 
     static func namespaceNotFound(_ ns: String) -> StandInError {
-        StandInError(code: 404, reason: "NotFound", message: "namespaces \"\(ns)\" not found",
-                     details: .object(["name": .string(ns), "kind": "namespaces"]))
+        StandInError(
+            code: 404, reason: "NotFound", message: "namespaces \"\(ns)\" not found",
+            details: .object(["name": .string(ns), "kind": "namespaces"]))
     }
 
     static func alreadyExists(_ resource: StandInResource, _ name: String) -> StandInError {
-        StandInError(code: 409, reason: "AlreadyExists", message: "\(resource.qualifiedName) \"\(name)\" already exists",
-                     details: .object(["name": .string(name), "group": .string(resource.group), "kind": .string(resource.plural)]))
+        StandInError(
+            code: 409, reason: "AlreadyExists", message: "\(resource.qualifiedName) \"\(name)\" already exists",
+            details: .object(["name": .string(name), "group": .string(resource.group), "kind": .string(resource.plural)]))
     }
 
     static func conflict(_ resource: StandInResource, _ name: String) -> StandInError {
@@ -45,16 +48,18 @@ struct StandInError: Error {
 
     /// 422 with one cause per invalid field, worded like the API server.
     static func invalid(_ kind: String, _ name: String, _ causes: [(field: String, message: String)]) -> StandInError {
-        let text = causes.count == 1
+        let text =
+            causes.count == 1
             ? "\(causes[0].field): \(causes[0].message)"
             : "[" + causes.map { "\($0.field): \($0.message)" }.joined(separator: ", ") + "]"
         return StandInError(
             code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(text)",
             details: .object([
                 "name": .string(name), "kind": .string(kind),
-                "causes": .array(causes.map {
-                    .object(["reason": "FieldValueInvalid", "message": .string($0.message), "field": .string($0.field)])
-                }),
+                "causes": .array(
+                    causes.map {
+                        .object(["reason": "FieldValueInvalid", "message": .string($0.message), "field": .string($0.field)])
+                    }),
             ]))
     }
 

@@ -51,21 +51,23 @@ enum StandInFieldOwnership {
     static func entries(of object: StandInJSON) -> [Entry] {
         (object[path: ["metadata", "managedFields"]]?.arrayValue ?? []).compactMap { e in
             guard let manager = e["manager"]?.stringValue else { return nil }
-            return Entry(manager: manager, operation: e["operation"]?.stringValue ?? "Update",
-                         apiVersion: e["apiVersion"]?.stringValue ?? "", time: e["time"]?.stringValue ?? "",
-                         subresource: e["subresource"]?.stringValue, fields: decode(e["fieldsV1"] ?? .object([:])))
+            return Entry(
+                manager: manager, operation: e["operation"]?.stringValue ?? "Update",
+                apiVersion: e["apiVersion"]?.stringValue ?? "", time: e["time"]?.stringValue ?? "",
+                subresource: e["subresource"]?.stringValue, fields: decode(e["fieldsV1"] ?? .object([:])))
         }
     }
 
     static func encode(_ entries: [Entry]) -> StandInJSON {
-        .array(entries.filter { !$0.fields.isEmpty }.map { e in
-            var o: [String: StandInJSON] = [
-                "manager": .string(e.manager), "operation": .string(e.operation), "apiVersion": .string(e.apiVersion),
-                "time": .string(e.time), "fieldsType": "FieldsV1", "fieldsV1": encode(e.fields),
-            ]
-            if let s = e.subresource { o["subresource"] = .string(s) }
-            return .object(o)
-        })
+        .array(
+            entries.filter { !$0.fields.isEmpty }.map { e in
+                var o: [String: StandInJSON] = [
+                    "manager": .string(e.manager), "operation": .string(e.operation), "apiVersion": .string(e.apiVersion),
+                    "time": .string(e.time), "fieldsType": "FieldsV1", "fieldsV1": encode(e.fields),
+                ]
+                if let s = e.subresource { o["subresource"] = .string(s) }
+                return .object(o)
+            })
     }
 
     /// `{"f:spec": {"f:replicas": {}}}`, the FieldsV1 shape.

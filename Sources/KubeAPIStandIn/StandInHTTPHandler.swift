@@ -157,9 +157,9 @@ final class StandInHTTPHandler: ChannelInboundHandler {
         if sub == "finalize" { sub = "status" }
         let gv = group.isEmpty ? version : "\(group)/\(version)"
         guard let resource = StandInResource.find(groupVersion: gv, plural: plural),
-              !server.unserved.value.contains(resource.kind),
-              namespace == nil || resource.namespaced,
-              resource.namespaced || namespace == nil
+            !server.unserved.value.contains(resource.kind),
+            namespace == nil || resource.namespaced,
+            resource.namespaced || namespace == nil
         else { return (404, StandInError.pathNotFound.status) }
         if let sub, sub != "status", !(sub == "scale" && resource.hasScale) {
             return (404, StandInError.pathNotFound.status)
@@ -171,12 +171,12 @@ final class StandInHTTPHandler: ChannelInboundHandler {
             userAgent: head.headers["user-agent"].first ?? "")
         let response = server.store.serve(request)
         if response.code == 200, method == "GET", sub == nil,
-           head.headers["accept"].contains(where: { $0.contains("as=Table") })
+            head.headers["accept"].contains(where: { $0.contains("as=Table") })
         {
             return (200, StandInTables.table(kind: resource.kind, body: response.body, includeObject: query["includeObject"]))
         }
         if response.code == 200, method == "GET", sub == nil, name == nil,
-           head.headers["accept"].contains(where: { $0.contains("as=PartialObjectMetadataList") })
+            head.headers["accept"].contains(where: { $0.contains("as=PartialObjectMetadataList") })
         {
             return (200, Self.partialObjectMetadataList(response.body))
         }
@@ -216,7 +216,9 @@ extension StandInHTTPHandler {
         let items = (list["items"]?.arrayValue ?? []).map { item -> StandInJSON in
             .object(["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": item["metadata"] ?? .object([:])])
         }
-        return .object(["kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                        "metadata": list["metadata"] ?? .object([:]), "items": .array(items)])
+        return .object([
+            "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+            "metadata": list["metadata"] ?? .object([:]), "items": .array(items),
+        ])
     }
 }

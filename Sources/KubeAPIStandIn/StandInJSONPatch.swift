@@ -36,8 +36,10 @@ enum StandInJSONPatch {
     }
 
     private static func missing(_ path: String) -> StandInError {
-        StandInError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request: "
-            + "jsonpatch: the path \(path) does not exist")
+        StandInError(
+            code: 422, reason: "Invalid",
+            message: "the server rejected our request due to an error in our request: "
+                + "jsonpatch: the path \(path) does not exist")
     }
 
     private static func value(_ op: StandInJSON) throws -> StandInJSON {

@@ -7,8 +7,10 @@ import NIOHTTP1
 /// pods an empty log; a missing pod is a 404.
 enum StandInPodLogs {
     /// The answer for a log request, or nil when the path is not one.
-    static func answer(store: StandInStore, provider: (@Sendable (String, String, String?) -> String?)?, method: String, path: String,
-                       query: [String: String]) -> (Int, String)? {
+    static func answer(
+        store: StandInStore, provider: (@Sendable (String, String, String?) -> String?)?, method: String, path: String,
+        query: [String: String]
+    ) -> (Int, String)? {
         let segments = path.split(separator: "/").map(String.init)
         guard segments.count == 7, segments[0] == "api", segments[1] == "v1", segments[2] == "namespaces",
             segments[4] == "pods", segments[6] == "log"

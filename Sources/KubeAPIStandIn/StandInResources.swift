@@ -21,8 +21,10 @@ struct StandInResource: Hashable, Sendable {
     /// The name used in error messages: `services`, `deployments.apps`.
     var qualifiedName: String { group.isEmpty ? plural : "\(plural).\(group)" }
 
-    init(_ group: String, _ version: String, _ kind: String, _ plural: String, namespaced: Bool,
-         short: [String] = [], status: Bool = true, scale: Bool = false, generation: Bool = false, all: Bool = false) {
+    init(
+        _ group: String, _ version: String, _ kind: String, _ plural: String, namespaced: Bool,
+        short: [String] = [], status: Bool = true, scale: Bool = false, generation: Bool = false, all: Bool = false
+    ) {
         self.group = group
         self.version = version
         self.kind = kind
@@ -55,8 +57,9 @@ struct StandInResource: Hashable, Sendable {
         .init("batch", "v1", "Job", "jobs", namespaced: true, generation: true, all: true),
         .init("batch", "v1", "CronJob", "cronjobs", namespaced: true, short: ["cj"], generation: true, all: true),
         .init("networking.k8s.io", "v1", "Ingress", "ingresses", namespaced: true, short: ["ing"]),
-        .init("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", namespaced: true, short: ["netpol"], status: false,
-              generation: true),
+        .init(
+            "networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", namespaced: true, short: ["netpol"], status: false,
+            generation: true),
         .init("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", namespaced: true, short: ["pdb"], generation: true),
         .init("rbac.authorization.k8s.io", "v1", "Role", "roles", namespaced: true, status: false),
         .init("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", namespaced: true, status: false),

@@ -6,8 +6,10 @@ import Foundation
 /// bind. Pods of workloads are owned by the workload directly (there are no ReplicaSets).
 extension StandInStore {
     func condition(_ type: String, _ status: Bool, _ reason: String, _ message: String, _ now: String) -> StandInJSON {
-        .object(["type": .string(type), "status": status ? "True" : "False", "reason": .string(reason),
-                 "message": .string(message), "lastTransitionTime": .string(now), "lastUpdateTime": .string(now)])
+        .object([
+            "type": .string(type), "status": status ? "True" : "False", "reason": .string(reason),
+            "message": .string(message), "lastTransitionTime": .string(now), "lastUpdateTime": .string(now),
+        ])
     }
 
     /// Status a freshly created object gets at once.
@@ -62,8 +64,9 @@ extension StandInStore {
             if replicas - available > 0 { s["unavailableReplicas"] = .int(Int64(replicas - available)) }
             if resource.kind == "Deployment" {
                 s["conditions"] = [
-                    condition("Available", available >= replicas, available >= replicas ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-                              available >= replicas ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", now),
+                    condition(
+                        "Available", available >= replicas, available >= replicas ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                        available >= replicas ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", now),
                     condition("Progressing", true, "ReplicaSetUpdated", "ReplicaSet \"\(name)-\(templateHash(o))\" is progressing.", now),
                 ]
             }
@@ -75,11 +78,15 @@ extension StandInStore {
                 "currentRevision": .string(revision), "updateRevision": .string(revision), "collisionCount": 0,
             ])
         case "DaemonSet":
-            o["status"] = .object(["observedGeneration": generation, "currentNumberScheduled": 0, "desiredNumberScheduled": 0,
-                                   "numberMisscheduled": 0, "numberReady": 0])
+            o["status"] = .object([
+                "observedGeneration": generation, "currentNumberScheduled": 0, "desiredNumberScheduled": 0,
+                "numberMisscheduled": 0, "numberReady": 0,
+            ])
         case "Job":
-            o["status"] = .object(["startTime": .string(now), "active": 1, "ready": 0, "terminating": 0,
-                                   "uncountedTerminatedPods": .object([:])])
+            o["status"] = .object([
+                "startTime": .string(now), "active": 1, "ready": 0, "terminating": 0,
+                "uncountedTerminatedPods": .object([:]),
+            ])
         default:
             break
         }
@@ -102,7 +109,7 @@ extension StandInStore {
             self.lock.lock()
             defer { self.lock.unlock() }
             guard var current = self.object(resource, ns, name), current[path: ["metadata", "uid"]] == uid,
-                  current[path: ["metadata", "generation"]] == generation
+                current[path: ["metadata", "generation"]] == generation
             else { return }
             let behaviour = self.behaviours[self.behaviourKey(resource, current)] ?? .becomesReady
             switch behaviour {
@@ -127,8 +134,10 @@ extension StandInStore {
             o["status"] = .object([
                 "startTime": o[path: ["status", "startTime"]] ?? .string(now), "failed": 1, "active": 0, "ready": 0, "terminating": 0,
                 "uncountedTerminatedPods": .object([:]),
-                "conditions": [condition("FailureTarget", true, "BackoffLimitExceeded", message, now),
-                               condition("Failed", true, "BackoffLimitExceeded", message, now)],
+                "conditions": [
+                    condition("FailureTarget", true, "BackoffLimitExceeded", message, now),
+                    condition("Failed", true, "BackoffLimitExceeded", message, now),
+                ],
             ])
             reconcilePods(resource, o, count: 1, phase: "Failed")
         case "Pod":
@@ -154,15 +163,18 @@ extension StandInStore {
             if resource.kind == "Deployment" {
                 s["conditions"] = [
                     condition("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
-                    condition("Progressing", true, "NewReplicaSetAvailable",
-                              "ReplicaSet \"\(name)-\(templateHash(o))\" has successfully progressed.", now),
+                    condition(
+                        "Progressing", true, "NewReplicaSetAvailable",
+                        "ReplicaSet \"\(name)-\(templateHash(o))\" has successfully progressed.", now),
                 ]
             }
             o["status"] = .object(s)
             reconcilePods(resource, o, count: replicas, phase: "Running")
             if resource.kind == "Deployment" {
-                workloadEvents.append(.init(event: .ready, workload: "\(o[path: ["metadata", "namespace"]]?.stringValue ?? "")/\(name)",
-                                            generation: generation.intValue ?? 0))
+                workloadEvents.append(
+                    .init(
+                        event: .ready, workload: "\(o[path: ["metadata", "namespace"]]?.stringValue ?? "")/\(name)",
+                        generation: generation.intValue ?? 0))
             }
         case "StatefulSet":
             let revision = "\(name)-\(templateHash(o))"
@@ -173,16 +185,20 @@ extension StandInStore {
             reconcilePods(resource, o, count: replicas, phase: "Running")
         case "DaemonSet":
             let count = Int64(settings.nodeIPs.count)
-            o["status"] = .object(["observedGeneration": generation, "currentNumberScheduled": .int(count),
-                                   "desiredNumberScheduled": .int(count), "numberAvailable": .int(count), "numberReady": .int(count),
-                                   "updatedNumberScheduled": .int(count), "numberMisscheduled": 0])
+            o["status"] = .object([
+                "observedGeneration": generation, "currentNumberScheduled": .int(count),
+                "desiredNumberScheduled": .int(count), "numberAvailable": .int(count), "numberReady": .int(count),
+                "updatedNumberScheduled": .int(count), "numberMisscheduled": 0,
+            ])
         case "Job":
             o["status"] = .object([
                 "startTime": o[path: ["status", "startTime"]] ?? .string(now), "completionTime": .string(now),
                 "succeeded": o[path: ["spec", "completions"]] ?? 1, "active": 0, "ready": 0, "terminating": 0,
                 "uncountedTerminatedPods": .object([:]),
-                "conditions": [condition("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
-                               condition("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods", now)],
+                "conditions": [
+                    condition("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
+                    condition("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods", now),
+                ],
             ])
             reconcilePods(resource, o, count: 1, phase: "Succeeded")
         case "Pod":
@@ -224,19 +240,25 @@ extension StandInStore {
             if running {
                 state["running"] = .object(["startedAt": .string(now)])
             } else {
-                state["terminated"] = .object(["exitCode": .int(phase == "Succeeded" ? 0 : 1), "reason": phase == "Succeeded" ? "Completed" : "Error",
-                                               "startedAt": .string(now), "finishedAt": .string(now)])
+                state["terminated"] = .object([
+                    "exitCode": .int(phase == "Succeeded" ? 0 : 1), "reason": phase == "Succeeded" ? "Completed" : "Error",
+                    "startedAt": .string(now), "finishedAt": .string(now),
+                ])
             }
-            return .object(["name": c["name"] ?? "", "image": c["image"] ?? "", "imageID": "", "ready": .bool(running),
-                            "started": .bool(running), "restartCount": 0, "state": .object(state)])
+            return .object([
+                "name": c["name"] ?? "", "image": c["image"] ?? "", "imageID": "", "ready": .bool(running),
+                "started": .bool(running), "restartCount": 0, "state": .object(state),
+            ])
         }
         let octet = Int.random(in: 2...250)
         return .object([
             "phase": .string(phase), "qosClass": "BestEffort", "startTime": .string(now),
             "hostIP": .string(node.flatMap { settings.nodeIPs[$0] } ?? "198.18.0.1"),
             "podIP": .string("10.244.\(nodeCursor % 250).\(octet)"),
-            "conditions": [condition("PodScheduled", true, "", "", now), condition("Initialized", true, "", "", now),
-                           condition("ContainersReady", running, "", "", now), condition("Ready", running, "", "", now)],
+            "conditions": [
+                condition("PodScheduled", true, "", "", now), condition("Initialized", true, "", "", now),
+                condition("ContainersReady", running, "", "", now), condition("Ready", running, "", "", now),
+            ],
             "containerStatuses": .array(containers),
         ])
     }
@@ -244,8 +266,8 @@ extension StandInStore {
     /// Makes the workload own exactly `count` pods of its current template.
     func reconcilePods(_ resource: StandInResource, _ owner: StandInJSON, count: Int, phase: String) {
         guard let ns = owner[path: ["metadata", "namespace"]]?.stringValue,
-              let ownerUID = owner[path: ["metadata", "uid"]]?.stringValue,
-              let ownerName = owner[path: ["metadata", "name"]]?.stringValue
+            let ownerUID = owner[path: ["metadata", "uid"]]?.stringValue,
+            let ownerName = owner[path: ["metadata", "name"]]?.stringValue
         else { return }
         let hash = templateHash(owner)
         var existing: [String: StandInJSON] = [:]
@@ -256,7 +278,8 @@ extension StandInStore {
         }
         var keep: [String] = []
         for (key, pod) in existing.sorted(by: { $0.key < $1.key }) {
-            let current = pod[path: ["metadata", "labels", "pod-template-hash"]]?.stringValue == hash
+            let current =
+                pod[path: ["metadata", "labels", "pod-template-hash"]]?.stringValue == hash
                 || resource.kind == "Job"
             if current && keep.count < count { keep.append(key) } else { _ = remove(.pods, key: key) }
         }
@@ -287,9 +310,13 @@ extension StandInStore {
                 "metadata": .object([
                     "name": .string(podName), "namespace": .string(ns), "uid": .string(UUID().uuidString.lowercased()),
                     "creationTimestamp": .string(Self.now()), "labels": StandInJSON.strings(labels),
-                    "ownerReferences": [.object(["apiVersion": .string(resource.apiVersion), "kind": .string(resource.kind),
-                                                 "name": .string(ownerName), "uid": .string(ownerUID), "controller": true,
-                                                 "blockOwnerDeletion": true])],
+                    "ownerReferences": [
+                        .object([
+                            "apiVersion": .string(resource.apiVersion), "kind": .string(resource.kind),
+                            "name": .string(ownerName), "uid": .string(ownerUID), "controller": true,
+                            "blockOwnerDeletion": true,
+                        ])
+                    ],
                 ]),
                 "spec": template["spec"] ?? .object([:]),
             ])

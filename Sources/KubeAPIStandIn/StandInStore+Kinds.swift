@@ -54,22 +54,34 @@ extension StandInStore {
         switch resource.kind {
         case "Service":
             if !Self.isDNS1035Label(name) {
-                causes.append(("metadata.name", "Invalid value: \"\(name)\": a DNS-1035 label must consist of lower case alphanumeric "
-                    + "characters or '-', start with an alphabetic character, and end with an alphanumeric character "
-                    + "(e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"))
+                causes.append(
+                    (
+                        "metadata.name",
+                        "Invalid value: \"\(name)\": a DNS-1035 label must consist of lower case alphanumeric "
+                            + "characters or '-', start with an alphabetic character, and end with an alphanumeric character "
+                            + "(e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+                    ))
             }
         case "Namespace":
             if !Self.isDNS1123Label(name) {
-                causes.append(("metadata.name", "Invalid value: \"\(name)\": a lowercase RFC 1123 label must consist of lower case "
-                    + "alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
-                    + "or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"))
+                causes.append(
+                    (
+                        "metadata.name",
+                        "Invalid value: \"\(name)\": a lowercase RFC 1123 label must consist of lower case "
+                            + "alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
+                            + "or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+                    ))
             }
         default:
             if !Self.isDNS1123Subdomain(name) {
-                causes.append(("metadata.name", "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case "
-                    + "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
-                    + "'example.com', regex used for validation is "
-                    + "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"))
+                causes.append(
+                    (
+                        "metadata.name",
+                        "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case "
+                            + "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
+                            + "'example.com', regex used for validation is "
+                            + "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+                    ))
             }
         }
         if let labels = o[path: ["metadata", "labels"]] {
@@ -81,14 +93,23 @@ extension StandInStore {
                     throw StandInError.badRequest("metadata.labels[\(k)] must be a string, not a \(v.typeName)")
                 }
                 if !Self.isLabelKey(k) {
-                    causes.append(("metadata.labels", "Invalid value: \"\(k)\": name part must consist of alphanumeric characters, "
-                        + "'-', '_' or '.', and must start and end with an alphanumeric character"))
+                    causes.append(
+                        (
+                            "metadata.labels",
+                            "Invalid value: \"\(k)\": name part must consist of alphanumeric characters, "
+                                + "'-', '_' or '.', and must start and end with an alphanumeric character"
+                        ))
                 }
                 if !Self.isLabelValue(value) {
-                    causes.append(("metadata.labels", "Invalid value: \"\(value)\": " + (value.utf8.count > 63
-                        ? "must be no more than 63 characters"
-                        : "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                            + "and must start and end with an alphanumeric character")))
+                    causes.append(
+                        (
+                            "metadata.labels",
+                            "Invalid value: \"\(value)\": "
+                                + (value.utf8.count > 63
+                                    ? "must be no more than 63 characters"
+                                    : "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                                        + "and must start and end with an alphanumeric character")
+                        ))
                 }
             }
         }
@@ -137,7 +158,7 @@ extension StandInStore {
             if o[path: ["spec", "revisionHistoryLimit"]] == nil { o[path: ["spec", "revisionHistoryLimit"]] = 10 }
             if o[path: ["spec", "updateStrategy", "type"]] == nil { o[path: ["spec", "updateStrategy", "type"]] = "RollingUpdate" }
             if o[path: ["spec", "updateStrategy", "type"]]?.stringValue == "RollingUpdate",
-               o[path: ["spec", "updateStrategy", "rollingUpdate", "partition"]] == nil
+                o[path: ["spec", "updateStrategy", "rollingUpdate", "partition"]] == nil
             {
                 o[path: ["spec", "updateStrategy", "rollingUpdate", "partition"]] = 0
             }
@@ -147,13 +168,19 @@ extension StandInStore {
             validateSelector(o, &causes)
             preparePodTemplate(&o, at: ["spec", "template"], restartPolicy: "Always", causes: &causes)
             if let old {
-                let mutable: Set<String> = ["replicas", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
-                                            "minReadySeconds", "ordinals"]
+                let mutable: Set<String> = [
+                    "replicas", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds", "ordinals",
+                ]
                 let before = (old["spec"]?.objectValue ?? [:]).filter { !mutable.contains($0.key) }
                 let after = (o["spec"]?.objectValue ?? [:]).filter { !mutable.contains($0.key) }
                 if before != after {
-                    causes.append(("spec", "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-                        + "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
+                    causes.append(
+                        (
+                            "spec",
+                            "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                                + "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+                        ))
                 }
             }
         case "Job":
@@ -165,9 +192,13 @@ extension StandInStore {
             try prepareSecret(&o, causes: &causes)
         case "ConfigMap":
             for key in (o["data"]?.objectValue ?? [:]).keys.sorted() where !Self.isConfigKey(key) {
-                causes.append(("data[\(key)]", "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric "
-                    + "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
-                    + "validation is '[-._a-zA-Z0-9]+')"))
+                causes.append(
+                    (
+                        "data[\(key)]",
+                        "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric "
+                            + "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                            + "validation is '[-._a-zA-Z0-9]+')"
+                    ))
             }
         case "PersistentVolumeClaim":
             if (o[path: ["spec", "accessModes"]]?.arrayValue ?? []).isEmpty {
@@ -185,8 +216,12 @@ extension StandInStore {
                 before["volumeName"] = nil
                 after["volumeName"] = nil
                 if before != after {
-                    causes.append(("spec", "Forbidden: spec is immutable after creation except resources.requests and "
-                        + "volumeAttributesClassName for bound claims"))
+                    causes.append(
+                        (
+                            "spec",
+                            "Forbidden: spec is immutable after creation except resources.requests and "
+                                + "volumeAttributesClassName for bound claims"
+                        ))
                 }
                 if o[path: ["spec", "volumeName"]] == nil { o[path: ["spec", "volumeName"]] = old[path: ["spec", "volumeName"]] }
             }
@@ -204,9 +239,10 @@ extension StandInStore {
     }
 
     static func isConfigKey(_ key: String) -> Bool {
-        !key.isEmpty && key.utf8.count <= 253 && key.utf8.allSatisfy {
-            ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 || $0 == 46
-        } && key != "." && key != ".."
+        !key.isEmpty && key.utf8.count <= 253
+            && key.utf8.allSatisfy {
+                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 || $0 == 46
+            } && key != "." && key != ".."
     }
 
     func validateSelector(_ o: StandInJSON, _ causes: inout [Cause]) {
@@ -220,8 +256,12 @@ extension StandInStore {
         }
         let labels = o[path: ["spec", "template", "metadata", "labels"]]?.stringMap ?? [:]
         if !match.allSatisfy({ labels[$0.key] == $0.value }) {
-            causes.append(("spec.template.metadata.labels", "Invalid value: \(StandInJSON.strings(labels).text): "
-                + "`selector` does not match template `labels`"))
+            causes.append(
+                (
+                    "spec.template.metadata.labels",
+                    "Invalid value: \(StandInJSON.strings(labels).text): "
+                        + "`selector` does not match template `labels`"
+                ))
         }
     }
 
@@ -230,8 +270,9 @@ extension StandInStore {
             causes.append((path.joined(separator: ".") + ".spec.containers", "Required value"))
             return
         }
-        preparePodSpec(&o, at: path + ["spec"], restartPolicy: restartPolicy, causes: &causes,
-                       field: (path + ["spec"]).joined(separator: "."))
+        preparePodSpec(
+            &o, at: path + ["spec"], restartPolicy: restartPolicy, causes: &causes,
+            field: (path + ["spec"]).joined(separator: "."))
     }
 
     func preparePodSpec(_ o: inout StandInJSON, at path: [String], restartPolicy: String, causes: inout [Cause], field: String) {
@@ -251,8 +292,12 @@ extension StandInStore {
                 if name.isEmpty {
                     causes.append(("\(field).\(listField)[\(i)].name", "Required value"))
                 } else if !Self.isDNS1123Label(name) {
-                    causes.append(("\(field).\(listField)[\(i)].name", "Invalid value: \"\(name)\": a lowercase RFC 1123 label must "
-                        + "consist of lower case alphanumeric characters or '-'"))
+                    causes.append(
+                        (
+                            "\(field).\(listField)[\(i)].name",
+                            "Invalid value: \"\(name)\": a lowercase RFC 1123 label must "
+                                + "consist of lower case alphanumeric characters or '-'"
+                        ))
                 } else if !names.insert(name).inserted {
                     causes.append(("\(field).\(listField)[\(i)].name", "Duplicate value: \"\(name)\""))
                 }
@@ -266,11 +311,12 @@ extension StandInStore {
                 if c["terminationMessagePolicy"] == nil { c["terminationMessagePolicy"] = "File" }
                 if c["resources"] == nil { c["resources"] = .object([:]) }
                 if case .array(let ports)? = c["ports"] {
-                    c["ports"] = .array(ports.map { p in
-                        var p = p
-                        if p["protocol"] == nil { p["protocol"] = "TCP" }
-                        return p
-                    })
+                    c["ports"] = .array(
+                        ports.map { p in
+                            var p = p
+                            if p["protocol"] == nil { p["protocol"] = "TCP" }
+                            return p
+                        })
                 }
                 return c
             }
@@ -278,13 +324,14 @@ extension StandInStore {
         spec["containers"] = .array(fill(containers, "containers"))
         if let initContainers = spec["initContainers"]?.arrayValue { spec["initContainers"] = .array(fill(initContainers, "initContainers")) }
         if case .array(let volumes)? = spec["volumes"] {
-            spec["volumes"] = .array(volumes.map { v in
-                var v = v
-                for source in ["configMap", "secret"] where v[source] != nil && v[path: [source, "defaultMode"]] == nil {
-                    v[path: [source, "defaultMode"]] = 420
-                }
-                return v
-            })
+            spec["volumes"] = .array(
+                volumes.map { v in
+                    var v = v
+                    for source in ["configMap", "secret"] where v[source] != nil && v[path: [source, "defaultMode"]] == nil {
+                        v[path: [source, "defaultMode"]] = 420
+                    }
+                    return v
+                })
         }
         o[path: path] = spec
     }
@@ -292,8 +339,10 @@ extension StandInStore {
     func prepareJob(_ o: inout StandInJSON, old: StandInJSON?, causes: inout [Cause]) throws {
         let uid = o[path: ["metadata", "uid"]]?.stringValue ?? ""
         let name = o[path: ["metadata", "name"]]?.stringValue ?? ""
-        for (k, v) in [("parallelism", StandInJSON.int(1)), ("completions", 1), ("backoffLimit", 6), ("completionMode", "NonIndexed"),
-                       ("suspend", false), ("podReplacementPolicy", "TerminatingOrFailed")] where o[path: ["spec", k]] == nil {
+        for (k, v) in [
+            ("parallelism", StandInJSON.int(1)), ("completions", 1), ("backoffLimit", 6), ("completionMode", "NonIndexed"),
+            ("suspend", false), ("podReplacementPolicy", "TerminatingOrFailed"),
+        ] where o[path: ["spec", k]] == nil {
             o[path: ["spec", k]] = v
         }
         if o[path: ["spec", "manualSelector"]]?.boolValue != true {
@@ -304,16 +353,22 @@ extension StandInStore {
                 o[path: ["spec", "selector"]] = .object(["matchLabels": StandInJSON.strings(generated)])
             }
             let jobUID = old?[path: ["metadata", "uid"]]?.stringValue ?? uid
-            for (k, v) in ["batch.kubernetes.io/controller-uid": jobUID, "batch.kubernetes.io/job-name": name,
-                           "controller-uid": jobUID, "job-name": name] {
+            for (k, v) in [
+                "batch.kubernetes.io/controller-uid": jobUID, "batch.kubernetes.io/job-name": name,
+                "controller-uid": jobUID, "job-name": name,
+            ] {
                 o[path: ["spec", "template", "metadata", "labels", k]] = .string(v)
             }
         }
         let policy = o[path: ["spec", "template", "spec", "restartPolicy"]]?.stringValue
         if policy != "Never" && policy != "OnFailure" {
-            causes.append(("spec.template.spec.restartPolicy", policy == nil
-                ? "Required value: valid values: \"OnFailure\", \"Never\""
-                : "Unsupported value: \"\(policy!)\": supported values: \"OnFailure\", \"Never\""))
+            causes.append(
+                (
+                    "spec.template.spec.restartPolicy",
+                    policy == nil
+                        ? "Required value: valid values: \"OnFailure\", \"Never\""
+                        : "Unsupported value: \"\(policy!)\": supported values: \"OnFailure\", \"Never\""
+                ))
         }
         preparePodTemplate(&o, at: ["spec", "template"], restartPolicy: policy ?? "Never", causes: &causes)
         if let old {
@@ -344,8 +399,12 @@ extension StandInStore {
             o["stringData"] = nil
         }
         for key in data.keys.sorted() where !Self.isConfigKey(key) {
-            causes.append(("data[\(key)]", "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric characters, "
-                + "'-', '_' or '.'"))
+            causes.append(
+                (
+                    "data[\(key)]",
+                    "Invalid value: \"\(key)\": a valid config key must consist of alphanumeric characters, "
+                        + "'-', '_' or '.'"
+                ))
         }
         if !data.isEmpty || o["data"] != nil { o["data"] = .object(data) }
     }
@@ -356,8 +415,12 @@ extension StandInStore {
         if o["spec"] == nil { o["spec"] = .object([:]) }
         let type = o[path: ["spec", "type"]]?.stringValue ?? "ClusterIP"
         guard ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(type) else {
-            causes.append(("spec.type", "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", "
-                + "\"LoadBalancer\", \"NodePort\""))
+            causes.append(
+                (
+                    "spec.type",
+                    "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", "
+                        + "\"LoadBalancer\", \"NodePort\""
+                ))
             return
         }
         o[path: ["spec", "type"]] = .string(type)
@@ -390,8 +453,12 @@ extension StandInStore {
             if type == "NodePort" || type == "LoadBalancer" {
                 if let nodePort = p["nodePort"]?.intValue {
                     if !(30000...32767).contains(nodePort) {
-                        causes.append(("spec.ports[\(i)].nodePort", "Invalid value: \(nodePort): provided port is not in the valid range. "
-                            + "The range of valid ports is 30000-32767"))
+                        causes.append(
+                            (
+                                "spec.ports[\(i)].nodePort",
+                                "Invalid value: \(nodePort): provided port is not in the valid range. "
+                                    + "The range of valid ports is 30000-32767"
+                            ))
                     }
                 } else if let previous = old?[path: ["spec", "ports"]]?.arrayValue?.first(where: {
                     $0["port"]?.intValue == port && $0["protocol"] == p["protocol"]
@@ -429,8 +496,12 @@ extension StandInStore {
             if Self.ipv4(ip) == nil {
                 causes.append(("spec.clusterIPs[0]", "Invalid value: \"\(ip)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
             } else if let owner = usedClusterIPs[ip], owner != key {
-                causes.append(("spec.clusterIPs", "Invalid value: []string{\"\(ip)\"}: failed to allocate IP \(ip): "
-                    + "provided IP is already allocated"))
+                causes.append(
+                    (
+                        "spec.clusterIPs",
+                        "Invalid value: []string{\"\(ip)\"}: failed to allocate IP \(ip): "
+                            + "provided IP is already allocated"
+                    ))
             }
         }
         o[path: ["spec", "clusterIP"]] = .string(ip)

@@ -156,10 +156,12 @@ final class StandInStore: @unchecked Sendable {
             metadata["continue"] = .string(continueToken)
             metadata["remainingItemCount"] = .int(Int64(remaining))
         }
-        return StandInAPIResponse(code: 200, body: .object([
-            "kind": .string("\(r.resource.kind)List"), "apiVersion": .string(r.resource.apiVersion),
-            "metadata": .object(metadata), "items": .array(items),
-        ]))
+        return StandInAPIResponse(
+            code: 200,
+            body: .object([
+                "kind": .string("\(r.resource.kind)List"), "apiVersion": .string(r.resource.apiVersion),
+                "metadata": .object(metadata), "items": .array(items),
+            ]))
     }
 
     // MARK: Writing
@@ -243,8 +245,11 @@ final class StandInStore: @unchecked Sendable {
         let manager = fieldManager(r)
         let apiVersion = r.resource.apiVersion
         let stored = try commit(r.resource, namespace: r.namespace, name: name, new: o, old: nil, dryRun: isDryRun(r)) { _, prepared in
-            [StandInFieldOwnership.Entry(manager: manager, operation: "Update", apiVersion: apiVersion, time: Self.now(),
-                                         subresource: nil, fields: StandInFieldOwnership.leafPaths(prepared))]
+            [
+                StandInFieldOwnership.Entry(
+                    manager: manager, operation: "Update", apiVersion: apiVersion, time: Self.now(),
+                    subresource: nil, fields: StandInFieldOwnership.leafPaths(prepared))
+            ]
         }
         return StandInAPIResponse(code: 201, body: stored)
     }
@@ -260,7 +265,7 @@ final class StandInStore: @unchecked Sendable {
             throw StandInError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
         if let rv = o[path: ["metadata", "resourceVersion"]]?.stringValue, !rv.isEmpty,
-           rv != old[path: ["metadata", "resourceVersion"]]?.stringValue
+            rv != old[path: ["metadata", "resourceVersion"]]?.stringValue
         {
             throw StandInError.conflict(r.resource, name)
         }
@@ -283,8 +288,10 @@ final class StandInStore: @unchecked Sendable {
                 entries[i].fields.formUnion(changed.intersection(present))
                 entries[i].time = Self.now()
             } else {
-                entries.append(.init(manager: manager, operation: "Update", apiVersion: apiVersion, time: Self.now(),
-                                     subresource: nil, fields: changed.intersection(present)))
+                entries.append(
+                    .init(
+                        manager: manager, operation: "Update", apiVersion: apiVersion, time: Self.now(),
+                        subresource: nil, fields: changed.intersection(present)))
             }
             return entries
         }
@@ -308,7 +315,7 @@ final class StandInStore: @unchecked Sendable {
                 patched = StandInFieldOwnership.mergePatch(old, patchBody)
             }
             if let rv = patched[path: ["metadata", "resourceVersion"]]?.stringValue,
-               rv != old[path: ["metadata", "resourceVersion"]]?.stringValue
+                rv != old[path: ["metadata", "resourceVersion"]]?.stringValue
             {
                 throw StandInError.conflict(r.resource, r.name!)
             }
@@ -355,7 +362,7 @@ final class StandInStore: @unchecked Sendable {
             return StandInAPIResponse(code: 201, body: stored)
         }
         if let rv = config[path: ["metadata", "resourceVersion"]]?.stringValue, !rv.isEmpty,
-           rv != old[path: ["metadata", "resourceVersion"]]?.stringValue
+            rv != old[path: ["metadata", "resourceVersion"]]?.stringValue
         {
             throw StandInError.conflict(r.resource, name)
         }
@@ -374,9 +381,12 @@ final class StandInStore: @unchecked Sendable {
                 let list = conflicts.sorted { $0.1.lexicographicallyPrecedes($1.1) }
                     .map { "conflict with \"\($0.0)\" using \(apiVersion): \(StandInFieldOwnership.describe($0.1))" }
                 let noun = conflicts.count == 1 ? "1 conflict" : "\(conflicts.count) conflicts"
-                throw StandInError(code: 409, reason: "Conflict", message: "Apply failed with \(noun): " + list.joined(separator: "\n"),
-                                   details: .object(["name": .string(name), "group": .string(r.resource.group),
-                                                     "kind": .string(r.resource.plural)]))
+                throw StandInError(
+                    code: 409, reason: "Conflict", message: "Apply failed with \(noun): " + list.joined(separator: "\n"),
+                    details: .object([
+                        "name": .string(name), "group": .string(r.resource.group),
+                        "kind": .string(r.resource.plural),
+                    ]))
             }
             for (manager, path) in conflicts {
                 for i in entries.indices where entries[i].manager == manager { entries[i].fields.remove(path) }
@@ -412,9 +422,10 @@ final class StandInStore: @unchecked Sendable {
 
     /// Validates and defaults `new`, keeps server-owned fields from `old`, and stores it with
     /// the next resourceVersion — unless nothing changed, in which case `old` comes back as is.
-    func commit(_ resource: StandInResource, namespace: String?, name: String, new: StandInJSON, old: StandInJSON?,
-                dryRun: Bool, ownership: (StandInJSON?, StandInJSON) -> [StandInFieldOwnership.Entry]) throws -> StandInJSON
-    {
+    func commit(
+        _ resource: StandInResource, namespace: String?, name: String, new: StandInJSON, old: StandInJSON?,
+        dryRun: Bool, ownership: (StandInJSON?, StandInJSON) -> [StandInFieldOwnership.Entry]
+    ) throws -> StandInJSON {
         var o = new
         o["apiVersion"] = .string(resource.apiVersion)
         o["kind"] = .string(resource.kind)
@@ -455,8 +466,10 @@ final class StandInStore: @unchecked Sendable {
         o[path: ["metadata", "resourceVersion"]] = .string(nextRevision())
         put(resource, o)
         if resource.kind == "Deployment", let old, old[path: ["spec", "template"]] != o[path: ["spec", "template"]] {
-            workloadEvents.append(.init(event: .templateChanged, workload: "\(namespace ?? "")/\(name)",
-                                        generation: o[path: ["metadata", "generation"]]?.intValue ?? 0))
+            workloadEvents.append(
+                .init(
+                    event: .templateChanged, workload: "\(namespace ?? "")/\(name)",
+                    generation: o[path: ["metadata", "generation"]]?.intValue ?? 0))
         }
         if generationChanged && simulated { scheduleReadiness(resource, o) }
         return o
@@ -475,11 +488,12 @@ final class StandInStore: @unchecked Sendable {
         var copy = o
         copy[path: ["metadata", "resourceVersion"]] = nil
         if case .array(let entries)? = o[path: ["metadata", "managedFields"]] {
-            copy[path: ["metadata", "managedFields"]] = .array(entries.map { e in
-                var e = e
-                e["time"] = nil
-                return e
-            })
+            copy[path: ["metadata", "managedFields"]] = .array(
+                entries.map { e in
+                    var e = e
+                    e["time"] = nil
+                    return e
+                })
         }
         return copy
     }
@@ -563,13 +577,17 @@ final class StandInStore: @unchecked Sendable {
         let old = try existing(r)
         let options = deleteOptions(r)
         if let rv = options.preconditionRV, rv != old[path: ["metadata", "resourceVersion"]]?.stringValue {
-            throw StandInError(code: 409, reason: "Conflict", message: "Operation cannot be fulfilled on \(r.resource.qualifiedName) "
-                + "\"\(r.name!)\": Precondition failed: ResourceVersion in precondition: \(rv), "
-                + "ResourceVersion in object meta: \(old[path: ["metadata", "resourceVersion"]]?.stringValue ?? "")")
+            throw StandInError(
+                code: 409, reason: "Conflict",
+                message: "Operation cannot be fulfilled on \(r.resource.qualifiedName) "
+                    + "\"\(r.name!)\": Precondition failed: ResourceVersion in precondition: \(rv), "
+                    + "ResourceVersion in object meta: \(old[path: ["metadata", "resourceVersion"]]?.stringValue ?? "")")
         }
         if let uid = options.preconditionUID, uid != old[path: ["metadata", "uid"]]?.stringValue {
-            throw StandInError(code: 409, reason: "Conflict", message: "Operation cannot be fulfilled on \(r.resource.qualifiedName) "
-                + "\"\(r.name!)\": Precondition failed: UID in precondition: \(uid)")
+            throw StandInError(
+                code: 409, reason: "Conflict",
+                message: "Operation cannot be fulfilled on \(r.resource.qualifiedName) "
+                    + "\"\(r.name!)\": Precondition failed: UID in precondition: \(uid)")
         }
         if isDryRun(r) { return StandInAPIResponse(code: 200, body: old) }
         if r.resource.kind == "Namespace" { return try deleteNamespace(r.name!, old) }

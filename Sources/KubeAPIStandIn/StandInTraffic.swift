@@ -32,9 +32,11 @@ final class StandInTraffic: Sendable {
     /// The fault for this request, if a rule matches; each match uses up one of the rule's count.
     func takeFault(method: String, path: String) -> KubeStandIn.Fault? {
         state.withLock { s -> KubeStandIn.Fault? in
-            guard let i = s.rules.firstIndex(where: { r in
-                r.remaining > 0 && (r.method == nil || r.method == method) && (r.pathContains.isEmpty || path.contains(r.pathContains))
-            }) else { return nil }
+            guard
+                let i = s.rules.firstIndex(where: { r in
+                    r.remaining > 0 && (r.method == nil || r.method == method) && (r.pathContains.isEmpty || path.contains(r.pathContains))
+                })
+            else { return nil }
             s.rules[i].remaining -= 1
             let fault = s.rules[i].fault
             if s.rules[i].remaining == 0 { s.rules.remove(at: i) }

@@ -15,8 +15,10 @@ public enum ConfigTx {
             org.nodes.map { node -> YAMLValue in
                 let identity = CryptoLayout.identity(of: node, in: org)
                 let certificate = "\(cryptoRoot)/\(identity.directory)/\(identity.tlsCertificate)"
-                return ["Host": .string(node.serviceHost), "Port": .int(FabricPorts.orderer),
-                        "ClientTLSCert": .string(certificate), "ServerTLSCert": .string(certificate)]
+                return [
+                    "Host": .string(node.serviceHost), "Port": .int(FabricPorts.orderer),
+                    "ClientTLSCert": .string(certificate), "ServerTLSCert": .string(certificate),
+                ]
             }
         }
         let standard: [(String, YAMLValue)] = [
@@ -27,8 +29,10 @@ public enum ConfigTx {
             "OrdererType": "etcdraft",
             "EtcdRaft": [
                 "Consenters": .list(consenters),
-                "Options": ["TickInterval": "500ms", "ElectionTick": 10, "HeartbeatTick": 1, "MaxInflightBlocks": 5,
-                            "SnapshotIntervalSize": "16 MB"],
+                "Options": [
+                    "TickInterval": "500ms", "ElectionTick": 10, "HeartbeatTick": 1, "MaxInflightBlocks": 5,
+                    "SnapshotIntervalSize": "16 MB",
+                ],
             ],
             "BatchTimeout": "2s",
             "BatchSize": ["MaxMessageCount": 10, "AbsoluteMaxBytes": "99 MB", "PreferredMaxBytes": "512 KB"],
@@ -38,8 +42,11 @@ public enum ConfigTx {
         ]
         let application: YAMLValue = [
             "Organizations": .list(peerOrgs),
-            "Policies": .mapping((standard + [("LifecycleEndorsement", implicitMeta("MAJORITY Endorsement")),
-                                              ("Endorsement", implicitMeta("MAJORITY Endorsement"))])
+            "Policies": .mapping(
+                (standard + [
+                    ("LifecycleEndorsement", implicitMeta("MAJORITY Endorsement")),
+                    ("Endorsement", implicitMeta("MAJORITY Endorsement")),
+                ])
                 .map { YAMLPair(key: $0.0, value: $0.1) }),
             "Capabilities": .mapping([YAMLPair(key: topology.fabric.applicationCapability, value: true)]),
         ]
@@ -67,19 +74,27 @@ public enum ConfigTx {
         ]
         switch org.kind {
         case .orderer:
-            pairs.append(("Policies", [
-                "Readers": signature("OR('\(id).member')"),
-                "Writers": signature("OR('\(id).member')"),
-                "Admins": signature("OR('\(id).admin')"),
-            ]))
+            pairs.append(
+                (
+                    "Policies",
+                    [
+                        "Readers": signature("OR('\(id).member')"),
+                        "Writers": signature("OR('\(id).member')"),
+                        "Admins": signature("OR('\(id).admin')"),
+                    ]
+                ))
             pairs.append(("OrdererEndpoints", .list(org.nodes.map { .string($0.endpoint) })))
         case .peer:
-            pairs.append(("Policies", [
-                "Readers": signature("OR('\(id).admin', '\(id).peer', '\(id).client')"),
-                "Writers": signature("OR('\(id).admin', '\(id).client')"),
-                "Admins": signature("OR('\(id).admin')"),
-                "Endorsement": signature("OR('\(id).peer')"),
-            ]))
+            pairs.append(
+                (
+                    "Policies",
+                    [
+                        "Readers": signature("OR('\(id).admin', '\(id).peer', '\(id).client')"),
+                        "Writers": signature("OR('\(id).admin', '\(id).client')"),
+                        "Admins": signature("OR('\(id).admin')"),
+                        "Endorsement": signature("OR('\(id).peer')"),
+                    ]
+                ))
             // Anchor peers in the genesis block: no separate anchor peer update is needed.
             pairs.append(("AnchorPeers", [["Host": .string(org.nodes[0].serviceHost), "Port": .int(FabricPorts.peer)]]))
         }

@@ -7,13 +7,18 @@ extension ManifestRenderer {
     func channelObjects() throws -> [KubeObject] {
         var objects: [KubeObject] = []
         let creator = topology.ordererOrgs[0]
-        objects.append(object("v1", "ConfigMap", name: Names.channelConfig, namespace: creator.namespace,
-                              labels: labels(name: "fabric-channel", instance: Names.channelConfig, component: "channel-setup",
-                                             org: creator),
-                              [("data", ["configtx.yaml": .string(ConfigTx.yaml(for: topology, cryptoRoot: Paths.crypto))])]))
+        objects.append(
+            object(
+                "v1", "ConfigMap", name: Names.channelConfig, namespace: creator.namespace,
+                labels: labels(
+                    name: "fabric-channel", instance: Names.channelConfig, component: "channel-setup",
+                    org: creator),
+                [("data", ["configtx.yaml": .string(ConfigTx.yaml(for: topology, cryptoRoot: Paths.crypto))])]))
         for (index, org) in topology.ordererOrgs.enumerated() {
-            objects.append(channelJob(org, name: index == 0 ? "channel-create" : "channel-join-orderers",
-                                      script: ordererScript(org, creates: index == 0)))
+            objects.append(
+                channelJob(
+                    org, name: index == 0 ? "channel-create" : "channel-join-orderers",
+                    script: ordererScript(org, creates: index == 0)))
         }
         for org in topology.peerOrgs {
             objects.append(channelJob(org, name: "channel-join", script: peerScript(org)))
@@ -40,15 +45,20 @@ extension ManifestRenderer {
             "env": [env("FABRIC_LOGGING_SPEC", "WARNING"), env("CHANNEL", topology.channel)],
             "volumeMounts": .list(mounts),
         ]
-        return object("batch/v1", "Job", name: name, namespace: org.namespace, labels: podLabels, [
-            ("spec", [
-                "backoffLimit": 6,
-                "template": [
-                    "metadata": ["labels": podLabels],
-                    "spec": ["restartPolicy": "OnFailure", "containers": [container], "volumes": .list(volumes.volumes)],
-                ],
-            ]),
-        ])
+        return object(
+            "batch/v1", "Job", name: name, namespace: org.namespace, labels: podLabels,
+            [
+                (
+                    "spec",
+                    [
+                        "backoffLimit": 6,
+                        "template": [
+                            "metadata": ["labels": podLabels],
+                            "spec": ["restartPolicy": "OnFailure", "containers": [container], "volumes": .list(volumes.volumes)],
+                        ],
+                    ]
+                )
+            ])
     }
 
     /// Shell helpers shared by the channel scripts: bounded retries, never an endless loop.
@@ -75,25 +85,26 @@ extension ManifestRenderer {
         let creator = topology.ordererOrgs[0]
         let creatorCA = "\(Paths.crypto)/\(CryptoLayout.mspDirectory(creator))/\(CryptoLayout.mspFiles(creator)[1])"
         let adminEndpoints = org.nodes.map { "\($0.serviceHost):\(FabricPorts.ordererAdmin)" }.joined(separator: " ")
-        var script = scriptPrelude + """
-            ADMIN="\(admin)"
-            export CORE_PEER_LOCALMSPID="\(org.mspID)" CORE_PEER_MSPCONFIGPATH="$ADMIN/msp" CORE_PEER_TLS_ENABLED=true
-            ORDERERS="\(adminEndpoints)"
-            osn() { osnadmin channel "$@" --ca-file "$ADMIN/tls/ca.crt" --client-cert "$ADMIN/tls/client.crt" --client-key "$ADMIN/tls/client.key"; }
-            reachable() { osn list -o "$1" > /work/list; }
-            joined() { osn list -c "$CHANNEL" -o "$1" | grep -q "Status: 200"; }
-            for ORDERER in $ORDERERS; do attempt reachable "$ORDERER"; done
-            # An orderer that already has the channel (an earlier run) hands out the genesis block: never make a second one.
-            if [ ! -s "$BLOCK" ]; then
-              for ORDERER in $ORDERERS; do
-                if joined "$ORDERER"; then
-                  attempt peer channel fetch 0 "$BLOCK" -c "$CHANNEL" -o "${ORDERER%:*}:\(FabricPorts.orderer)" --tls --cafile "$ADMIN/tls/ca.crt"
-                  break
+        var script =
+            scriptPrelude + """
+                ADMIN="\(admin)"
+                export CORE_PEER_LOCALMSPID="\(org.mspID)" CORE_PEER_MSPCONFIGPATH="$ADMIN/msp" CORE_PEER_TLS_ENABLED=true
+                ORDERERS="\(adminEndpoints)"
+                osn() { osnadmin channel "$@" --ca-file "$ADMIN/tls/ca.crt" --client-cert "$ADMIN/tls/client.crt" --client-key "$ADMIN/tls/client.key"; }
+                reachable() { osn list -o "$1" > /work/list; }
+                joined() { osn list -c "$CHANNEL" -o "$1" | grep -q "Status: 200"; }
+                for ORDERER in $ORDERERS; do attempt reachable "$ORDERER"; done
+                # An orderer that already has the channel (an earlier run) hands out the genesis block: never make a second one.
+                if [ ! -s "$BLOCK" ]; then
+                  for ORDERER in $ORDERERS; do
+                    if joined "$ORDERER"; then
+                      attempt peer channel fetch 0 "$BLOCK" -c "$CHANNEL" -o "${ORDERER%:*}:\(FabricPorts.orderer)" --tls --cafile "$ADMIN/tls/ca.crt"
+                      break
+                    fi
+                  done
                 fi
-              done
-            fi
 
-            """
+                """
         if creates {
             script += """
                 if [ ! -s "$BLOCK" ]; then
@@ -128,9 +139,10 @@ extension ManifestRenderer {
         // Each entry is one double-quoted shell word, `ENDPOINT|CAFILE`: unquoted, the `|` would be a pipeline and
         // the `for` line would be a syntax error in every shell.
         let orderers = topology.ordererOrgs.flatMap { ordererOrg in
-            org.kind == .peer ? ordererOrg.nodes.map { node in
-                "\"\(node.endpoint)|\(Paths.crypto)/\(CryptoLayout.mspDirectory(ordererOrg))/\(CryptoLayout.mspFiles(ordererOrg)[1])\""
-            } : []
+            org.kind == .peer
+                ? ordererOrg.nodes.map { node in
+                    "\"\(node.endpoint)|\(Paths.crypto)/\(CryptoLayout.mspDirectory(ordererOrg))/\(CryptoLayout.mspFiles(ordererOrg)[1])\""
+                } : []
         }
         let peers = org.nodes.map(\.endpoint).joined(separator: " ")
         return scriptPrelude + """

@@ -7,24 +7,34 @@ extension ManifestRenderer {
     /// `explorer-credentials` (keys `admin-user`, `admin-password`), next to the database password.
     func explorerObjects(in org: Organization) throws -> [KubeObject] {
         var objects: [KubeObject] = []
-        objects.append(secret(Names.explorerCredentials, org: org, instance: "explorer", component: "credentials",
-                              data: ["db-password": password(org.namespace, "explorer-db"), "admin-user": Self.explorerAdminUser,
-                                     "admin-password": password(org.namespace, "explorer-admin")]))
-        objects.append(secret(Names.explorerConfig, org: org, instance: "explorer", component: "explorer",
-                              data: ["config.json": try explorerConfig(), "connection-profile.json": try connectionProfile(org)]))
+        objects.append(
+            secret(
+                Names.explorerCredentials, org: org, instance: "explorer", component: "credentials",
+                data: [
+                    "db-password": password(org.namespace, "explorer-db"), "admin-user": Self.explorerAdminUser,
+                    "admin-password": password(org.namespace, "explorer-admin"),
+                ]))
+        objects.append(
+            secret(
+                Names.explorerConfig, org: org, instance: "explorer", component: "explorer",
+                data: ["config.json": try explorerConfig(), "connection-profile.json": try connectionProfile(org)]))
         if let data = claim("explorer-db", org: org, instance: "explorer", size: "1Gi") { objects.append(data) }
 
         var volumes = PodVolumes()
-        let identityMount = mountIdentity(CryptoLayout.admin(org), secretName: Names.adminIdentity, volumeName: "admin-identity",
-                                          at: "/tmp/crypto/admin", volumes: &volumes)
+        let identityMount = mountIdentity(
+            CryptoLayout.admin(org), secretName: Names.adminIdentity, volumeName: "admin-identity",
+            at: "/tmp/crypto/admin", volumes: &volumes)
         volumes.add(["name": "explorer-config", "secret": ["secretName": .string(Names.explorerConfig), "defaultMode": .int(0o440)]])
-        let dbMount = mountData(volumeName: "db", claim: "explorer-db", nfsSubPath: "explorer/\(org.namespace)",
-                                at: "/var/lib/postgresql/data", subPath: "pgdata", volumes: &volumes)
+        let dbMount = mountData(
+            volumeName: "db", claim: "explorer-db", nfsSubPath: "explorer/\(org.namespace)",
+            at: "/var/lib/postgresql/data", subPath: "pgdata", volumes: &volumes)
         let database: YAMLValue = [
             "name": "explorer-db",
             "image": .string(topology.fabric.images.explorerDB),
-            "env": [env("DATABASE_DATABASE", "fabricexplorer"), env("DATABASE_USERNAME", "hppoc"),
-                    secretEnv("DATABASE_PASSWORD", secret: Names.explorerCredentials, key: "db-password")],
+            "env": [
+                env("DATABASE_DATABASE", "fabricexplorer"), env("DATABASE_USERNAME", "hppoc"),
+                secretEnv("DATABASE_PASSWORD", secret: Names.explorerCredentials, key: "db-password"),
+            ],
             "ports": [port("postgres", 5432)],
             "volumeMounts": [dbMount],
         ]
@@ -40,35 +50,47 @@ extension ManifestRenderer {
             "ports": [port("http", FabricPorts.explorer)],
             "volumeMounts": [
                 identityMount,
-                ["name": "explorer-config", "mountPath": "/opt/explorer/app/platform/fabric/config.json", "subPath": "config.json",
-                 "readOnly": true],
-                ["name": "explorer-config", "mountPath": "/opt/explorer/app/platform/fabric/connection-profile/bok.json",
-                 "subPath": "connection-profile.json", "readOnly": true],
+                [
+                    "name": "explorer-config", "mountPath": "/opt/explorer/app/platform/fabric/config.json", "subPath": "config.json",
+                    "readOnly": true,
+                ],
+                [
+                    "name": "explorer-config", "mountPath": "/opt/explorer/app/platform/fabric/connection-profile/bok.json",
+                    "subPath": "connection-profile.json", "readOnly": true,
+                ],
             ],
             "readinessProbe": ["tcpSocket": ["port": "http"], "periodSeconds": 10],
         ]
-        objects.append(deployment("explorer", org: org, appName: "fabric-explorer", instance: "explorer", component: "explorer",
-                                  podSpec: ["containers": [database, explorer], "volumes": .list(volumes.volumes)]))
+        objects.append(
+            deployment(
+                "explorer", org: org, appName: "fabric-explorer", instance: "explorer", component: "explorer",
+                podSpec: ["containers": [database, explorer], "volumes": .list(volumes.volumes)]))
         let nodePort = topology.nodePorts.explorer
-        objects.append(service("explorer", org: org, component: "explorer", selectorName: "fabric-explorer",
-                               selectorInstance: "explorer", ports: [servicePort("http", FabricPorts.explorer, nodePort: nodePort)],
-                               nodePort: nodePort != nil))
+        objects.append(
+            service(
+                "explorer", org: org, component: "explorer", selectorName: "fabric-explorer",
+                selectorInstance: "explorer", ports: [servicePort("http", FabricPorts.explorer, nodePort: nodePort)],
+                nodePort: nodePort != nil))
         return objects
     }
 
     static let explorerAdminUser = "exploreradmin"
 
     private func explorerConfig() throws -> String {
-        try json(["network-configs": ["bok": ["name": "BoK \(topology.tenant)", "profile": "./connection-profile/bok.json"]],
-                  "license": "Apache-2.0"])
+        try json([
+            "network-configs": ["bok": ["name": "BoK \(topology.tenant)", "profile": "./connection-profile/bok.json"]],
+            "license": "Apache-2.0",
+        ])
     }
 
     private func connectionProfile(_ org: Organization) throws -> String {
         let admin = CryptoLayout.admin(org)
         var peers: [String: Any] = [:]
         for node in org.nodes {
-            peers[node.commonName] = ["tlsCACerts": ["path": "/tmp/crypto/admin/\(admin.tlsRootCertificate)"],
-                                      "url": "grpcs://\(node.endpoint)"]
+            peers[node.commonName] = [
+                "tlsCACerts": ["path": "/tmp/crypto/admin/\(admin.tlsRootCertificate)"],
+                "url": "grpcs://\(node.endpoint)",
+            ]
         }
         let profile: [String: Any] = [
             "name": "bok",
@@ -89,7 +111,7 @@ extension ManifestRenderer {
                     "adminPrivateKey": ["path": "/tmp/crypto/admin/\(admin.privateKey)"],
                     "peers": org.nodes.map(\.commonName),
                     "signedCert": ["path": "/tmp/crypto/admin/\(admin.signCertificate)"],
-                ] as [String: Any],
+                ] as [String: Any]
             ],
             "peers": peers,
         ]

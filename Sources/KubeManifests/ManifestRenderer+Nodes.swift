@@ -2,8 +2,9 @@ import FabricTopology
 
 extension ManifestRenderer {
     func namespace(_ org: Organization) -> KubeObject {
-        object("v1", "Namespace", name: org.namespace, namespace: nil,
-               labels: labels(name: "fabric-namespace", instance: org.namespace, component: "namespace", org: org), [])
+        object(
+            "v1", "Namespace", name: org.namespace, namespace: nil,
+            labels: labels(name: "fabric-namespace", instance: org.namespace, component: "namespace", org: org), [])
     }
 
     /// What every org namespace holds besides its nodes: credentials, the admin identity, public certificates,
@@ -12,18 +13,27 @@ extension ManifestRenderer {
         var objects: [KubeObject] = []
         if let share = shareClaim(org) { objects.append(share) }
         if org.kind == .peer && topology.stateDatabase == .couchDB {
-            objects.append(secret(Names.couchDBCredentials, org: org, instance: Names.couchDBCredentials, component: "credentials",
-                                  data: ["username": "admin", "password": password(org.namespace, "couchdb")]))
+            objects.append(
+                secret(
+                    Names.couchDBCredentials, org: org, instance: Names.couchDBCredentials, component: "credentials",
+                    data: ["username": "admin", "password": password(org.namespace, "couchdb")]))
         }
-        objects.append(secret(Names.caAdminCredentials, org: org, instance: Names.caAdminCredentials, component: "credentials",
-                              data: ["username": "admin", "password": password(org.namespace, "ca-admin")]))
+        objects.append(
+            secret(
+                Names.caAdminCredentials, org: org, instance: Names.caAdminCredentials, component: "credentials",
+                data: ["username": "admin", "password": password(org.namespace, "ca-admin")]))
         if nfs == nil {
-            objects.append(secret(Names.caKeyPair, org: org, instance: Names.caKeyPair, component: "crypto", data: [
-                "ca-cert.pem": try cryptoFile(CryptoLayout.caCertificate(org)),
-                "ca-key.pem": try cryptoFile(CryptoLayout.caPrivateKey(org)),
-            ]))
-            objects.append(try identitySecret(CryptoLayout.admin(org), name: Names.adminIdentity, org: org,
-                                              instance: Names.adminIdentity))
+            objects.append(
+                secret(
+                    Names.caKeyPair, org: org, instance: Names.caKeyPair, component: "crypto",
+                    data: [
+                        "ca-cert.pem": try cryptoFile(CryptoLayout.caCertificate(org)),
+                        "ca-key.pem": try cryptoFile(CryptoLayout.caPrivateKey(org)),
+                    ]))
+            objects.append(
+                try identitySecret(
+                    CryptoLayout.admin(org), name: Names.adminIdentity, org: org,
+                    instance: Names.adminIdentity))
         }
         objects.append(try cryptoPublicConfigMap(org))
         objects.append(contentsOf: certificateAuthority(org))
@@ -43,15 +53,20 @@ extension ManifestRenderer {
             objects.append(ledger)
         }
         if topology.stateDatabase == .couchDB,
-            let couch = claim("\(node.hostname)-couchdb", org: org, instance: node.hostname, size: topology.storage.size) {
+            let couch = claim("\(node.hostname)-couchdb", org: org, instance: node.hostname, size: topology.storage.size)
+        {
             objects.append(couch)
         }
         objects.append(peerDeployment(node, identity: identity, org: org))
-        objects.append(service(node.hostname, org: org, component: "peer", selectorName: "fabric-peer",
-                               selectorInstance: node.hostname,
-                               ports: [servicePort("grpc", FabricPorts.peer), servicePort("chaincode", FabricPorts.chaincode),
-                                       servicePort("operations", FabricPorts.operations)],
-                               nodePort: false))
+        objects.append(
+            service(
+                node.hostname, org: org, component: "peer", selectorName: "fabric-peer",
+                selectorInstance: node.hostname,
+                ports: [
+                    servicePort("grpc", FabricPorts.peer), servicePort("chaincode", FabricPorts.chaincode),
+                    servicePort("operations", FabricPorts.operations),
+                ],
+                nodePort: false))
         return objects
     }
 
@@ -103,49 +118,65 @@ extension ManifestRenderer {
     }
 
     /// What every Fabric node's pod mounts: its MSP/TLS identity and its ledger volume.
-    func mountIdentityAndLedger(_ node: FabricNode, identity: CryptoLayout.Identity, org: Organization,
-                                volumes: inout PodVolumes) -> (identity: YAMLValue, ledger: YAMLValue) {
-        let identityMount = mountIdentity(identity, secretName: Names.identity(node.hostname), volumeName: "identity",
-                                          at: Paths.identity, volumes: &volumes)
-        let ledgerMount = mountData(volumeName: "ledger", claim: "\(node.hostname)-ledger",
-                                    nfsSubPath: "ledgers/\(org.namespace)/\(node.hostname)", at: Paths.ledger, volumes: &volumes)
+    func mountIdentityAndLedger(
+        _ node: FabricNode, identity: CryptoLayout.Identity, org: Organization,
+        volumes: inout PodVolumes
+    ) -> (identity: YAMLValue, ledger: YAMLValue) {
+        let identityMount = mountIdentity(
+            identity, secretName: Names.identity(node.hostname), volumeName: "identity",
+            at: Paths.identity, volumes: &volumes)
+        let ledgerMount = mountData(
+            volumeName: "ledger", claim: "\(node.hostname)-ledger",
+            nfsSubPath: "ledgers/\(org.namespace)/\(node.hostname)", at: Paths.ledger, volumes: &volumes)
         return (identityMount, ledgerMount)
     }
 
     func peerDeployment(_ node: FabricNode, identity: CryptoLayout.Identity, org: Organization) -> KubeObject {
         var volumes = PodVolumes()
         let (identityMount, ledgerMount) = mountIdentityAndLedger(node, identity: identity, org: org, volumes: &volumes)
-        volumes.add(["name": "docker-socket",
-                     "hostPath": ["path": .string(topology.platform.dockerSocketDirectory), "type": "Directory"]])
-        var containers: [YAMLValue] = [[
-            "name": "peer",
-            "image": .string(topology.fabric.images.peer),
-            "command": ["peer", "node", "start"],
-            "env": .list(peerEnvironment(node, org: org)),
-            "ports": [port("grpc", FabricPorts.peer), port("chaincode", FabricPorts.chaincode),
-                      port("operations", FabricPorts.operations)],
-            "volumeMounts": [identityMount, ledgerMount,
-                             ["name": "docker-socket", "mountPath": .string(Paths.dockerSocketMount)]],
-            "readinessProbe": ["httpGet": ["path": "/healthz", "port": "operations"], "periodSeconds": 10],
-            "livenessProbe": ["tcpSocket": ["port": "grpc"], "initialDelaySeconds": 30, "periodSeconds": 20],
-        ]]
+        volumes.add([
+            "name": "docker-socket",
+            "hostPath": ["path": .string(topology.platform.dockerSocketDirectory), "type": "Directory"],
+        ])
+        var containers: [YAMLValue] = [
+            [
+                "name": "peer",
+                "image": .string(topology.fabric.images.peer),
+                "command": ["peer", "node", "start"],
+                "env": .list(peerEnvironment(node, org: org)),
+                "ports": [
+                    port("grpc", FabricPorts.peer), port("chaincode", FabricPorts.chaincode),
+                    port("operations", FabricPorts.operations),
+                ],
+                "volumeMounts": [
+                    identityMount, ledgerMount,
+                    ["name": "docker-socket", "mountPath": .string(Paths.dockerSocketMount)],
+                ],
+                "readinessProbe": ["httpGet": ["path": "/healthz", "port": "operations"], "periodSeconds": 10],
+                "livenessProbe": ["tcpSocket": ["port": "grpc"], "initialDelaySeconds": 30, "periodSeconds": 20],
+            ]
+        ]
         if topology.stateDatabase == .couchDB {
-            let couchMount = mountData(volumeName: "couchdb", claim: "\(node.hostname)-couchdb",
-                                       nfsSubPath: "couchdb/\(org.namespace)/\(node.hostname)", at: "/opt/couchdb/data",
-                                       volumes: &volumes)
+            let couchMount = mountData(
+                volumeName: "couchdb", claim: "\(node.hostname)-couchdb",
+                nfsSubPath: "couchdb/\(org.namespace)/\(node.hostname)", at: "/opt/couchdb/data",
+                volumes: &volumes)
             containers.append([
                 "name": "couchdb",
                 "image": .string(topology.fabric.images.couchDB),
-                "env": [secretEnv("COUCHDB_USER", secret: Names.couchDBCredentials, key: "username"),
-                        secretEnv("COUCHDB_PASSWORD", secret: Names.couchDBCredentials, key: "password")],
+                "env": [
+                    secretEnv("COUCHDB_USER", secret: Names.couchDBCredentials, key: "username"),
+                    secretEnv("COUCHDB_PASSWORD", secret: Names.couchDBCredentials, key: "password"),
+                ],
                 "ports": [port("couchdb", FabricPorts.couchDB)],
                 "volumeMounts": [couchMount],
                 "readinessProbe": ["httpGet": ["path": "/_up", "port": "couchdb"], "periodSeconds": 10],
             ])
         }
         let instance = node.hostname
-        return deployment("\(node.hostname)-\(org.namespace)", org: org, appName: "fabric-peer", instance: instance,
-                          component: "peer", podSpec: ["containers": .list(containers), "volumes": .list(volumes.volumes)])
+        return deployment(
+            "\(node.hostname)-\(org.namespace)", org: org, appName: "fabric-peer", instance: instance,
+            component: "peer", podSpec: ["containers": .list(containers), "volumes": .list(volumes.volumes)])
     }
 
     // MARK: - Orderers
@@ -160,16 +191,22 @@ extension ManifestRenderer {
             objects.append(ledger)
         }
         objects.append(ordererDeployment(node, identity: identity, org: org))
-        objects.append(service(node.hostname, org: org, component: "orderer", selectorName: "fabric-orderer",
-                               selectorInstance: node.hostname,
-                               ports: [servicePort("grpc", FabricPorts.orderer), servicePort("admin", FabricPorts.ordererAdmin),
-                                       servicePort("operations", FabricPorts.operations)],
-                               nodePort: false))
+        objects.append(
+            service(
+                node.hostname, org: org, component: "orderer", selectorName: "fabric-orderer",
+                selectorInstance: node.hostname,
+                ports: [
+                    servicePort("grpc", FabricPorts.orderer), servicePort("admin", FabricPorts.ordererAdmin),
+                    servicePort("operations", FabricPorts.operations),
+                ],
+                nodePort: false))
         if let nodePort = topology.ordererNodePort(for: node) {
             // Only the ordering endpoint leaves the cluster; the admin port stays internal.
-            objects.append(service("\(node.hostname)-nodeport", org: org, component: "orderer", selectorName: "fabric-orderer",
-                                   selectorInstance: node.hostname,
-                                   ports: [servicePort("grpc", FabricPorts.orderer, nodePort: nodePort)], nodePort: true))
+            objects.append(
+                service(
+                    "\(node.hostname)-nodeport", org: org, component: "orderer", selectorName: "fabric-orderer",
+                    selectorInstance: node.hostname,
+                    ports: [servicePort("grpc", FabricPorts.orderer, nodePort: nodePort)], nodePort: true))
         }
         return objects
     }
@@ -219,14 +256,17 @@ extension ManifestRenderer {
             "image": .string(topology.fabric.images.orderer),
             "command": ["orderer"],
             "env": .list(ordererEnvironment(node, org: org)),
-            "ports": [port("grpc", FabricPorts.orderer), port("admin", FabricPorts.ordererAdmin),
-                      port("operations", FabricPorts.operations)],
+            "ports": [
+                port("grpc", FabricPorts.orderer), port("admin", FabricPorts.ordererAdmin),
+                port("operations", FabricPorts.operations),
+            ],
             "volumeMounts": [identityMount, ledgerMount],
             "readinessProbe": ["httpGet": ["path": "/healthz", "port": "operations"], "periodSeconds": 10],
             "livenessProbe": ["tcpSocket": ["port": "grpc"], "initialDelaySeconds": 30, "periodSeconds": 20],
         ]
-        return deployment("\(node.hostname)-\(org.namespace)", org: org, appName: "fabric-orderer", instance: node.hostname,
-                          component: "orderer", podSpec: ["containers": [container], "volumes": .list(volumes.volumes)])
+        return deployment(
+            "\(node.hostname)-\(org.namespace)", org: org, appName: "fabric-orderer", instance: node.hostname,
+            component: "orderer", podSpec: ["containers": [container], "volumes": .list(volumes.volumes)])
     }
 
     // MARK: - CA and CLI
@@ -242,8 +282,10 @@ extension ManifestRenderer {
         if nfs != nil {
             volumes.add(shareVolume)
             let directory = "\(CryptoLayout.organizationDirectory(org))/ca"
-            keyPairMount = ["name": "share", "mountPath": .string(Paths.caConfig), "subPath": .string("crypto-config/\(directory)"),
-                            "readOnly": true]
+            keyPairMount = [
+                "name": "share", "mountPath": .string(Paths.caConfig), "subPath": .string("crypto-config/\(directory)"),
+                "readOnly": true,
+            ]
             certFile = "\(Paths.caConfig)/\(org.caName)-cert.pem"
             keyFile = "\(Paths.caConfig)/priv_sk"
         } else {
@@ -252,8 +294,9 @@ extension ManifestRenderer {
             certFile = "\(Paths.caConfig)/ca-cert.pem"
             keyFile = "\(Paths.caConfig)/ca-key.pem"
         }
-        let dataMount = mountData(volumeName: "data", claim: "ca-data", nfsSubPath: "ca/\(org.namespace)", at: Paths.caHome,
-                                  volumes: &volumes)
+        let dataMount = mountData(
+            volumeName: "data", claim: "ca-data", nfsSubPath: "ca/\(org.namespace)", at: Paths.caHome,
+            volumes: &volumes)
         let hosts = ["ca", "ca.\(org.namespace)", "ca.\(org.namespace).svc", "ca.\(org.namespace).svc.cluster.local", "localhost"]
         let container: YAMLValue = [
             "name": "ca",
@@ -275,11 +318,15 @@ extension ManifestRenderer {
             "volumeMounts": [keyPairMount, dataMount],
             "readinessProbe": ["httpGet": ["path": "/cainfo", "port": "https", "scheme": "HTTPS"], "periodSeconds": 10],
         ]
-        objects.append(deployment("ca", org: org, appName: "fabric-ca", instance: "ca", component: "certificate-authority",
-                                  podSpec: ["containers": [container], "volumes": .list(volumes.volumes)]))
+        objects.append(
+            deployment(
+                "ca", org: org, appName: "fabric-ca", instance: "ca", component: "certificate-authority",
+                podSpec: ["containers": [container], "volumes": .list(volumes.volumes)]))
         let nodePort = topology.caNodePort(for: org)
-        objects.append(service("ca", org: org, component: "certificate-authority", selectorName: "fabric-ca", selectorInstance: "ca",
-                               ports: [servicePort("https", FabricPorts.ca, nodePort: nodePort)], nodePort: nodePort != nil))
+        objects.append(
+            service(
+                "ca", org: org, component: "certificate-authority", selectorName: "fabric-ca", selectorInstance: "ca",
+                ports: [servicePort("https", FabricPorts.ca, nodePort: nodePort)], nodePort: nodePort != nil))
         return objects
     }
 
@@ -319,7 +366,8 @@ extension ManifestRenderer {
             "env": .list(variables),
             "volumeMounts": [cryptoMount],
         ]
-        return deployment("cli", org: org, appName: "fabric-cli", instance: "cli", component: "cli",
-                          podSpec: ["containers": [container], "volumes": .list(volumes.volumes)])
+        return deployment(
+            "cli", org: org, appName: "fabric-cli", instance: "cli", component: "cli",
+            podSpec: ["containers": [container], "volumes": .list(volumes.volumes)])
     }
 }

@@ -33,11 +33,13 @@ extension ManifestRenderer {
     }
 
     func secret(_ name: String, org: Organization, instance: String, component: String, data: [String: String]) -> KubeObject {
-        object("v1", "Secret", name: name, namespace: org.namespace,
-               labels: labels(name: "fabric-\(component)", instance: instance, component: component, org: org), [
-                   ("type", "Opaque"),
-                   ("data", .mapping(data.sorted { $0.key < $1.key }.map { YAMLPair(key: $0.key, value: base64($0.value)) })),
-               ])
+        object(
+            "v1", "Secret", name: name, namespace: org.namespace,
+            labels: labels(name: "fabric-\(component)", instance: instance, component: component, org: org),
+            [
+                ("type", "Opaque"),
+                ("data", .mapping(data.sorted { $0.key < $1.key }.map { YAMLPair(key: $0.key, value: base64($0.value)) })),
+            ])
     }
 
     /// The shared NFS claim, as a pod volume.
@@ -46,16 +48,22 @@ extension ManifestRenderer {
     }
 
     /// Mounts an identity's `msp/` and `tls/` at `mountPath`: from its Secret, or from the NFS share.
-    func mountIdentity(_ identity: CryptoLayout.Identity, secretName: String, volumeName: String, at mountPath: String,
-                       volumes: inout PodVolumes) -> YAMLValue {
+    func mountIdentity(
+        _ identity: CryptoLayout.Identity, secretName: String, volumeName: String, at mountPath: String,
+        volumes: inout PodVolumes
+    ) -> YAMLValue {
         if nfs != nil {
             volumes.add(shareVolume)
-            return ["name": "share", "mountPath": .string(mountPath), "subPath": .string("crypto-config/\(identity.directory)"),
-                    "readOnly": true]
+            return [
+                "name": "share", "mountPath": .string(mountPath), "subPath": .string("crypto-config/\(identity.directory)"),
+                "readOnly": true,
+            ]
         }
         let items: [YAMLValue] = identityEntries(identity).map { ["key": .string($0.key), "path": .string($0.path)] }
-        volumes.add(["name": .string(volumeName),
-                     "secret": ["secretName": .string(secretName), "defaultMode": .int(0o440), "items": .list(items)]])
+        volumes.add([
+            "name": .string(volumeName),
+            "secret": ["secretName": .string(secretName), "defaultMode": .int(0o440), "items": .list(items)],
+        ])
         return ["name": .string(volumeName), "mountPath": .string(mountPath), "readOnly": true]
     }
 
@@ -82,15 +90,18 @@ extension ManifestRenderer {
     func cryptoPublicConfigMap(_ org: Organization) throws -> KubeObject {
         var data: [String: String] = [:]
         for path in publicFiles(for: org) { data[Self.dataKey(path)] = try cryptoFile(path) }
-        return object("v1", "ConfigMap", name: Names.cryptoPublic, namespace: org.namespace,
-                      labels: labels(name: "fabric-crypto", instance: Names.cryptoPublic, component: "crypto", org: org),
-                      [("data", .sortedStrings(data))])
+        return object(
+            "v1", "ConfigMap", name: Names.cryptoPublic, namespace: org.namespace,
+            labels: labels(name: "fabric-crypto", instance: Names.cryptoPublic, component: "crypto", org: org),
+            [("data", .sortedStrings(data))])
     }
 
     /// Mounts crypto material under its cryptogen paths at `/etc/bok/crypto`: the given identities (from their
     /// Secrets) and the namespace's public certificates, or the whole tree from the NFS share.
-    func mountCryptoTree(org: Organization, identities: [(CryptoLayout.Identity, secretName: String)],
-                         volumes: inout PodVolumes) -> YAMLValue {
+    func mountCryptoTree(
+        org: Organization, identities: [(CryptoLayout.Identity, secretName: String)],
+        volumes: inout PodVolumes
+    ) -> YAMLValue {
         if nfs != nil {
             volumes.add(shareVolume)
             return ["name": "share", "mountPath": .string(Paths.crypto), "subPath": "crypto-config", "readOnly": true]
@@ -109,8 +120,10 @@ extension ManifestRenderer {
     }
 
     /// Mounts persistent data: a claim of its own (StorageClass) or a directory of the NFS share.
-    func mountData(volumeName: String, claim: String, nfsSubPath: String, at mountPath: String, subPath: String? = nil,
-                   volumes: inout PodVolumes) -> YAMLValue {
+    func mountData(
+        volumeName: String, claim: String, nfsSubPath: String, at mountPath: String, subPath: String? = nil,
+        volumes: inout PodVolumes
+    ) -> YAMLValue {
         if nfs != nil {
             volumes.add(shareVolume)
             let path = subPath.map { "\(nfsSubPath)/\($0)" } ?? nfsSubPath
@@ -123,45 +136,60 @@ extension ManifestRenderer {
     /// A claim from the StorageClass (nothing with NFS, where the share holds everything).
     func claim(_ name: String, org: Organization, instance: String, size: String) -> KubeObject? {
         guard case .storageClass(let className, _) = topology.storage else { return nil }
-        return object("v1", "PersistentVolumeClaim", name: name, namespace: org.namespace,
-                      labels: labels(name: "fabric-storage", instance: instance, component: "storage", org: org), [
-                          ("spec", .compact([
-                              ("accessModes", ["ReadWriteOnce"]),
-                              ("storageClassName", className.map(YAMLValue.string)),
-                              ("resources", ["requests": ["storage": .string(size)]]),
-                          ])),
-                      ])
+        return object(
+            "v1", "PersistentVolumeClaim", name: name, namespace: org.namespace,
+            labels: labels(name: "fabric-storage", instance: instance, component: "storage", org: org),
+            [
+                (
+                    "spec",
+                    .compact([
+                        ("accessModes", ["ReadWriteOnce"]),
+                        ("storageClassName", className.map(YAMLValue.string)),
+                        ("resources", ["requests": ["storage": .string(size)]]),
+                    ])
+                )
+            ])
     }
 
     /// NFS: one PersistentVolume per org namespace, all on the tenant's directory of the export.
     func persistentVolumes() -> [KubeObject] {
         guard let nfs else { return [] }
         return topology.organizations.map { org in
-            object("v1", "PersistentVolume", name: "\(org.namespace)-share", namespace: nil,
-                   labels: labels(name: "fabric-storage", instance: "\(org.namespace)-share", component: "storage", org: org), [
-                       ("spec", [
-                           "capacity": ["storage": .string(topology.storage.size)],
-                           "accessModes": ["ReadWriteMany"],
-                           "persistentVolumeReclaimPolicy": "Retain",
-                           "storageClassName": "",
-                           "claimRef": ["namespace": .string(org.namespace), "name": .string(Names.share)],
-                           "nfs": ["server": .string(nfs.server), "path": .string("\(nfs.path == "/" ? "" : nfs.path)/\(topology.tenant)")],
-                       ]),
-                   ])
+            object(
+                "v1", "PersistentVolume", name: "\(org.namespace)-share", namespace: nil,
+                labels: labels(name: "fabric-storage", instance: "\(org.namespace)-share", component: "storage", org: org),
+                [
+                    (
+                        "spec",
+                        [
+                            "capacity": ["storage": .string(topology.storage.size)],
+                            "accessModes": ["ReadWriteMany"],
+                            "persistentVolumeReclaimPolicy": "Retain",
+                            "storageClassName": "",
+                            "claimRef": ["namespace": .string(org.namespace), "name": .string(Names.share)],
+                            "nfs": ["server": .string(nfs.server), "path": .string("\(nfs.path == "/" ? "" : nfs.path)/\(topology.tenant)")],
+                        ]
+                    )
+                ])
         }
     }
 
     /// NFS: the namespace's claim on its PersistentVolume.
     func shareClaim(_ org: Organization) -> KubeObject? {
         guard nfs != nil else { return nil }
-        return object("v1", "PersistentVolumeClaim", name: Names.share, namespace: org.namespace,
-                      labels: labels(name: "fabric-storage", instance: Names.share, component: "storage", org: org), [
-                          ("spec", [
-                              "accessModes": ["ReadWriteMany"],
-                              "storageClassName": "",
-                              "volumeName": .string("\(org.namespace)-share"),
-                              "resources": ["requests": ["storage": .string(topology.storage.size)]],
-                          ]),
-                      ])
+        return object(
+            "v1", "PersistentVolumeClaim", name: Names.share, namespace: org.namespace,
+            labels: labels(name: "fabric-storage", instance: Names.share, component: "storage", org: org),
+            [
+                (
+                    "spec",
+                    [
+                        "accessModes": ["ReadWriteMany"],
+                        "storageClassName": "",
+                        "volumeName": .string("\(org.namespace)-share"),
+                        "resources": ["requests": ["storage": .string(topology.storage.size)]],
+                    ]
+                )
+            ])
     }
 }

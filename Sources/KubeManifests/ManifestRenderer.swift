@@ -1,10 +1,11 @@
 import BoKSystem
 import FabricTopology
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Renders every Kubernetes object of a Fabric network from its topology: namespaces, storage, crypto Secrets,
@@ -124,7 +125,9 @@ public struct ManifestRenderer: Sendable {
         for folder in folders {
             do {
                 // With --crypto the tree holds every org's keys as Secrets: 0700 directories, 0600 Secret files.
-                if secret { try SecretFile.makePrivateDirectory(folder) } else {
+                if secret {
+                    try SecretFile.makePrivateDirectory(folder)
+                } else {
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 }
             } catch {
@@ -175,10 +178,15 @@ public struct ManifestRenderer: Sendable {
         .compact([("name", .string(name)), ("namespace", namespace.map(YAMLValue.string)), ("labels", labels)])
     }
 
-    func object(_ apiVersion: String, _ kind: String, name: String, namespace: String?, labels: YAMLValue,
-                _ rest: [(String, YAMLValue?)]) -> KubeObject {
-        let body = YAMLValue.compact([("apiVersion", .string(apiVersion)), ("kind", .string(kind)),
-                                      ("metadata", metadata(name, namespace: namespace, labels: labels))] + rest)
+    func object(
+        _ apiVersion: String, _ kind: String, name: String, namespace: String?, labels: YAMLValue,
+        _ rest: [(String, YAMLValue?)]
+    ) -> KubeObject {
+        let body = YAMLValue.compact(
+            [
+                ("apiVersion", .string(apiVersion)), ("kind", .string(kind)),
+                ("metadata", metadata(name, namespace: namespace, labels: labels)),
+            ] + rest)
         return KubeObject(apiVersion: apiVersion, kind: kind, name: name, namespace: namespace, body: body)
     }
 
@@ -204,33 +212,50 @@ public struct ManifestRenderer: Sendable {
     }
 
     func servicePort(_ name: String, _ number: Int, nodePort: Int? = nil) -> YAMLValue {
-        .compact([("name", .string(name)), ("port", .int(number)), ("targetPort", .string(name)), ("protocol", "TCP"),
-                  ("nodePort", nodePort.map(YAMLValue.int))])
+        .compact([
+            ("name", .string(name)), ("port", .int(number)), ("targetPort", .string(name)), ("protocol", "TCP"),
+            ("nodePort", nodePort.map(YAMLValue.int)),
+        ])
     }
 
-    func service(_ name: String, org: Organization, component: String, selectorName: String, selectorInstance: String,
-                 ports: [YAMLValue], nodePort: Bool) -> KubeObject {
-        object("v1", "Service", name: name, namespace: org.namespace,
-               labels: labels(name: selectorName, instance: name, component: component, org: org),
-               [("spec", .compact([
-                   ("type", .string(nodePort ? "NodePort" : "ClusterIP")),
-                   ("selector", selector(name: selectorName, instance: selectorInstance)),
-                   ("ports", .list(ports)),
-               ]))])
+    func service(
+        _ name: String, org: Organization, component: String, selectorName: String, selectorInstance: String,
+        ports: [YAMLValue], nodePort: Bool
+    ) -> KubeObject {
+        object(
+            "v1", "Service", name: name, namespace: org.namespace,
+            labels: labels(name: selectorName, instance: name, component: component, org: org),
+            [
+                (
+                    "spec",
+                    .compact([
+                        ("type", .string(nodePort ? "NodePort" : "ClusterIP")),
+                        ("selector", selector(name: selectorName, instance: selectorInstance)),
+                        ("ports", .list(ports)),
+                    ])
+                )
+            ])
     }
 
     /// A Deployment with one replica, replaced (not rolled) because its volumes are ReadWriteOnce.
-    func deployment(_ name: String, org: Organization, appName: String, instance: String, component: String,
-                    podSpec: YAMLValue) -> KubeObject {
+    func deployment(
+        _ name: String, org: Organization, appName: String, instance: String, component: String,
+        podSpec: YAMLValue
+    ) -> KubeObject {
         let podLabels = labels(name: appName, instance: instance, component: component, org: org)
-        return object("apps/v1", "Deployment", name: name, namespace: org.namespace, labels: podLabels, [
-            ("spec", [
-                "replicas": 1,
-                "strategy": ["type": "Recreate"],
-                "selector": ["matchLabels": selector(name: appName, instance: instance)],
-                "template": ["metadata": ["labels": podLabels], "spec": podSpec],
-            ]),
-        ])
+        return object(
+            "apps/v1", "Deployment", name: name, namespace: org.namespace, labels: podLabels,
+            [
+                (
+                    "spec",
+                    [
+                        "replicas": 1,
+                        "strategy": ["type": "Recreate"],
+                        "selector": ["matchLabels": selector(name: appName, instance: instance)],
+                        "template": ["metadata": ["labels": podLabels], "spec": podSpec],
+                    ]
+                )
+            ])
     }
 
     /// Base64 of text, for Secret data.
@@ -238,11 +263,12 @@ public struct ManifestRenderer: Sendable {
 
     /// A key usable in a ConfigMap or Secret for a crypto path (`/` → `_`, anything else odd → `-`).
     static func dataKey(_ path: String) -> String {
-        String(path.map { character -> Character in
-            if character == "/" { return "_" }
-            if character.isASCII && (character.isLetter || character.isNumber || "-._".contains(character)) { return character }
-            return "-"
-        })
+        String(
+            path.map { character -> Character in
+                if character == "/" { return "_" }
+                if character.isASCII && (character.isLetter || character.isNumber || "-._".contains(character)) { return character }
+                return "-"
+            })
     }
 
     var nfs: (server: String, path: String)? {
@@ -273,4 +299,3 @@ enum FileWriter {
         }
     }
 }
-

@@ -155,7 +155,8 @@ public enum YAMLEmitter {
         if isDigit(first) || first == "." || first == "-" || first == "+" || first == "@" { return false }
         for scalar in text.unicodeScalars {
             guard scalar.isASCII else { return false }
-            let allowed = isDigit(scalar) || (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z")
+            let allowed =
+                isDigit(scalar) || (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z")
                 || scalar == "_" || scalar == "." || scalar == "/" || scalar == "-" || scalar == "@"
             if !allowed { return false }
         }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import KubeAPIStandIn
 import Foundation
+import KubeAPIStandIn
 import KubeClient
 
 /// `kube-standin`: runs the Kubernetes API stand-in on its own until Ctrl-C, to try kubectl (or the coordinator)

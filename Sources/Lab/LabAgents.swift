@@ -24,26 +24,32 @@ extension LabEnvironment {
             }
             try startAgent(node, state: state, binary: binary, port: port)
         }
-        let inventory = Inventory(path: state.inventory,
-                                  nodes: state.nodes.map { Inventory.Node(name: $0.name, agent: "\($0.address):\(port)", ssh: "root@\($0.address):22") },
-                                  caDir: trust.dir, kubeDNS: state.kubeDNS)
+        let inventory = Inventory(
+            path: state.inventory,
+            nodes: state.nodes.map { Inventory.Node(name: $0.name, agent: "\($0.address):\(port)", ssh: "root@\($0.address):22") },
+            caDir: trust.dir, kubeDNS: state.kubeDNS)
         try Host.write(inventory.yaml(), to: state.inventory)
     }
 
     /// Starts (or restarts) one node's agent; its PID goes to `<node>/agent.pid`.
-    public static func startAgent(_ node: LabNode, state: LabState, binary: String, port: Int = 7443,
-                                  restartCommand: String? = nil, extraArgs: [String] = []) throws(LabError) {
-        if let text = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8), let old = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+    public static func startAgent(
+        _ node: LabNode, state: LabState, binary: String, port: Int = 7443,
+        restartCommand: String? = nil, extraArgs: [String] = []
+    ) throws(LabError) {
+        if let text = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8),
+            let old = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
             Host.stop(pid: old, expecting: "agent", grace: 5)
             _ = CommandRunner.reapIfExited(old)
         }
         let logSize = (try? FileManager.default.attributesOfItem(atPath: node.agentLog)[.size] as? Int) ?? 0
-        let argv = node.argv([
-            binary, "--listen", "\(node.address):\(port)", "--node-name", node.name,
-            "--tls-cert", node.dir + "/tls/agent.crt", "--tls-key", node.dir + "/tls/agent.key", "--tls-ca", node.dir + "/tls/ca.crt",
-            "--restart", "command", "--restart-command", restartCommand ?? "\(state.dockerdScript) restart",
-            "--docker-log-file", LabNode.dockerdLog, "--state-dir", node.stateDir,
-        ] + extraArgs)
+        let argv = node.argv(
+            [
+                binary, "--listen", "\(node.address):\(port)", "--node-name", node.name,
+                "--tls-cert", node.dir + "/tls/agent.crt", "--tls-key", node.dir + "/tls/agent.key", "--tls-ca", node.dir + "/tls/ca.crt",
+                "--restart", "command", "--restart-command", restartCommand ?? "\(state.dockerdScript) restart",
+                "--docker-log-file", LabNode.dockerdLog, "--state-dir", node.stateDir,
+            ] + extraArgs)
         let pid: pid_t
         switch CommandRunner.spawnDetached(argv, logPath: node.agentLog) {
         case .success(let p): pid = p
@@ -66,7 +72,8 @@ extension LabEnvironment {
     /// Stops one node's agent (by its PID file).
     public static func stopAgent(_ node: LabNode, signal: Int32 = SIGTERM) {
         guard let text = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
         if signal == SIGKILL, Host.isAlive(pid, expecting: "agent") { kill(pid, SIGKILL) } else { Host.stop(pid: pid, expecting: "agent", grace: 5) }
         for _ in 0..<100 where !CommandRunner.reapIfExited(pid) { usleep(20_000) }
         try? FileManager.default.removeItem(atPath: node.agentPIDFile)

@@ -58,8 +58,10 @@ public struct LabSpec: Sendable {
     /// `ssh`) and Debian's docker.service; no agents.
     public var systemd = false
 
-    public init(name: String = "default", subnet: Int = 0, nodeCount: Int = 3, root: String = "/var/tmp/bok-lab",
-                records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab", agentBinary: String? = nil) {
+    public init(
+        name: String = "default", subnet: Int = 0, nodeCount: Int = 3, root: String = "/var/tmp/bok-lab",
+        records: [String: String]? = nil, chaincodeImage: String = "bok/chaincode:lab", agentBinary: String? = nil
+    ) {
         self.agentBinary = agentBinary
         self.name = name
         self.subnet = subnet
@@ -92,15 +94,17 @@ public enum LabEnvironment {
     public static func plan(_ spec: LabSpec) -> LabState {
         let s = spec.subnet
         let nodes = (1...max(1, spec.nodeCount)).map { i in
-            var node = LabNode(name: "node\(i)", index: i, address: "198.18.\(s).\(20 + i)", netns: "bok\(s)-node\(i)",
-                               mountNS: "\(spec.root)/ns/node\(i).mnt", dir: "\(spec.root)/nodes/node\(i)")
+            var node = LabNode(
+                name: "node\(i)", index: i, address: "198.18.\(s).\(20 + i)", netns: "bok\(s)-node\(i)",
+                mountNS: "\(spec.root)/ns/node\(i).mnt", dir: "\(spec.root)/nodes/node\(i)")
             if spec.systemd { node.machine = LabMachine(dir: node.dir + "/machine", name: "bok\(s)-node\(i)") }
             return node
         }
-        return LabState(name: spec.name, subnet: s, root: spec.root, bridge: bridgeName(s), gateway: "198.18.\(s).1",
-                        kubeDNS: "198.18.\(s).10", upstreamDNS: "198.18.\(s).2", dnsNetns: "bok\(s)-dns", nodes: nodes,
-                        chaincodeImage: spec.chaincodeImage, inventory: "\(spec.root)/inventory.yaml", records: spec.records,
-                        ssh: spec.ssh || spec.systemd ? LabSSH(dir: spec.root + "/ssh") : nil)
+        return LabState(
+            name: spec.name, subnet: s, root: spec.root, bridge: bridgeName(s), gateway: "198.18.\(s).1",
+            kubeDNS: "198.18.\(s).10", upstreamDNS: "198.18.\(s).2", dnsNetns: "bok\(s)-dns", nodes: nodes,
+            chaincodeImage: spec.chaincodeImage, inventory: "\(spec.root)/inventory.yaml", records: spec.records,
+            ssh: spec.ssh || spec.systemd ? LabSSH(dir: spec.root + "/ssh") : nil)
     }
 
     /// Creates the network, DNS and nodes with their dockerd (no agents). On failure everything
@@ -111,8 +115,11 @@ public enum LabEnvironment {
             throw LabError(step: "checking the lab spec", detail: "subnet must be 0…255 and nodes 1…50")
         }
         if let existing = LabState.load(root: spec.root) {
-            throw LabError(step: "checking for an existing lab",
-                detail: "a lab '\(existing.name)' already exists in \(spec.root); run `coordinator lab down` first (it also cleans up half-finished labs)")
+            throw LabError(
+                step: "checking for an existing lab",
+                detail:
+                    "a lab '\(existing.name)' already exists in \(spec.root); run `coordinator lab down` first (it also cleans up half-finished labs)"
+            )
         }
         let state = plan(spec)
         do {
@@ -193,23 +200,30 @@ public enum LabEnvironment {
         try Host.write("198.18.\(state.subnet).1 registry.lab.example\n", to: dir + "/upstream.hosts")
         // kube-dns: answers cluster.local from the hosts file, NXDOMAIN for other cluster.local names,
         // and forwards everything else to the lab's upstream — never outside the lab.
-        try Host.run(["nsenter", "--net=/run/netns/\(state.dnsNetns)", "--", "dnsmasq",
-                      "--listen-address=\(state.kubeDNS)", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                      "--addn-hosts=\(dir)/cluster.hosts", "--local=/cluster.local/", "--server=\(state.upstreamDNS)",
-                      "--pid-file=\(dir)/kube-dns.pid", "--log-facility=\(dir)/kube-dns.log", "--user=root", "--cache-size=0"],
-                     step: "starting dnsmasq (kube-dns stand-in)")
-        try Host.run(["nsenter", "--net=/run/netns/\(state.dnsNetns)", "--", "dnsmasq",
-                      "--listen-address=\(state.upstreamDNS)", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                      "--addn-hosts=\(dir)/upstream.hosts", "--local=/#/",
-                      "--pid-file=\(dir)/upstream.pid", "--log-facility=\(dir)/upstream.log", "--user=root", "--cache-size=0"],
-                     step: "starting dnsmasq (upstream DNS)")
+        try Host.run(
+            [
+                "nsenter", "--net=/run/netns/\(state.dnsNetns)", "--", "dnsmasq",
+                "--listen-address=\(state.kubeDNS)", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                "--addn-hosts=\(dir)/cluster.hosts", "--local=/cluster.local/", "--server=\(state.upstreamDNS)",
+                "--pid-file=\(dir)/kube-dns.pid", "--log-facility=\(dir)/kube-dns.log", "--user=root", "--cache-size=0",
+            ],
+            step: "starting dnsmasq (kube-dns stand-in)")
+        try Host.run(
+            [
+                "nsenter", "--net=/run/netns/\(state.dnsNetns)", "--", "dnsmasq",
+                "--listen-address=\(state.upstreamDNS)", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                "--addn-hosts=\(dir)/upstream.hosts", "--local=/#/",
+                "--pid-file=\(dir)/upstream.pid", "--log-facility=\(dir)/upstream.log", "--user=root", "--cache-size=0",
+            ],
+            step: "starting dnsmasq (upstream DNS)")
     }
 
     // MARK: nodes
 
     private static func createNode(_ node: LabNode, state: LabState) throws(LabError) {
         for d in [node.defaultsDir, node.dockerConfigDir, node.stateDir, node.logDir, node.dir + "/var-lib-docker"] { try Host.mkdir(d) }
-        try Host.write("""
+        try Host.write(
+            """
             # Docker Upstart and SysVinit configuration file (BoK lab node \(node.name))
 
             # Use DOCKER_OPTS to modify the daemon startup options.
@@ -224,16 +238,18 @@ public enum LabEnvironment {
         for d in ["/etc/docker", "/var/lib/docker", "/etc/default"] { try Host.mkdir(d) }
         _ = FileManager.default.createFile(atPath: node.mountNS, contents: nil)
         let installMountLines = try state.ssh != nil ? installMounts(node) : []
-        let script = ([
-            "set -e",
-            "mount --bind '\(node.defaultsDir)' /etc/default",
-            "mount --bind '\(node.dockerConfigDir)' /etc/docker",
-            "mount --bind '\(node.dir)/var-lib-docker' /var/lib/docker",
-            "mount --bind '\(node.dir)/resolv.conf' /etc/resolv.conf",
-            "mount -t tmpfs -o mode=0755 tmpfs /run",
-        ] + installMountLines).joined(separator: "\n")
-        try Host.run(["unshare", "--mount=\(node.mountNS)", "--propagation", "private", "--", "sh", "-c", script],
-                     step: "creating the mount namespace of \(node.name)")
+        let script =
+            ([
+                "set -e",
+                "mount --bind '\(node.defaultsDir)' /etc/default",
+                "mount --bind '\(node.dockerConfigDir)' /etc/docker",
+                "mount --bind '\(node.dir)/var-lib-docker' /var/lib/docker",
+                "mount --bind '\(node.dir)/resolv.conf' /etc/resolv.conf",
+                "mount -t tmpfs -o mode=0755 tmpfs /run",
+            ] + installMountLines).joined(separator: "\n")
+        try Host.run(
+            ["unshare", "--mount=\(node.mountNS)", "--propagation", "private", "--", "sh", "-c", script],
+            step: "creating the mount namespace of \(node.name)")
     }
 
     /// Starts the node's dockerd through the lab's init-like script.
@@ -266,9 +282,14 @@ public enum LabEnvironment {
     }
 
     private static func importImage(_ node: LabNode, state: LabState) throws(LabError) {
-        let r = node.run(["docker", "-H", "unix:///run/docker.sock", "import", "-c", "ENV PATH=/bin", "-c", "CMD [\"sh\"]",
-                          state.root + "/image/chaincode.tar", state.chaincodeImage], timeout: 120)
-        guard r.succeeded else { throw LabError(step: "importing \(state.chaincodeImage) on \(node.name)", detail: r.tail(5).joined(separator: " | ")) }
+        let r = node.run(
+            [
+                "docker", "-H", "unix:///run/docker.sock", "import", "-c", "ENV PATH=/bin", "-c", "CMD [\"sh\"]",
+                state.root + "/image/chaincode.tar", state.chaincodeImage,
+            ], timeout: 120)
+        guard r.succeeded else {
+            throw LabError(step: "importing \(state.chaincodeImage) on \(node.name)", detail: r.tail(5).joined(separator: " | "))
+        }
     }
 
     // MARK: down
@@ -289,32 +310,40 @@ public enum LabEnvironment {
         // `lab up --fabric`: the Kubernetes API and executor first; it stops the pods it runs (what is left of them
         // goes with the pod namespaces below).
         if let text = try? String(contentsOfFile: LabFabricInfo.servePIDFile(root: root), encoding: .utf8),
-           let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "coordinator")
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "coordinator")
         {
             Host.stop(pid: pid, expecting: "coordinator", grace: 30)
             report.append("stopped the lab's Kubernetes API and executor (pid \(pid))")
         }
         for n in nodeDirs {
             let dir = "\(root)/nodes/\(n)"
-            if let text = try? String(contentsOfFile: dir + "/agent.pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                if Host.isAlive(pid, expecting: "agent") { Host.stop(pid: pid, expecting: "agent", grace: 5); report.append("stopped agent \(n) (pid \(pid))") }
+            if let text = try? String(contentsOfFile: dir + "/agent.pid", encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                if Host.isAlive(pid, expecting: "agent") {
+                    Host.stop(pid: pid, expecting: "agent", grace: 5)
+                    report.append("stopped agent \(n) (pid \(pid))")
+                }
             }
             let mnt = "\(root)/ns/\(n).mnt"
             // `lab up --ssh`: the agent `agents install` started (its pidfile in the node's /run), then sshd.
             if netnsList.contains(prefix + n), isMountPoint(mnt) {
-                let r = CommandRunner.run(["nsenter", "--net=/run/netns/\(prefix + n)", "--mount=\(mnt)", "--", "cat", "/run/bok-agent.pid"], timeout: 10)
+                let r = CommandRunner.run(
+                    ["nsenter", "--net=/run/netns/\(prefix + n)", "--mount=\(mnt)", "--", "cat", "/run/bok-agent.pid"], timeout: 10)
                 if r.succeeded, let pid = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "bok-agent") {
                     Host.stop(pid: pid, expecting: "bok-agent", grace: 5)
                     report.append("stopped the installed agent on \(n) (pid \(pid))")
                 }
             }
             if let text = try? String(contentsOfFile: dir + "/ssh/sshd.pid", encoding: .utf8),
-               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "sshd") {
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "sshd")
+            {
                 Host.stop(pid: pid, expecting: "sshd", grace: 5)
                 report.append("stopped sshd on \(n) (pid \(pid))")
             }
             if netnsList.contains(prefix + n), isMountPoint(mnt) {
-                _ = CommandRunner.run(["nsenter", "--net=/run/netns/\(prefix + n)", "--mount=\(mnt)", "--", "\(root)/bin/lab-dockerd", "stop"], timeout: 60)
+                _ = CommandRunner.run(
+                    ["nsenter", "--net=/run/netns/\(prefix + n)", "--mount=\(mnt)", "--", "\(root)/bin/lab-dockerd", "stop"], timeout: 60)
                 report.append("stopped dockerd on \(n)")
             }
         }
@@ -330,7 +359,10 @@ public enum LabEnvironment {
         // 2. Mount namespaces, network namespaces (their veths go with them), the bridge.
         for n in nodeDirs {
             let mnt = "\(root)/ns/\(n).mnt"
-            if isMountPoint(mnt) { _ = CommandRunner.run(["umount", mnt]); report.append("released mount namespace \(n)") }
+            if isMountPoint(mnt) {
+                _ = CommandRunner.run(["umount", mnt])
+                report.append("released mount namespace \(n)")
+            }
         }
         // Host-side veths go away with their namespace, but asynchronously: delete them now.
         let links = CommandRunner.run(["ip", "-br", "link"]).stdout.split(separator: "\n")

@@ -19,14 +19,18 @@ enum Host {
     static func run(_ argv: [String], step: String, timeout: Double = 60, allowFailure: Bool = false) throws(LabError) -> CommandResult {
         let r = CommandRunner.run(argv, timeout: timeout)
         if !r.succeeded && !allowFailure {
-            throw LabError(step: step, detail: "`\(argv.joined(separator: " "))` \(r.timedOut ? "timed out" : "exited \(r.exitCode)"): \(r.tail(5).joined(separator: " | "))")
+            throw LabError(
+                step: step,
+                detail: "`\(argv.joined(separator: " "))` \(r.timedOut ? "timed out" : "exited \(r.exitCode)"): \(r.tail(5).joined(separator: " | "))"
+            )
         }
         return r
     }
 
     static func requireRoot() throws(LabError) {
         guard geteuid() == 0 else {
-            throw LabError(step: "permission check",
+            throw LabError(
+                step: "permission check",
                 detail: "the lab creates network namespaces, mounts and dockerd processes and needs root; run it with sudo (or as root)")
         }
     }

@@ -84,7 +84,8 @@ extension LabEnvironment {
                 try waitForSSH(node, port: ssh.port)
                 continue
             }
-            try Host.write("""
+            try Host.write(
+                """
                 # sshd of lab node \(node.name) (written by `coordinator lab up --ssh`)
                 Port \(ssh.port)
                 ListenAddress \(node.address)
@@ -109,10 +110,14 @@ extension LabEnvironment {
         do {
             if !trust.exists { try trust.initialize(commonName: "BoK lab CA (\(state.name))") }
         } catch { throw LabError(step: "creating the lab CA", detail: "\(error)") }
-        let inventory = Inventory(path: state.inventory,
-                                  nodes: state.nodes.map { Inventory.Node(name: $0.name, agent: "\($0.address):\(agentPort)",
-                                                                          ssh: "\(ssh.user)@\($0.address):\(ssh.port)") },
-                                  caDir: trust.dir, kubeDNS: state.kubeDNS)
+        let inventory = Inventory(
+            path: state.inventory,
+            nodes: state.nodes.map {
+                Inventory.Node(
+                    name: $0.name, agent: "\($0.address):\(agentPort)",
+                    ssh: "\(ssh.user)@\($0.address):\(ssh.port)")
+            },
+            caDir: trust.dir, kubeDNS: state.kubeDNS)
         try Host.write(inventory.yaml(), to: state.inventory)
     }
 
@@ -130,7 +135,9 @@ extension LabEnvironment {
             if sshdPID(node) != nil, answersSSH(node.address, port: 22) { return }
             usleep(50_000)
         }
-        throw LabError(step: "starting sshd on \(node.name)", detail: "no SSH banner on \(node.address):22 within 10s; log: \(tail(LabSSH.log(node)).joined(separator: " | "))")
+        throw LabError(
+            step: "starting sshd on \(node.name)",
+            detail: "no SSH banner on \(node.address):22 within 10s; log: \(tail(LabSSH.log(node)).joined(separator: " | "))")
     }
 
     /// Until a systemd node's own sshd shows its banner.
@@ -141,14 +148,18 @@ extension LabEnvironment {
             usleep(100_000)
         }
         let log = node.run(["journalctl", "-u", "ssh", "-n", "5", "--no-pager", "-o", "cat"], timeout: 15).stdout
-        throw LabError(step: "waiting for sshd on \(node.name)",
-                       detail: "no SSH banner on \(node.address):\(port) within \(Int(timeout))s; ssh.service log: \(log.split(separator: "\n").joined(separator: " | "))")
+        throw LabError(
+            step: "waiting for sshd on \(node.name)",
+            detail:
+                "no SSH banner on \(node.address):\(port) within \(Int(timeout))s; ssh.service log: \(log.split(separator: "\n").joined(separator: " | "))"
+        )
     }
 
     /// The PID of a node's sshd, when it runs.
     public static func sshdPID(_ node: LabNode) -> Int32? {
         guard let text = try? String(contentsOfFile: LabSSH.pidFile(node), encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "sshd") else { return nil }
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), Host.isAlive(pid, expecting: "sshd")
+        else { return nil }
         return pid
     }
 
@@ -165,7 +176,8 @@ extension LabEnvironment {
     public static func installedAgentPID(_ node: LabNode) -> Int32? {
         let r = node.run(["cat", "/run/bok-agent.pid"], timeout: 10)
         guard r.succeeded, let pid = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-              kill(pid, 0) == 0 else { return nil }
+            kill(pid, 0) == 0
+        else { return nil }
         return pid
     }
 

@@ -30,8 +30,9 @@ public struct ServiceCredentials: Sendable {
     /// The password for `purpose` in an org's namespace: 32 URL-safe characters.
     public func password(namespace: String, purpose: String) -> String {
         guard let key = keys[namespace] else { return "" }
-        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: Data("bok-service-credentials-v1".utf8),
-                                             info: Data("\(tenant)/\(namespace)/\(purpose)".utf8), outputByteCount: 24)
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, salt: Data("bok-service-credentials-v1".utf8),
+            info: Data("\(tenant)/\(namespace)/\(purpose)".utf8), outputByteCount: 24)
         let base64 = derived.withUnsafeBytes { Data($0).base64EncodedString() }
         return base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }

@@ -1,15 +1,16 @@
 import BoKSystem
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftASN1
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A self-signed ECDSA P-256 certificate authority that issues low-S-signed certificates.
 ///
@@ -69,8 +70,9 @@ public struct CertificateAuthority: Sendable {
             if let organizationalUnit { OrganizationalUnitName(organizationalUnit) }
             CommonName(commonName)
         }
-        return try issue(subject: subject, sans: sans, usage: usage, publicKey: publicKey, validityDays: validityDays,
-                         notBefore: notBefore)
+        return try issue(
+            subject: subject, sans: sans, usage: usage, publicKey: publicKey, validityDays: validityDays,
+            notBefore: notBefore)
     }
 
     /// Issues a certificate with any subject.
@@ -140,5 +142,3 @@ public enum PKIError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
-
-

@@ -1,10 +1,11 @@
 import Crypto
+import X509
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import X509
 
 extension CertificateAuthority {
     /// Re-issues a certificate this CA issued: the same subject, public key and extensions (SubjectAlternativeNames,

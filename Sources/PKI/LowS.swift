@@ -1,13 +1,14 @@
 import Crypto
+import SwiftASN1
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import SwiftASN1
 
 /// ECDSA P-256 signatures in the canonical low-S form (s ≤ n/2) that Fabric insists on.
 ///

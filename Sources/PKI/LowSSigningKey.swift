@@ -1,14 +1,15 @@
 import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwiftASN1
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A P-256 key that swift-certificates signs with, producing only low-S signatures (see `LowS`).
 struct LowSSigningKey: CustomPrivateKey {
@@ -27,8 +28,9 @@ struct LowSSigningKey: CustomPrivateKey {
             throw CertificateError.unsupportedSignatureAlgorithm(reason: "BoK signs with ECDSA P-256 and SHA-256 only")
         }
         let signature = try LowS.sign(bytes, with: key)
-        return try Certificate.Signature(signatureAlgorithm: .ecdsaWithSHA256,
-                                         signatureBytes: ASN1BitString(bytes: ArraySlice(signature.derRepresentation)))
+        return try Certificate.Signature(
+            signatureAlgorithm: .ecdsaWithSHA256,
+            signatureBytes: ASN1BitString(bytes: ArraySlice(signature.derRepresentation)))
     }
 
     static var defaultPEMDiscriminator: String { "PRIVATE KEY" }

@@ -1,13 +1,14 @@
 import Crypto
+import X509
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import X509
 
 /// The coordinator CA's list of revoked certificate serials, signed with the CA key so an agent can
 /// trust it from any coordinator that delivers it (`agent.revocations`).

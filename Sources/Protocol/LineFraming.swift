@@ -1,12 +1,13 @@
+import NIOCore
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import NIOCore
 
 /// The protocol's framing limits.
 public enum Framing {
@@ -74,8 +75,12 @@ public enum RPCLineParser {
             return .invalid(RPCResponse(id: nil, error: RPCError(.parseError, "parse error: the line is not valid JSON")))
         }
         guard case .object(let obj) = value else {
-            return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
-                "invalid request: expected a JSON object (batches are not supported)")))
+            return .invalid(
+                RPCResponse(
+                    id: nil,
+                    error: RPCError(
+                        .invalidRequest,
+                        "invalid request: expected a JSON object (batches are not supported)")))
         }
         // `Int64(exactly:)`, never `Int64(_:)`: an id like 1e30 or a non-finite number must become
         // an error response, not a trap that takes the agent down.
@@ -87,13 +92,21 @@ public enum RPCLineParser {
             }
         }()
         guard obj["jsonrpc"] == .string("2.0") else {
-            return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest,
-                "invalid request: \"jsonrpc\" must be \"2.0\"")))
+            return .invalid(
+                RPCResponse(
+                    id: id,
+                    error: RPCError(
+                        .invalidRequest,
+                        "invalid request: \"jsonrpc\" must be \"2.0\"")))
         }
         // An id that is present, not null, and yet not read above is of the wrong type or range.
         if let idValue = obj["id"], idValue != .null, id == nil {
-            return .invalid(RPCResponse(id: nil, error: RPCError(.invalidRequest,
-                "invalid request: \"id\" must be a string or an integer between -2^63 and 2^63-1")))
+            return .invalid(
+                RPCResponse(
+                    id: nil,
+                    error: RPCError(
+                        .invalidRequest,
+                        "invalid request: \"id\" must be a string or an integer between -2^63 and 2^63-1")))
         }
         if obj["method"] == nil, obj["result"] != nil || obj["error"] != nil {
             // Built from the parsed object directly: no second encode/decode of the result.
@@ -106,15 +119,23 @@ public enum RPCLineParser {
             return .response(RPCResponse(id: id, result: obj["result"] ?? .null))
         }
         guard case .string(let method) = obj["method"] ?? .null else {
-            return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest,
-                "invalid request: \"method\" must be a string")))
+            return .invalid(
+                RPCResponse(
+                    id: id,
+                    error: RPCError(
+                        .invalidRequest,
+                        "invalid request: \"method\" must be a string")))
         }
         if let p = obj["params"] {
             switch p {
             case .object, .array: break
             default:
-                return .invalid(RPCResponse(id: id, error: RPCError(.invalidRequest,
-                    "invalid request: \"params\" must be an object or an array")))
+                return .invalid(
+                    RPCResponse(
+                        id: id,
+                        error: RPCError(
+                            .invalidRequest,
+                            "invalid request: \"params\" must be an object or an array")))
             }
         }
         return .request(RPCRequest(id: id, method: method, params: obj["params"]))

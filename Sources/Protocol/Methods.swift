@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The protocol version this build speaks, and the range it accepts from the other side.
@@ -51,8 +51,10 @@ public struct HelloParams: Codable, Sendable, Equatable {
     public var protocolMin: Int
     public var protocolMax: Int
     public var client: String?
-    public init(protocolMin: Int = ProtocolVersion.supported.lowerBound,
-                protocolMax: Int = ProtocolVersion.supported.upperBound, client: String? = nil) {
+    public init(
+        protocolMin: Int = ProtocolVersion.supported.lowerBound,
+        protocolMax: Int = ProtocolVersion.supported.upperBound, client: String? = nil
+    ) {
         self.protocolMin = protocolMin
         self.protocolMax = protocolMax
         self.client = client
@@ -78,9 +80,11 @@ public struct HelloResult: Codable, Sendable, Equatable {
     public var certNotAfter: String?
     /// The number of the revocation list the agent enforces (0: none received).
     public var revocationNumber: Int?
-    public init(protocol: Int, protocolMin: Int, protocolMax: Int, version: String, node: String,
-                capabilities: [String], dnsSource: String, dnsSourceDetail: String? = nil,
-                certSerial: String? = nil, certNotAfter: String? = nil, revocationNumber: Int? = nil) {
+    public init(
+        protocol: Int, protocolMin: Int, protocolMax: Int, version: String, node: String,
+        capabilities: [String], dnsSource: String, dnsSourceDetail: String? = nil,
+        certSerial: String? = nil, certNotAfter: String? = nil, revocationNumber: Int? = nil
+    ) {
         self.certSerial = certSerial
         self.certNotAfter = certNotAfter
         self.revocationNumber = revocationNumber
@@ -128,8 +132,10 @@ public struct DNSGetResult: Codable, Sendable, Equatable {
     /// Settings the running dockerd really carries (from /proc/<pid>/cmdline), when it runs.
     public var running: DNSParams?
     public var warnings: [String]
-    public init(nameservers: [String], search: [String], options: [String], source: String,
-                path: String? = nil, running: DNSParams? = nil, warnings: [String] = []) {
+    public init(
+        nameservers: [String], search: [String], options: [String], source: String,
+        path: String? = nil, running: DNSParams? = nil, warnings: [String] = []
+    ) {
         self.nameservers = nameservers
         self.search = search
         self.options = options
@@ -173,8 +179,10 @@ public struct DNSApplyResult: Codable, Sendable, Equatable {
     /// Containers that were running before the restart and are not running after it.
     public var stoppedContainers: [StoppedContainer]
     public var warnings: [String]
-    public init(changed: Bool, restarted: Bool, diff: String, restartSeconds: Double,
-                stoppedContainers: [StoppedContainer], warnings: [String]) {
+    public init(
+        changed: Bool, restarted: Bool, diff: String, restartSeconds: Double,
+        stoppedContainers: [StoppedContainer], warnings: [String]
+    ) {
         self.changed = changed
         self.restarted = restarted
         self.diff = diff
@@ -192,8 +200,10 @@ public struct ApplyFailure: Codable, Sendable, Equatable {
     public var restoredFile: String?
     public var dockerRunning: Bool
     public var dockerLog: [String]
-    public init(stage: String, reason: String, rolledBack: Bool, restoredFile: String?,
-                dockerRunning: Bool, dockerLog: [String]) {
+    public init(
+        stage: String, reason: String, rolledBack: Bool, restoredFile: String?,
+        dockerRunning: Bool, dockerLog: [String]
+    ) {
         self.stage = stage
         self.reason = reason
         self.rolledBack = rolledBack
@@ -232,9 +242,11 @@ public struct ChaincodeContainerInfo: Codable, Sendable, Equatable {
     /// Set when the container predates the node's current DNS settings.
     public var staleDNS: Bool?
     public var note: String?
-    public init(id: String, name: String, peer: String, chaincode: String, version: String, state: String,
-                exitCode: Int?, image: String, createdAt: String, ageSeconds: Double? = nil,
-                nameservers: [String], search: [String]? = nil, staleDNS: Bool? = nil, note: String? = nil) {
+    public init(
+        id: String, name: String, peer: String, chaincode: String, version: String, state: String,
+        exitCode: Int?, image: String, createdAt: String, ageSeconds: Double? = nil,
+        nameservers: [String], search: [String]? = nil, staleDNS: Bool? = nil, note: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.peer = peer
@@ -471,8 +483,10 @@ public struct ChaincodeImageInfo: Codable, Sendable, Equatable {
     public var uniqueSize: Int
     /// Names of the containers (running or stopped) created from it.
     public var containers: [String]
-    public init(id: String, tags: [String], peer: String? = nil, chaincode: String? = nil, created: String, ageSeconds: Double,
-                size: Int, uniqueSize: Int, containers: [String]) {
+    public init(
+        id: String, tags: [String], peer: String? = nil, chaincode: String? = nil, created: String, ageSeconds: Double,
+        size: Int, uniqueSize: Int, containers: [String]
+    ) {
         self.id = id
         self.tags = tags
         self.peer = peer
@@ -558,8 +572,10 @@ public struct NodePreflightResult: Codable, Sendable, Equatable {
     public var dockerRootDir: String?
     public var diskAvailableBytes: Int?
     public var diskTotalBytes: Int?
-    public init(node: String, receivedTime: Double, time: Double, checks: [HealthCheck], dockerRootDir: String? = nil,
-                diskAvailableBytes: Int? = nil, diskTotalBytes: Int? = nil) {
+    public init(
+        node: String, receivedTime: Double, time: Double, checks: [HealthCheck], dockerRootDir: String? = nil,
+        diskAvailableBytes: Int? = nil, diskTotalBytes: Int? = nil
+    ) {
         self.node = node
         self.receivedTime = receivedTime
         self.time = time

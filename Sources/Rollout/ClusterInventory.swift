@@ -33,7 +33,10 @@ public enum ClusterInventory {
     {
         let (nodes, skipped) = Self.nodes(try client.listNodes(), agentPort: agentPort)
         guard !nodes.isEmpty else {
-            throw RolloutError(step: .preflight, "the cluster lists no worker node with an InternalIP (\(skipped.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))); pass --inventory FILE")
+            throw RolloutError(
+                step: .preflight,
+                "the cluster lists no worker node with an InternalIP (\(skipped.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))); pass --inventory FILE"
+            )
         }
         return (Inventory(path: "cluster nodes (\(client.config.server))", nodes: nodes, caDir: caDir, kubeDNS: kubeDNS), skipped)
     }

@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentProtocol
+import BoKSystem
 import Crypto
 import FabricTopology
 import Fleet
@@ -52,8 +52,10 @@ public final class NetworkRollout: Sendable {
     public let provisioner: AgentProvisioner?
     let reporter: RolloutReporter
 
-    public init(topology: FabricTopology, client: KubeClient, options: RolloutOptions, provisioner: AgentProvisioner? = nil,
-                reporter: @escaping RolloutReporter = { _ in }) {
+    public init(
+        topology: FabricTopology, client: KubeClient, options: RolloutOptions, provisioner: AgentProvisioner? = nil,
+        reporter: @escaping RolloutReporter = { _ in }
+    ) {
         self.topology = topology
         self.client = client
         self.options = options
@@ -114,7 +116,8 @@ public final class NetworkRollout: Sendable {
         if let failure {
             report.error = failure.description
             for s in RolloutStep.allCases where !report.steps.contains(where: { $0.step == s.rawValue }) {
-                report.steps.append(StepReport(step: s, status: .skipped, seconds: 0, detail: "not run: \(failure.step?.label ?? "an earlier step") failed"))
+                report.steps.append(
+                    StepReport(step: s, status: .skipped, seconds: 0, detail: "not run: \(failure.step?.label ?? "an earlier step") failed"))
             }
         }
         report.success = failure == nil && run.skippedNodes.isEmpty && run.failedNodes.isEmpty
@@ -189,7 +192,8 @@ public final class NetworkRollout: Sendable {
         do {
             _ = try await blocking { try client.apply(probe, dryRun: true) }
         } catch let error as KubeError {
-            throw RolloutError(step: step, "the Kubernetes API refused a dry-run apply of Namespace \(stateNamespace): \(KubeErrorText.describe(error))")
+            throw RolloutError(
+                step: step, "the Kubernetes API refused a dry-run apply of Namespace \(stateNamespace): \(KubeErrorText.describe(error))")
         }
         progress(step, "Kubernetes \(version.gitVersion) reachable; applying objects allowed")
 
@@ -229,7 +233,8 @@ public final class NetworkRollout: Sendable {
         do {
             tls = try inventory.trust.clientTLS()
         } catch {
-            throw RolloutError(step: step, "cannot load the coordinator's client certificate: \(error); run `coordinator ca init` or pass --ca-dir DIR")
+            throw RolloutError(
+                step: step, "cannot load the coordinator's client certificate: \(error); run `coordinator ca init` or pass --ca-dir DIR")
         }
         run.tls = tls
         var down = try await checkAgents(inventory, tls: tls)
@@ -243,14 +248,19 @@ public final class NetworkRollout: Sendable {
                 retry.nodes = nodes
                 down = try await checkAgents(retry, tls: tls)
             } else {
-                reporter(.warning("--install-agents: agents install not available in this coordinator; install the agent on \(down.keys.sorted().joined(separator: ", ")) (see README: the agent) and run again"))
+                reporter(
+                    .warning(
+                        "--install-agents: agents install not available in this coordinator; install the agent on \(down.keys.sorted().joined(separator: ", ")) (see README: the agent) and run again"
+                    ))
             }
         }
         if !down.isEmpty {
             let list = down.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
             guard options.continueOnError else {
-                throw RolloutError(step: step, "agent not healthy on \(down.keys.sorted().joined(separator: ", ")) — \(list); "
-                    + "nothing was changed in Kubernetes; start or repair the agent (or use --continue-on-error to go on without those nodes)")
+                throw RolloutError(
+                    step: step,
+                    "agent not healthy on \(down.keys.sorted().joined(separator: ", ")) — \(list); "
+                        + "nothing was changed in Kubernetes; start or repair the agent (or use --continue-on-error to go on without those nodes)")
             }
             for (node, reason) in down { run.skippedNodes[node] = reason }
             inventory.nodes.removeAll { down[$0.name] != nil }
@@ -271,8 +281,10 @@ public final class NetworkRollout: Sendable {
             if !failing.isEmpty {
                 let list = failing.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: "; "))" }.joined(separator: " | ")
                 guard options.continueOnError else {
-                    throw RolloutError(step: step, "preflight failed on \(failing.keys.sorted().joined(separator: ", ")) — \(list); "
-                        + "nothing was changed in Kubernetes; fix the node (or use --continue-on-error to go on without it)")
+                    throw RolloutError(
+                        step: step,
+                        "preflight failed on \(failing.keys.sorted().joined(separator: ", ")) — \(list); "
+                            + "nothing was changed in Kubernetes; fix the node (or use --continue-on-error to go on without it)")
                 }
                 for (node, reasons) in failing { run.skippedNodes[node] = reasons.joined(separator: "; ") }
                 inventory.nodes.removeAll { failing[$0.name] != nil }
@@ -291,9 +303,12 @@ public final class NetworkRollout: Sendable {
         }
         progress(step, nodePorts.detail)
         let healthy = inventory.nodes.count
-        return (.done, "Kubernetes \(version.gitVersion); kube-dns \(run.kubeDNS ?? "?"); \(healthy) agent(s) healthy"
-            + (down.isEmpty ? "" : ", \(down.count) left out") + (nodeWarnings > 0 ? " (\(nodeWarnings) warning(s))" : "")
-            + "; storage: \(storage); \(nodePorts.detail)")
+        return (
+            .done,
+            "Kubernetes \(version.gitVersion); kube-dns \(run.kubeDNS ?? "?"); \(healthy) agent(s) healthy"
+                + (down.isEmpty ? "" : ", \(down.count) left out") + (nodeWarnings > 0 ? " (\(nodeWarnings) warning(s))" : "")
+                + "; storage: \(storage); \(nodePorts.detail)"
+        )
     }
 
     /// Each node's agent health; returns the nodes that are down or failing, with why.
@@ -355,10 +370,12 @@ public final class NetworkRollout: Sendable {
         // (and break it): refuse unless the material of the first rollout is here.
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: options.cryptoDirectory)) ?? []
         if existing.isEmpty, let previous = run.previous, let last = previous.lastCompleted, last >= .crypto {
-            throw RolloutError(step: .crypto, "tenant \(topology.tenant) was already rolled out (ConfigMap \(RolloutState.configMapName) "
-                + "says so) but \(options.cryptoDirectory) holds no crypto material: new keys would replace every identity of the "
-                + "running network. Copy the crypto directory of the first rollout here (or pass its path with --crypto-dir); to "
-                + "start over on purpose, run `coordinator teardown` first")
+            throw RolloutError(
+                step: .crypto,
+                "tenant \(topology.tenant) was already rolled out (ConfigMap \(RolloutState.configMapName) "
+                    + "says so) but \(options.cryptoDirectory) holds no crypto material: new keys would replace every identity of the "
+                    + "running network. Copy the crypto directory of the first rollout here (or pass its path with --crypto-dir); to "
+                    + "start over on purpose, run `coordinator teardown` first")
         }
         progress(.crypto, "MSP material in \(options.cryptoDirectory)")
         let cryptoDirectory = directory
@@ -369,7 +386,7 @@ public final class NetworkRollout: Sendable {
         // objects are unchanged too, nothing needs rendering or applying.
         var inputsUnchanged = false
         if !options.dryRun, let previous = run.previous, previous.isComplete, let wanted = previous.inputDigest,
-           let validUntil = previous.certificatesValidUntil, Date().timeIntervalSince1970 < validUntil
+            let validUntil = previous.certificatesValidUntil, Date().timeIntervalSince1970 < validUntil
         {
             let topology = self.topology
             let inputs = try await blocking { RolloutInputs.digest(topology: topology, cryptoDirectory: cryptoDirectory, nodeCIDRs: cidrs) }
@@ -386,16 +403,21 @@ public final class NetworkRollout: Sendable {
                 if RolloutInputs.liveDigest(Array(objects)) == live {
                     run.reused = true
                     run.report.digest = previous.digest
-                    run.report.objects = objects.sorted { (ApplyOrder.rank(ofKind: $0.kind), $0.ref.description) < (ApplyOrder.rank(ofKind: $1.kind), $1.ref.description) }
-                        .map { ObjectChange(object: $0.ref.description, action: .unchanged) }
+                    run.report.objects = objects.sorted {
+                        (ApplyOrder.rank(ofKind: $0.kind), $0.ref.description) < (ApplyOrder.rank(ofKind: $1.kind), $1.ref.description)
+                    }
+                    .map { ObjectChange(object: $0.ref.description, action: .unchanged) }
                     var state = previous
                     state.topologyDigest = topologyDigest
                     state.kubeDNS = run.kubeDNS
                     state.skippedNodes = run.skippedNodes.keys.sorted()
                     run.state = state
-                    return (.unchanged, "inputs unchanged since the last complete run (topology, node addresses, BoK build and the "
-                        + "crypto files' sizes, times and inodes) and the tenant's \(objects.count) objects unchanged in the cluster "
-                        + "(same resourceVersions): crypto material not re-derived, objects not re-rendered")
+                    return (
+                        .unchanged,
+                        "inputs unchanged since the last complete run (topology, node addresses, BoK build and the "
+                            + "crypto files' sizes, times and inodes) and the tenant's \(objects.count) objects unchanged in the cluster "
+                            + "(same resourceVersions): crypto material not re-derived, objects not re-rendered"
+                    )
                 }
                 progress(.crypto, "inputs unchanged, but objects in the cluster changed since the last run: rendering to compare")
             }
@@ -441,8 +463,9 @@ public final class NetworkRollout: Sendable {
         run.phases = phases
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         run.report.digest = digest
-        var state = RolloutState(tenant: topology.tenant, digest: digest, topologyDigest: topologyDigest, kubeDNS: run.kubeDNS,
-                                 skippedNodes: run.skippedNodes.keys.sorted())
+        var state = RolloutState(
+            tenant: topology.tenant, digest: digest, topologyDigest: topologyDigest, kubeDNS: run.kubeDNS,
+            skippedNodes: run.skippedNodes.keys.sorted())
         if !options.dryRun {
             // Taken after the generator ran: what the next run compares its inputs with.
             let topology = self.topology
@@ -466,7 +489,8 @@ public final class NetworkRollout: Sendable {
         state.markCompleted(.preflight)
         run.state = state
         let changed = report.written > 0
-        let detail = "\(options.dryRun ? "would write" : "wrote") \(report.written) file(s), \(report.unchanged) unchanged; "
+        let detail =
+            "\(options.dryRun ? "would write" : "wrote") \(report.written) file(s), \(report.unchanged) unchanged; "
             + "\(report.keysGenerated) key(s) generated, \(report.keysKept) kept; \(objects.count) objects rendered"
         return (options.dryRun ? (changed ? .planned : .unchanged) : (changed ? .done : .unchanged), detail)
     }
@@ -483,8 +507,11 @@ public final class NetworkRollout: Sendable {
         }
         guard !inventory.nodes.isEmpty else { return (.skipped, "no node left to configure") }
         if options.skipNodeDNS {
-            return (.skipped, "--skip-node-dns: Docker DNS left as it is on \(inventory.nodes.count) node(s); chaincode containers resolve "
-                + "peers only after `coordinator dns apply`")
+            return (
+                .skipped,
+                "--skip-node-dns: Docker DNS left as it is on \(inventory.nodes.count) node(s); chaincode containers resolve "
+                    + "peers only after `coordinator dns apply`"
+            )
         }
         let spec = DNSRolloutSpec(kubeDNS: kubeDNS, maxUnavailable: options.maxUnavailable, continueOnError: options.continueOnError)
         do { try spec.validate() } catch { throw RolloutError(step: .nodeDNS, "\(error); check --kube-dns") }
@@ -500,8 +527,12 @@ public final class NetworkRollout: Sendable {
                 run.failedNodes += failed.map(\.node)
                 for f in failed { reporter(.warning("\(f.node): \(f.message)")) }
             }
-            return (changing.isEmpty ? .unchanged : .planned,
-                    changing.isEmpty ? "every node's Docker DNS already points at \(kubeDNS)" : "would change \(changing.joined(separator: ", ")) (kube-dns \(kubeDNS))")
+            return (
+                changing.isEmpty ? .unchanged : .planned,
+                changing.isEmpty
+                    ? "every node's Docker DNS already points at \(kubeDNS)"
+                    : "would change \(changing.joined(separator: ", ")) (kube-dns \(kubeDNS))"
+            )
         }
         let done = ProgressCounter(start: 0)
         progress(.nodeDNS, "0/\(total) nodes (kube-dns \(kubeDNS), max unavailable \(options.maxUnavailable))", 0, total)
@@ -520,16 +551,20 @@ public final class NetworkRollout: Sendable {
         if !failed.isEmpty {
             let list = failed.map { "\($0.node): \($0.message)" }.joined(separator: "; ")
             guard options.continueOnError else {
-                throw RolloutError(step: .nodeDNS, "Docker DNS could not be set on \(failed.map(\.node).joined(separator: ", ")) — \(list); "
-                    + "no Kubernetes object was applied yet; fix the node (its agent rolled it back) and run again")
+                throw RolloutError(
+                    step: .nodeDNS,
+                    "Docker DNS could not be set on \(failed.map(\.node).joined(separator: ", ")) — \(list); "
+                        + "no Kubernetes object was applied yet; fix the node (its agent rolled it back) and run again")
             }
             run.failedNodes += failed.map(\.node)
             reporter(.warning("going on without \(failed.map(\.node).joined(separator: ", ")) (--continue-on-error)"))
         }
         let applied = reports.filter { $0.outcome == .applied }.count
         let unchanged = reports.filter { $0.outcome == .unchanged }.count
-        return (applied > 0 ? .done : (failed.isEmpty ? .unchanged : .failed),
-                "\(applied) node(s) changed, \(unchanged) unchanged, \(failed.count) failed; Docker DNS: \(kubeDNS) first")
+        return (
+            applied > 0 ? .done : (failed.isEmpty ? .unchanged : .failed),
+            "\(applied) node(s) changed, \(unchanged) unchanged, \(failed.count) failed; Docker DNS: \(kubeDNS) first"
+        )
     }
 
     // MARK: 4. Apply objects
@@ -552,9 +587,11 @@ public final class NetworkRollout: Sendable {
             let create = plan.filter { $0.action == .create }.count
             let update = plan.filter { $0.action == .update || $0.action == .recreate }.count
             let restarts = all.filter { Self.cryptoChanged($0, stored: stored) }.map(\.ref.description)
-            return (create + update > 0 ? .planned : .unchanged,
-                    "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects"
-                        + (restarts.isEmpty ? "" : "; would restart one at a time: \(restarts.joined(separator: ", "))"))
+            return (
+                create + update > 0 ? .planned : .unchanged,
+                "would create \(create), update \(update), leave \(plan.count - create - update) unchanged of \(plan.count) objects"
+                    + (restarts.isEmpty ? "" : "; would restart one at a time: \(restarts.joined(separator: ", "))")
+            )
         }
         if run.reused {
             return (.unchanged, "unchanged \(run.report.objects.count) of \(run.report.objects.count) objects (as the last complete run left them)")
@@ -562,9 +599,11 @@ public final class NetworkRollout: Sendable {
         let changes = try await applyPhase(run, .main, step: .applyObjects)
         let create = changes.filter { $0.action == .create }.count
         let update = changes.filter { $0.action == .update || $0.action == .recreate }.count
-        return (create + update > 0 ? .done : .unchanged,
-                "created \(create), updated \(update), unchanged \(changes.count - create - update) of \(changes.count) objects"
-                    + (run.report.restarted.isEmpty ? "" : "; restarted one at a time: \(run.report.restarted.joined(separator: ", "))"))
+        return (
+            create + update > 0 ? .done : .unchanged,
+            "created \(create), updated \(update), unchanged \(changes.count - create - update) of \(changes.count) objects"
+                + (run.report.restarted.isEmpty ? "" : "; restarted one at a time: \(run.report.restarted.joined(separator: ", "))")
+        )
     }
 
     /// A running Deployment whose mounted crypto material (its pod template's digest annotation) changed: applying it
@@ -620,9 +659,11 @@ public final class NetworkRollout: Sendable {
                     _ = try await waitAvailable([deployment.ref], step: step, noun: "Deployments", rule: WorkloadReadiness.deployment)
                 } catch let error as RolloutError {
                     let left = restarts[(index + 1)...].map(\.ref.description)
-                    throw RolloutError(step: step, "\(error.message); restarted so far: "
-                        + "\((run.report.restarted + [deployment.ref.description]).joined(separator: ", "))"
-                        + (left.isEmpty ? "" : "; not restarted yet: \(left.joined(separator: ", ")) (a new run restarts them)"))
+                    throw RolloutError(
+                        step: step,
+                        "\(error.message); restarted so far: "
+                            + "\((run.report.restarted + [deployment.ref.description]).joined(separator: ", "))"
+                            + (left.isEmpty ? "" : "; not restarted yet: \(left.joined(separator: ", ")) (a new run restarts them)"))
                 }
                 run.report.restarted.append(deployment.ref.description)
                 progress(step, "restarted \(deployment.ref) (\(index + 1)/\(restarts.count)): available again")
@@ -631,9 +672,11 @@ public final class NetworkRollout: Sendable {
         } catch let failure as ObjectSync.Failure {
             run.report.objects += failure.changes
             let written = failure.changes.filter { $0.action == .create || $0.action == .update || $0.action == .recreate }
-            throw RolloutError(step: step, "cannot apply \(failure.object): \(KubeErrorText.describe(failure.error)); "
-                + "\(written.count) object(s) were created or updated before it stopped (listed in the report: --json), "
-                + "the rest of the \(objects.count) were not touched; fix the cause and run again to finish")
+            throw RolloutError(
+                step: step,
+                "cannot apply \(failure.object): \(KubeErrorText.describe(failure.error)); "
+                    + "\(written.count) object(s) were created or updated before it stopped (listed in the report: --json), "
+                    + "the rest of the \(objects.count) were not touched; fix the cause and run again to finish")
         }
     }
 
@@ -648,8 +691,10 @@ public final class NetworkRollout: Sendable {
 
     /// Polls one LIST per round (all of the tenant's objects of the kind) until every named
     /// object is ready; reports how many are.
-    private func waitAvailable(_ refs: [ObjectRef], step: RolloutStep, noun: String,
-                               rule: @escaping @Sendable (KubeObject) -> ReadinessState) async throws -> (StepReport.Status, String) {
+    private func waitAvailable(
+        _ refs: [ObjectRef], step: RolloutStep, noun: String,
+        rule: @escaping @Sendable (KubeObject) -> ReadinessState
+    ) async throws -> (StepReport.Status, String) {
         guard let kind = refs.first?.kind, let type = ResourceType.known(kind: kind) else { return (.skipped, "no \(noun)") }
         let client = self.client
         let selector = NetworkMaterial.tenantSelector(topology.tenant)
@@ -675,7 +720,10 @@ public final class NetworkRollout: Sendable {
                 case .ready: ready += 1
                 case .pending(let why): pending.append("\(ref.namespace ?? "")/\(ref.name): \(why)")
                 case .failed(let why):
-                    throw RolloutError(step: step, "\(ref) failed: \(why); see `kubectl -n \(ref.namespace ?? "") describe \(ref.kind.lowercased()) \(ref.name)` and the pod logs, fix it and run again")
+                    throw RolloutError(
+                        step: step,
+                        "\(ref) failed: \(why); see `kubectl -n \(ref.namespace ?? "") describe \(ref.kind.lowercased()) \(ref.name)` and the pod logs, fix it and run again"
+                    )
                 }
             }
             if ready != lastReady {
@@ -684,12 +732,17 @@ public final class NetworkRollout: Sendable {
             }
             if pending.isEmpty {
                 let seconds = Date().timeIntervalSince(started)
-                return (seconds < 0.5 ? .unchanged : .done, String(format: "%d %@ %@ (%.1f s)", refs.count, noun, noun == "Jobs" ? "complete" : "available", seconds))
+                return (
+                    seconds < 0.5 ? .unchanged : .done,
+                    String(format: "%d %@ %@ (%.1f s)", refs.count, noun, noun == "Jobs" ? "complete" : "available", seconds)
+                )
             }
             if Date() >= deadline {
                 let shown = pending.prefix(10).joined(separator: "; ") + (pending.count > 10 ? "; … \(pending.count - 10) more" : "")
-                throw RolloutError(step: step, "timed out after \(Int(options.timeout)) s with \(pending.count) of \(refs.count) \(noun) not ready: \(shown); "
-                    + "check `kubectl describe` and the pods' events, then run again (or raise --timeout)")
+                throw RolloutError(
+                    step: step,
+                    "timed out after \(Int(options.timeout)) s with \(pending.count) of \(refs.count) \(noun) not ready: \(shown); "
+                        + "check `kubectl describe` and the pods' events, then run again (or raise --timeout)")
             }
             try await Task.sleep(nanoseconds: UInt64(min(options.pollInterval, max(0.05, deadline.timeIntervalSinceNow)) * 1e9))
         }
@@ -713,7 +766,8 @@ public final class NetworkRollout: Sendable {
     private func explorer(_ run: Run) async throws -> (StepReport.Status, String) {
         if options.dryRun { return (.skipped, "dry run") }
         if run.reused {
-            return topology.explorerOrg == nil ? (.skipped, "the explorer is off (Explorer: false)")
+            return topology.explorerOrg == nil
+                ? (.skipped, "the explorer is off (Explorer: false)")
                 : (.unchanged, "explorer: available (unchanged since the last complete run)")
         }
         let objects = self.objects(run, .explorer)
@@ -753,7 +807,8 @@ public final class NetworkRollout: Sendable {
                 let isExplorer = service.name == "explorer"
                 guard nodePort != nil || isExplorer else { continue }
                 let scheme = isExplorer ? "http" : "https"
-                let url = nodePort.flatMap { np in nodeIP.map { ip in "\(scheme)://\(ip.contains(":") ? "[\(ip)]" : ip):\(np)" } }
+                let url =
+                    nodePort.flatMap { np in nodeIP.map { ip in "\(scheme)://\(ip.contains(":") ? "[\(ip)]" : ip):\(np)" } }
                     ?? "\(scheme)://\(service.name).\(ns).svc.cluster.local:\(number)"
                 endpoints.append(Endpoint(name: service.name, namespace: ns, service: service.name, port: portName, url: url, nodePort: nodePort))
                 if isExplorer, run.report.explorerURL == nil { run.report.explorerURL = url }

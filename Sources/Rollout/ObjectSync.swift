@@ -94,8 +94,10 @@ struct ObjectSync: Sendable {
     /// Applies the objects that need it, in `ApplyOrder` stages. Jobs whose rendered spec
     /// differs are deleted and created again (a Job's template cannot change). Calls
     /// `progress(done, total)` after each object.
-    func apply(_ objects: [KubeObject], stored: [ObjectRef: KubeObject], jobTimeout: Double,
-               progress: @escaping @Sendable (Int, Int) -> Void) throws(Failure) -> [ObjectChange] {
+    func apply(
+        _ objects: [KubeObject], stored: [ObjectRef: KubeObject], jobTimeout: Double,
+        progress: @escaping @Sendable (Int, Int) -> Void
+    ) throws(Failure) -> [ObjectChange] {
         let planned = Self.plan(objects, stored: stored)
         let actions = Dictionary(zip(objects.map { Self.key($0.ref) }, planned.map(\.action)), uniquingKeysWith: { a, _ in a })
         let work = objects.filter { actions[Self.key($0.ref)] != .unchanged }

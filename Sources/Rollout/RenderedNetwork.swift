@@ -1,11 +1,12 @@
 import BoKSystem
 import FabricTopology
 import Foundation
+import KubeManifests
+import MSP
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import KubeManifests
-import MSP
 
 // This file sees KubeManifests' `KubeObject` only; the rest of the module works with KubeClient's.
 
@@ -38,8 +39,9 @@ public enum NetworkMaterial {
         -> [RenderedManifest]
     {
         let credentials = try ServiceCredentials(topology: topology, cryptoDirectory: cryptoDirectory)
-        var renderer = ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: cryptoDirectory),
-                                        passwords: { credentials.password(namespace: $0, purpose: $1) })
+        var renderer = ManifestRenderer(
+            topology: topology, crypto: DirectoryCryptoFiles(root: cryptoDirectory),
+            passwords: { credentials.password(namespace: $0, purpose: $1) })
         renderer.nodeCIDRs = nodeCIDRs(nodeAddresses)
         let explorerNamespace = topology.explorerOrg?.namespace
         return try renderer.render().map { object in
@@ -47,7 +49,8 @@ public enum NetworkMaterial {
             if object.kind == "Job" {
                 phase = .channel
             } else if let explorerNamespace, object.namespace == explorerNamespace,
-                      object.labels[BoKLabels.instance] == "explorer" {
+                object.labels[BoKLabels.instance] == "explorer"
+            {
                 phase = .explorer
             } else {
                 phase = .main

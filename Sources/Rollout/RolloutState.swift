@@ -31,8 +31,10 @@ public struct RolloutState: Codable, Sendable, Equatable {
     /// taken: after it, a re-run runs the MSP generator again (which re-issues expired certificates).
     public var certificatesValidUntil: Double?
 
-    public init(tenant: String, digest: String, topologyDigest: String, completed: [String] = [], kubeDNS: String? = nil,
-                skippedNodes: [String] = []) {
+    public init(
+        tenant: String, digest: String, topologyDigest: String, completed: [String] = [], kubeDNS: String? = nil,
+        skippedNodes: [String] = []
+    ) {
         self.tenant = tenant
         self.digest = digest
         self.topologyDigest = topologyDigest
@@ -55,7 +57,7 @@ public struct RolloutState: Codable, Sendable, Equatable {
     /// Reads the state, or nil when there is none (first run) or it cannot be read.
     public static func load(_ client: KubeClient, namespace: String) throws(KubeError) -> RolloutState? {
         guard let map = try client.getIfPresent(.configMap(configMapName, namespace: namespace)),
-              let text = map["data", dataKey]?.stringValue
+            let text = map["data", dataKey]?.stringValue
         else { return nil }
         return try? JSONDecoder().decode(RolloutState.self, from: Data(text.utf8))
     }

@@ -180,4 +180,3 @@ public final class SSHSession: @unchecked Sendable {
         return (String(path[...slash]), String(path[path.index(after: slash)...]))
     }
 }
-

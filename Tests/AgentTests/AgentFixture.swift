@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentProtocol
+import BoKSystem
 import BoKTesting
 import DockerEngine
 import Fleet
@@ -34,7 +34,9 @@ final class AgentFixture: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
@@ -44,12 +46,13 @@ final class AgentFixture: @unchecked Sendable {
     func startAgent(port: Int, extraArgs: [String] = [], restartCommand: String? = nil, logName: String = "agent.log") throws -> pid_t {
         let log = node.logDir + "/" + logName
         let before = (try? String(contentsOfFile: log, encoding: .utf8))?.count ?? 0
-        let args = [
-            "nsenter", "--mount=\(node.mountNS)", "--", Self.agentBinary,
-            "--insecure", "--listen", "127.0.0.1:\(port)", "--node-name", node.name,
-            "--restart", "command", "--restart-command", restartCommand ?? "\(state.dockerdScript) restart",
-            "--docker-log-file", LabNode.dockerdLog, "--state-dir", node.stateDir,
-        ] + extraArgs
+        let args =
+            [
+                "nsenter", "--mount=\(node.mountNS)", "--", Self.agentBinary,
+                "--insecure", "--listen", "127.0.0.1:\(port)", "--node-name", node.name,
+                "--restart", "command", "--restart-command", restartCommand ?? "\(state.dockerdScript) restart",
+                "--docker-log-file", LabNode.dockerdLog, "--state-dir", node.stateDir,
+            ] + extraArgs
         let pid = try CommandRunner.spawnDetached(args, logPath: log).get()
         agentPIDs.append(pid)
         let deadline = Date().addingTimeInterval(20)
@@ -66,13 +69,19 @@ final class AgentFixture: @unchecked Sendable {
     }
 
     func stopAgent(_ pid: pid_t, signal sig: Int32 = SIGTERM) {
-        guard kill(pid, 0) == 0 else { _ = CommandRunner.reapIfExited(pid); return }
+        guard kill(pid, 0) == 0 else {
+            _ = CommandRunner.reapIfExited(pid)
+            return
+        }
         kill(pid, sig)
         for _ in 0..<200 {
             if CommandRunner.reapIfExited(pid) { break }
             usleep(20_000)
         }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL); _ = CommandRunner.reapIfExited(pid) }
+        if kill(pid, 0) == 0 {
+            kill(pid, SIGKILL)
+            _ = CommandRunner.reapIfExited(pid)
+        }
         agentPIDs.removeAll { $0 == pid }
     }
 
@@ -114,8 +123,13 @@ final class RawLineClient {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = UInt16(port).bigEndian
-        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if r != 0 { close(fd); throw NSError(domain: "RawLineClient", code: Int(errno)) }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if r != 0 {
+            close(fd)
+            throw NSError(domain: "RawLineClient", code: Int(errno))
+        }
     }
 
     deinit { close(fd) }
@@ -168,7 +182,10 @@ final class RawLineClient {
 }
 
 extension JSONValue {
-    var object: [String: JSONValue] { if case .object(let o) = self { return o }; return [:] }
+    var object: [String: JSONValue] {
+        if case .object(let o) = self { return o }
+        return [:]
+    }
 }
 
 func parseJSON(_ line: String?) -> JSONValue {

@@ -20,11 +20,13 @@ final class AgentFoundationFreeTests: XCTestCase {
                 continue
             }
             for case let file as String in files where file.hasSuffix(".swift") {
-                let lines = try String(contentsOfFile: "\(root)/\(module)/\(file)", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                let lines = try String(contentsOfFile: "\(root)/\(module)/\(file)", encoding: .utf8).split(
+                    separator: "\n", omittingEmptySubsequences: false)
                 for (i, line) in lines.enumerated() {
                     let text = line.trimmingCharacters(in: .whitespaces)
-                    guard text == "import Foundation" || text == "@_exported import Foundation" || text.hasPrefix("import struct Foundation.")
-                        || text.hasPrefix("import class Foundation.")
+                    guard
+                        text == "import Foundation" || text == "@_exported import Foundation" || text.hasPrefix("import struct Foundation.")
+                            || text.hasPrefix("import class Foundation.")
                     else { continue }
                     let previous = i > 0 ? lines[i - 1].trimmingCharacters(in: .whitespaces) : ""
                     if previous != "#else" { offenders.append("Sources/\(module)/\(file):\(i + 1)") }

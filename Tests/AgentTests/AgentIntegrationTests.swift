@@ -50,8 +50,9 @@ final class AgentIntegrationTests: XCTestCase {
     }
 
     var desired: DNSParams {
-        DNSParams(nameservers: [fx.kubeDNS, fx.upstreamDNS], search: ["default.svc.cluster.local", "svc.cluster.local"],
-                  options: ["ndots:2", "timeout:2", "attempts:2"])
+        DNSParams(
+            nameservers: [fx.kubeDNS, fx.upstreamDNS], search: ["default.svc.cluster.local", "svc.cluster.local"],
+            options: ["ndots:2", "timeout:2", "attempts:2"])
     }
 
     func testApplyRestartsDockerAndNewContainersSeeTheClusterDNS() async throws {
@@ -140,15 +141,15 @@ final class AgentIntegrationTests: XCTestCase {
         let marker = "198.18.\(fx.state.subnet).99"
         let script = fx.node.dir + "/flaky-restart.sh"
         try """
-            #!/bin/sh
-            . /etc/default/docker
-            case "$DOCKER_OPTS" in
-              *\(marker)*)
-                printf 'DOCKER_OPTS="%s --no-such-flag"\\n' "$DOCKER_OPTS" > \(fx.node.dir)/broken-defaults
-                BOK_DOCKER_DEFAULTS=\(fx.node.dir)/broken-defaults exec \(fx.state.dockerdScript) restart ;;
-              *) exec \(fx.state.dockerdScript) restart ;;
-            esac
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        . /etc/default/docker
+        case "$DOCKER_OPTS" in
+          *\(marker)*)
+            printf 'DOCKER_OPTS="%s --no-such-flag"\\n' "$DOCKER_OPTS" > \(fx.node.dir)/broken-defaults
+            BOK_DOCKER_DEFAULTS=\(fx.node.dir)/broken-defaults exec \(fx.state.dockerdScript) restart ;;
+          *) exec \(fx.state.dockerdScript) restart ;;
+        esac
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         fx.stopAgent(agentPID)
         agentPID = try fx.startAgent(port: port, restartCommand: "/bin/sh \(script)")
         let before = fx.readDefaults()
@@ -201,7 +202,12 @@ final class AgentIntegrationTests: XCTestCase {
     func testTwoAppliesAtOnceAreSerialized() async throws {
         let a = try await fx.client(port: port)
         let b = try await fx.client(port: port)
-        defer { Task { await a.close(); await b.close() } }
+        defer {
+            Task {
+                await a.close()
+                await b.close()
+            }
+        }
         let other = DNSParams(nameservers: [fx.kubeDNS], search: ["svc.cluster.local"], options: ["ndots:3"])
         let started = Date()
         let mine = desired
@@ -226,7 +232,9 @@ final class AgentIntegrationTests: XCTestCase {
         let hash = String(repeating: "ab", count: 32)
         let names = ["dev-peer0.org1-f-1-mycc-1.0", "dev-peer1.org2-f-1-mycc_1-\(hash)", "not-a-chaincode"]
         for n in names {
-            let r = fx.docker(["run", "--pull", "never", "-d", "--name", n, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+            let r = fx.docker([
+                "run", "--pull", "never", "-d", "--name", n, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done",
+            ])
             XCTAssertTrue(r.succeeded, r.stderr)
         }
         defer { fx.docker(["rm", "-f"] + names) }
@@ -297,7 +305,8 @@ final class AgentIntegrationTests: XCTestCase {
         XCTAssertEqual(parseJSON(raw.readLine())["error"]?["code"], .number(-32602))
         for (i, evil) in ["1.1.1.1 --insecure-registry=evil", "$(reboot)", "10.0.0.10\"; rm -rf /", "`id`", "-H tcp://0.0.0.0"].enumerated() {
             let params = try JSONCoding.value(DNSParams(nameservers: [evil]))
-            let line = String(decoding: try RPCLineParser.line(RPCRequest(id: .number(Int64(10 + i)), method: "docker.dns.apply", params: params)), as: UTF8.self)
+            let line = String(
+                decoding: try RPCLineParser.line(RPCRequest(id: .number(Int64(10 + i)), method: "docker.dns.apply", params: params)), as: UTF8.self)
             raw.send(line)
             let r = parseJSON(raw.readLine())
             XCTAssertEqual(r["error"]?["code"], .number(-32602), "\(evil)")
@@ -334,7 +343,9 @@ extension AgentIntegrationTests {
         fx.stopAgent(agentPID)
         agentPID = try fx.startAgent(port: port, extraArgs: ["--config", config])
         let name = "dev-peer0.org1-f-1-livecc-1.0"
-        let run = fx.docker(["run", "--pull", "never", "-d", "--name", name, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+        let run = fx.docker([
+            "run", "--pull", "never", "-d", "--name", name, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done",
+        ])
         XCTAssertTrue(run.succeeded, run.stderr)
         defer { fx.docker(["rm", "-f", name]) }
         let client = try await fx.client(port: port)
@@ -352,7 +363,9 @@ extension AgentIntegrationTests {
 
     func testWithoutLiveRestoreTheStoppedContainersAreReported() async throws {
         let name = "dev-peer1.org1-f-1-mycc-2.0"
-        let run = fx.docker(["run", "--pull", "never", "-d", "--name", name, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+        let run = fx.docker([
+            "run", "--pull", "never", "-d", "--name", name, fx.state.chaincodeImage, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done",
+        ])
         XCTAssertTrue(run.succeeded, run.stderr)
         defer { fx.docker(["rm", "-f", name]) }
         let client = try await fx.client(port: port)
@@ -378,7 +391,8 @@ extension AgentIntegrationTests {
     /// Running (not gone, not a zombie nobody reaped yet).
     static func isAlive(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentCore
+import BoKSystem
 import DockerEngine
 import XCTest
 
@@ -46,8 +46,10 @@ final class AgentConfigTests: XCTestCase {
 
     func testBadValuesNameTheKeyAndWhatIsExpected() {
         var c = AgentConfig()
-        for (yaml, key) in [("listen: nope", "listen"), ("restart: upstart", "restart"), ("stateDir: relative/dir", "stateDir"),
-                            ("restartTimeout: -1", "restartTimeout"), ("insecure: maybe", "insecure")] {
+        for (yaml, key) in [
+            ("listen: nope", "listen"), ("restart: upstart", "restart"), ("stateDir: relative/dir", "stateDir"),
+            ("restartTimeout: -1", "restartTimeout"), ("insecure: maybe", "insecure"),
+        ] {
             XCTAssertThrowsError(try c.merge(yaml: yaml, source: "f")) { e in XCTAssertTrue("\(e)".contains("'\(key)'"), "\(e)") }
         }
     }
@@ -142,17 +144,18 @@ final class AgentFlatYAMLTests: XCTestCase {
 
     func testQuotedValuesListsAndCommentsAsInstallWritesThem() throws {
         var c = AgentConfig()
-        try c.merge(yaml: """
-            # written by coordinator agents install
-            listen: "[::1]:7443"
-            nodeName: "node-1"   # a comment after a value
-            restart: command
-            restartCommand: "/usr/local/bin/restart docker --now \\"x y\\" \\u0041"
-            dockerLogFile: '/var/log/it''s.log'
-            insecure: false
-            handshakeTimeout: 2.5
-            stateDir:
-            """, source: "t.yaml")
+        try c.merge(
+            yaml: """
+                # written by coordinator agents install
+                listen: "[::1]:7443"
+                nodeName: "node-1"   # a comment after a value
+                restart: command
+                restartCommand: "/usr/local/bin/restart docker --now \\"x y\\" \\u0041"
+                dockerLogFile: '/var/log/it''s.log'
+                insecure: false
+                handshakeTimeout: 2.5
+                stateDir:
+                """, source: "t.yaml")
         XCTAssertEqual(c.listenHost, "::1")
         XCTAssertEqual(c.nodeName, "node-1")
         XCTAssertEqual(c.restartCommand, ["/usr/local/bin/restart", "docker", "--now", "x y", "A"])
@@ -166,8 +169,10 @@ final class AgentFlatYAMLTests: XCTestCase {
     }
 
     func testWhatTheAgentConfigNeverHoldsIsRefusedNamingFileAndLine() {
-        for bad in ["a: &x 1\nb: *x\n", "listen:\n  host: x\n", "nodeName: !!str x\n", "nodeName: \"open\n", "nodeName: x\nnodeName: y\n",
-                    "restartCommand: |\n  x\n"] {
+        for bad in [
+            "a: &x 1\nb: *x\n", "listen:\n  host: x\n", "nodeName: !!str x\n", "nodeName: \"open\n", "nodeName: x\nnodeName: y\n",
+            "restartCommand: |\n  x\n",
+        ] {
             var c = AgentConfig()
             XCTAssertThrowsError(try c.merge(yaml: bad, source: "bad.yaml"), bad) { e in
                 XCTAssertTrue("\(e)".contains("bad.yaml") && "\(e)".contains("line"), "\(e)")

@@ -275,8 +275,9 @@ final class DNSResolverFailureTests: XCTestCase {
         let silent = try fake()
         let started = Date()
         let error = failure { () throws(DNSQueryError) in
-            try DNSResolver.query(name: "peer0.org1-f-1.svc.cluster.local", type: .A, server: "127.0.0.1", port: silent.port,
-                                  timeout: 0.3, attempts: 2)
+            try DNSResolver.query(
+                name: "peer0.org1-f-1.svc.cluster.local", type: .A, server: "127.0.0.1", port: silent.port,
+                timeout: 0.3, attempts: 2)
         }
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertEqual(error?.failure, .timeout(seconds: 0.3, attempts: 2))
@@ -284,7 +285,8 @@ final class DNSResolverFailureTests: XCTestCase {
         XCTAssertLessThan(elapsed, 3)
         XCTAssertEqual(
             error?.description,
-            "DNS query A peer0.org1-f-1.svc.cluster.local to 127.0.0.1:\(silent.port) failed: timeout after 0.3s: no answer to 2 attempts. Check that the DNS server runs at 127.0.0.1:\(silent.port) and that nothing between here and it drops DNS traffic.")
+            "DNS query A peer0.org1-f-1.svc.cluster.local to 127.0.0.1:\(silent.port) failed: timeout after 0.3s: no answer to 2 attempts. Check that the DNS server runs at 127.0.0.1:\(silent.port) and that nothing between here and it drops DNS traffic."
+        )
     }
 
     func testClosedPortIsReportedAsConnectionRefusedWithoutWaiting() throws {
@@ -376,9 +378,10 @@ final class DNSResolverFailureTests: XCTestCase {
 
     func testServerMustBeAnIPLiteralAndArgumentsSane() {
         for server in ["localhost", "10.0.0.10:53", "fe80::1%eth0", ""] {
-            XCTAssertEqual(failure { () throws(DNSQueryError) in
-                try DNSResolver.query(name: "a.b", type: .A, server: server)
-            }?.failure, .invalidServer, server)
+            XCTAssertEqual(
+                failure { () throws(DNSQueryError) in
+                    try DNSResolver.query(name: "a.b", type: .A, server: server)
+                }?.failure, .invalidServer, server)
         }
         XCTAssertNotNil(failure { () throws(DNSQueryError) in try DNSResolver.query(name: "a.b", type: .A, server: "127.0.0.1", timeout: 0) })
         XCTAssertNotNil(failure { () throws(DNSQueryError) in try DNSResolver.query(name: "a.b", type: .A, server: "127.0.0.1", attempts: 0) })

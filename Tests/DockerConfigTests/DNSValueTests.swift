@@ -79,7 +79,8 @@ final class DNSValueTests: XCTestCase {
             XCTAssertTrue(error.reason.contains("smuggle"), error.reason)
             XCTAssertEqual(
                 error.description,
-                "nameservers[1] \"1.1.1.1 --insecure-registry=evil\" rejected: contains a space, which could smuggle another dockerd flag or shell syntax into DOCKER_OPTS")
+                "nameservers[1] \"1.1.1.1 --insecure-registry=evil\" rejected: contains a space, which could smuggle another dockerd flag or shell syntax into DOCKER_OPTS"
+            )
         }
         do {
             _ = try DNSSettings(nameservers: ["10.0.0.10"], search: ["$(reboot)"], options: [])
@@ -120,10 +121,11 @@ final class DNSValueTests: XCTestCase {
     }
 
     func testOnlyResolvConfOptionsInTheirRangesAreAccepted() throws {
-        for text in ["ndots:0", "ndots:15", "timeout:1", "timeout:30", "attempts:1", "attempts:5", "rotate", "edns0",
-                     "single-request", "single-request-reopen", "no-tld-query", "use-vc", "no-reload", "trust-ad",
-                     "inet6", "debug", "no-aaaa", "ip6-bytestring", "ip6-dotint", "no-ip6-dotint"]
-        {
+        for text in [
+            "ndots:0", "ndots:15", "timeout:1", "timeout:30", "attempts:1", "attempts:5", "rotate", "edns0",
+            "single-request", "single-request-reopen", "no-tld-query", "use-vc", "no-reload", "trust-ad",
+            "inet6", "debug", "no-aaaa", "ip6-bytestring", "ip6-dotint", "no-ip6-dotint",
+        ] {
             XCTAssertEqual(try DNSOption(text).text, text)
         }
         XCTAssertEqual(try DNSOption("ndots:2").name, "ndots")
@@ -163,10 +165,12 @@ final class DNSValueTests: XCTestCase {
         let settings = try DNSSettings(
             nameservers: ["10.0.0.10", "10.162.204.1"], search: ["default.svc.cluster.local", "svc.cluster.local"],
             options: ["ndots:2", "timeout:2", "attempts:2"])
-        XCTAssertEqual(settings.dockerFlags, [
-            "--dns=10.0.0.10", "--dns=10.162.204.1", "--dns-search=default.svc.cluster.local",
-            "--dns-search=svc.cluster.local", "--dns-opt=ndots:2", "--dns-opt=timeout:2", "--dns-opt=attempts:2",
-        ])
+        XCTAssertEqual(
+            settings.dockerFlags,
+            [
+                "--dns=10.0.0.10", "--dns=10.162.204.1", "--dns-search=default.svc.cluster.local",
+                "--dns-search=svc.cluster.local", "--dns-opt=ndots:2", "--dns-opt=timeout:2", "--dns-opt=attempts:2",
+            ])
         XCTAssertEqual(settings.raw.nameservers, ["10.0.0.10", "10.162.204.1"])
         XCTAssertTrue(settings.raw.matches(settings))
         XCTAssertEqual(try settings.raw.validated(), settings)

@@ -24,7 +24,8 @@ final class DaemonJSONTests: XCTestCase {
     }
 
     func testDNSKeysAreReadWithThePluralDnsOpts() throws {
-        let json = try parse("""
+        let json = try parse(
+            """
             {"dns": ["10.0.0.10"], "dns-search": ["svc.cluster.local"], "dns-opts": ["ndots:2"], "live-restore": true}
             """)
         XCTAssertEqual(json.dns, RawDNS(nameservers: ["10.0.0.10"], search: ["svc.cluster.local"], options: ["ndots:2"]))
@@ -86,7 +87,8 @@ final class DaemonJSONTests: XCTestCase {
     }
 
     func testApplyingTheSettingsAlreadyThereLeavesTheBytesAlone() throws {
-        let original = #"{ "dns" : ["10.0.0.10","10.162.204.1"], "dns-search": ["default.svc.cluster.local","svc.cluster.local"], "dns-opts": ["ndots:2","timeout:2","attempts:2"] }"#
+        let original =
+            #"{ "dns" : ["10.0.0.10","10.162.204.1"], "dns-search": ["default.svc.cluster.local","svc.cluster.local"], "dns-opts": ["ndots:2","timeout:2","attempts:2"] }"#
         let edit = try parse(original).applying(cluster)
         XCTAssertFalse(edit.changed)
         XCTAssertEqual(edit.updated.text, original)
@@ -128,9 +130,10 @@ final class DaemonJSONTests: XCTestCase {
             XCTAssertEqual(error.path, Self.path)
             XCTAssertTrue(error.description.hasPrefix("/etc/docker/daemon.json:2:"), error.description)
         }
-        for text in ["[1]", "{\"dns\": \"8.8.8.8\"}", "{\"live-restore\": \"yes\"}", "{\"a\": 01}", "{\"a\": 1} x", "\u{FEFF}{}",
-                     "{\"a\": \"\\x\"}", "{\"a\": tru}", "{\"a\": \"\\ud800\"}"]
-        {
+        for text in [
+            "[1]", "{\"dns\": \"8.8.8.8\"}", "{\"live-restore\": \"yes\"}", "{\"a\": 01}", "{\"a\": 1} x", "\u{FEFF}{}",
+            "{\"a\": \"\\x\"}", "{\"a\": tru}", "{\"a\": \"\\ud800\"}",
+        ] {
             XCTAssertThrowsError(try parse(text), text)
         }
     }

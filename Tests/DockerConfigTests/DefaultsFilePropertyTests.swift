@@ -69,9 +69,10 @@ final class DefaultsFilePropertyTests: XCTestCase {
             let dnsPairs = dnsValues.flatMap { kind in kind.values.map { (flag: kind.flag, value: $0) } }.shuffled(using: &rng)
             for (flag, value) in dnsPairs.prefix(Int.random(in: 0...5, using: &rng)) {
                 let kind = (flag: flag, values: [value])
-                groups.append(rng.chance(0.5)
-                    ? [Token(text: "\(kind.flag)=\(value)", isDNS: true)]
-                    : [Token(text: kind.flag, isDNS: true), Token(text: value, isDNS: true)])
+                groups.append(
+                    rng.chance(0.5)
+                        ? [Token(text: "\(kind.flag)=\(value)", isDNS: true)]
+                        : [Token(text: kind.flag, isDNS: true), Token(text: value, isDNS: true)])
             }
             groups.shuffle(using: &rng)
             tokens = groups.flatMap { $0 }
@@ -124,8 +125,9 @@ final class DefaultsFilePropertyTests: XCTestCase {
         if !lines.isEmpty && rng.chance(0.9) { text += ending }
         var data = Data(text.utf8)
         if bom { data = Data([0xEF, 0xBB, 0xBF]) + data }
-        return Case(seed: seed, data: data, effectiveLines: effectiveLines, tokens: effective, shReadsAsMeant: shReadsAsMeant,
-                    refusalLine: refusalLine)
+        return Case(
+            seed: seed, data: data, effectiveLines: effectiveLines, tokens: effective, shReadsAsMeant: shReadsAsMeant,
+            refusalLine: refusalLine)
     }
 
     static func randomSettings(_ rng: inout SeededGenerator) -> DNSSettings {
@@ -205,7 +207,8 @@ final class DefaultsFilePropertyTests: XCTestCase {
 
         let sourcedUpdated = try ShellSourcing.dockerOpts(ofEach: edits.map(\.updated))
         let sourcedOriginal = try ShellSourcing.dockerOpts(ofEach: cases.map(\.data))
-        var changedCount = 0, unchangedCount = 0
+        var changedCount = 0
+        var unchangedCount = 0
         for (index, generated) in cases.enumerated() {
             let edit = edits[index]
             let settings = settingsList[index]
@@ -318,7 +321,8 @@ final class DefaultsFilePropertyTests: XCTestCase {
         let pattern = #"^[ \t]*DOCKER_OPTS="[^"'$`\\\s]+( [^"'$`\\\s]+)*"\n?$"#
         XCTAssertNotNil(written.range(of: pattern, options: .regularExpression), "written line \(written.debugDescription), \(context)")
         for extra in middle.dropLast() {
-            XCTAssertTrue(extra == "\n" || extra.trimmingCharacters(in: .whitespaces).hasPrefix("#"), "inserted \(extra.debugDescription), \(context)")
+            XCTAssertTrue(
+                extra == "\n" || extra.trimmingCharacters(in: .whitespaces).hasPrefix("#"), "inserted \(extra.debugDescription), \(context)")
         }
     }
 }

@@ -117,14 +117,18 @@ final class DockerDefaultsFileTests: XCTestCase {
     func testSeedExampleKeepsOtherFlagsAndPutsNewDNSFlagsWhereTheOldOnesWere() throws {
         let result = try edit(Self.seed, changedCluster)
         XCTAssertTrue(result.changed)
-        XCTAssertEqual(result.updated.text, """
+        XCTAssertEqual(
+            result.updated.text,
+            """
             DOCKER_OPTS="--bip=172.1.42.1/24 --ip-masq=false --mtu=1472 --dns=10.0.0.10 --dns=198.18.0.53 --dns-search=org1-f-1.svc.cluster.local --dns-search=svc.cluster.local --dns-opt=ndots:2"
 
             """)
-        try assertResult(result, sourcesTo: [
-            "--bip=172.1.42.1/24", "--ip-masq=false", "--mtu=1472", "--dns=10.0.0.10", "--dns=198.18.0.53",
-            "--dns-search=org1-f-1.svc.cluster.local", "--dns-search=svc.cluster.local", "--dns-opt=ndots:2",
-        ], settings: changedCluster)
+        try assertResult(
+            result,
+            sourcesTo: [
+                "--bip=172.1.42.1/24", "--ip-masq=false", "--mtu=1472", "--dns=10.0.0.10", "--dns=198.18.0.53",
+                "--dns-search=org1-f-1.svc.cluster.local", "--dns-search=svc.cluster.local", "--dns-opt=ndots:2",
+            ], settings: changedCluster)
     }
 
     func testReapplyingSameSettingsIsByteIdentical() throws {
@@ -138,7 +142,9 @@ final class DockerDefaultsFileTests: XCTestCase {
     func testDiffShowsOnlyTheDockerOptsLine() throws {
         let text = "# managed by hand\nHTTP_PROXY=\"http://proxy:3128\"\nDOCKER_OPTS=\"--mtu=1472 --dns=8.8.8.8\"\n# end\n"
         let result = try edit(text, cluster)
-        XCTAssertEqual(result.diff, """
+        XCTAssertEqual(
+            result.diff,
+            """
             --- /etc/default/docker
             +++ /etc/default/docker (planned)
             @@ -1,4 +1,4 @@
@@ -203,17 +209,20 @@ final class DockerDefaultsFileTests: XCTestCase {
     }
 
     func testSpaceAndEqualsFormsOfEveryDNSFlagAreReplaced() throws {
-        let text = "DOCKER_OPTS=\"--dns 8.8.8.8 --mtu=1472 --dns=8.8.4.4 --dns-search example.com --dns-search=corp --dns-opt ndots:5 --dns-opt=rotate --ip-masq=false\"\n"
+        let text =
+            "DOCKER_OPTS=\"--dns 8.8.8.8 --mtu=1472 --dns=8.8.4.4 --dns-search example.com --dns-search=corp --dns-opt ndots:5 --dns-opt=rotate --ip-masq=false\"\n"
         let file = try DockerDefaultsFile.parse(Data(text), path: Self.path)
-        XCTAssertEqual(file.currentDNS, RawDNS(nameservers: ["8.8.8.8", "8.8.4.4"], search: ["example.com", "corp"], options: ["ndots:5", "rotate"]))
+        XCTAssertEqual(
+            file.currentDNS, RawDNS(nameservers: ["8.8.8.8", "8.8.4.4"], search: ["example.com", "corp"], options: ["ndots:5", "rotate"]))
         let result = try file.applying(cluster)
         try assertResult(result, sourcesTo: cluster.dockerFlags + ["--mtu=1472", "--ip-masq=false"], settings: cluster)
     }
 
     func testDNSFlagsGoAtTheEndWhenThereWereNone() throws {
         let result = try edit("DOCKER_OPTS=\"--bip=172.1.42.1/24 -H unix:///var/run/docker.sock\"\n", cluster)
-        try assertResult(result, sourcesTo: ["--bip=172.1.42.1/24", "-H", "unix:///var/run/docker.sock"] + cluster.dockerFlags,
-                         settings: cluster)
+        try assertResult(
+            result, sourcesTo: ["--bip=172.1.42.1/24", "-H", "unix:///var/run/docker.sock"] + cluster.dockerFlags,
+            settings: cluster)
     }
 
     func testSingleQuotedValueIsRewrittenInDoubleQuotesAndSaidSo() throws {
@@ -257,7 +266,8 @@ final class DockerDefaultsFileTests: XCTestCase {
 
             """
         let result = try edit(text, cluster)
-        let before = lines(Data(text)), after = lines(result.updated)
+        let before = lines(Data(text))
+        let after = lines(result.updated)
         XCTAssertEqual(before.count, after.count)
         for index in before.indices where index != 5 {
             XCTAssertEqual(before[index], after[index], "line \(index + 1)")
@@ -325,8 +335,9 @@ final class DockerDefaultsFileTests: XCTestCase {
         let result = try file.applying(cluster)
         XCTAssertEqual(Array(lines(result.updated).prefix(2)), Array(lines(Data(text)).prefix(2)))
         XCTAssertTrue(result.repairs.contains { $0.contains("expanded $DOCKER_OPTS") && $0.contains("1, 2") }, "\(result.repairs)")
-        try assertResult(result, sourcesTo: ["--bip=172.1.42.1/24"] + cluster.dockerFlags + ["--mtu=1472", "--ip-masq=false"],
-                         settings: cluster)
+        try assertResult(
+            result, sourcesTo: ["--bip=172.1.42.1/24"] + cluster.dockerFlags + ["--mtu=1472", "--ip-masq=false"],
+            settings: cluster)
     }
 
     func testInlineCommentMovesToItsOwnLineAbove() throws {
@@ -334,9 +345,11 @@ final class DockerDefaultsFileTests: XCTestCase {
         let file = try DockerDefaultsFile.parse(Data(text), path: Self.path)
         XCTAssertEqual(file.findings.map(\.kind), ["inline-comment"])
         let result = try file.applying(cluster)
-        XCTAssertEqual(lines(result.updated), [
-            "HTTP_PROXY=x\n", "# set by ops, ticket 42\n", "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " "))\"\n",
-        ])
+        XCTAssertEqual(
+            lines(result.updated),
+            [
+                "HTTP_PROXY=x\n", "# set by ops, ticket 42\n", "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " "))\"\n",
+            ])
         XCTAssertTrue(result.repairs.contains { $0.contains("moved the '# comment'") })
         try assertResult(result, sourcesTo: ["--mtu=1472"] + cluster.dockerFlags, settings: cluster)
     }
@@ -347,9 +360,11 @@ final class DockerDefaultsFileTests: XCTestCase {
         XCTAssertEqual(file.findings.map(\.kind), ["comment-continuation"])
         XCTAssertEqual(file.findings.first?.line, 1)
         let result = try file.applying(cluster)
-        XCTAssertEqual(lines(result.updated), [
-            "# options below \\\n", "\n", "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " "))\"\n",
-        ])
+        XCTAssertEqual(
+            lines(result.updated),
+            [
+                "# options below \\\n", "\n", "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " "))\"\n",
+            ])
         try assertResult(result, sourcesTo: ["--mtu=1472"] + cluster.dockerFlags, settings: cluster)
 
         let appended = try edit("# trailing comment \\\n", cluster)
@@ -364,9 +379,10 @@ final class DockerDefaultsFileTests: XCTestCase {
     }
 
     func testSpacesAroundEqualsAreRepairedWithTheValueSystemdReads() throws {
-        for text in ["DOCKER_OPTS = \"--mtu=1472 --dns=8.8.8.8\"\n", "DOCKER_OPTS =\"--mtu=1472 --dns=8.8.8.8\"\n",
-                     "DOCKER_OPTS= \"--mtu=1472 --dns=8.8.8.8\"\n"]
-        {
+        for text in [
+            "DOCKER_OPTS = \"--mtu=1472 --dns=8.8.8.8\"\n", "DOCKER_OPTS =\"--mtu=1472 --dns=8.8.8.8\"\n",
+            "DOCKER_OPTS= \"--mtu=1472 --dns=8.8.8.8\"\n",
+        ] {
             // sh cannot assign this at all.
             XCTAssertEqual(try ShellSourcing.dockerOpts(of: Data(text)).tokens, [], text)
             let file = try DockerDefaultsFile.parse(Data(text), path: Self.path)
@@ -398,10 +414,12 @@ final class DockerDefaultsFileTests: XCTestCase {
         XCTAssertTrue(file.findings.contains { $0.kind == "crlf" && $0.repairable && $0.line == 3 })
         XCTAssertTrue(file.findings.contains { $0.kind == "crlf" && !$0.repairable && $0.line == 2 })
         let result = try file.applying(cluster)
-        XCTAssertEqual(lines(result.updated), [
-            "# crlf file\r\n", "HTTP_PROXY=http://proxy:3128\r\n",
-            "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " "))\"\n", "# end\r\n",
-        ])
+        XCTAssertEqual(
+            lines(result.updated),
+            [
+                "# crlf file\r\n", "HTTP_PROXY=http://proxy:3128\r\n",
+                "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " "))\"\n", "# end\r\n",
+            ])
         XCTAssertTrue(result.warnings.contains { $0.contains("line 2 ") && $0.contains("CRLF") }, "\(result.warnings)")
         try assertResult(result, sourcesTo: ["--mtu=1472"] + cluster.dockerFlags, settings: cluster)
     }
@@ -427,9 +445,11 @@ final class DockerDefaultsFileTests: XCTestCase {
         XCTAssertEqual(file.effectiveLines, 1...3)
         XCTAssertEqual(file.effectiveDockerOpts, try ShellSourcing.dockerOpts(of: Data(text)).tokens)
         let result = try file.applying(cluster)
-        XCTAssertEqual(lines(result.updated), [
-            "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " ")) --ip-masq=false\"\n", "HTTP_PROXY=x\n",
-        ])
+        XCTAssertEqual(
+            lines(result.updated),
+            [
+                "DOCKER_OPTS=\"--mtu=1472 \(cluster.dockerFlags.joined(separator: " ")) --ip-masq=false\"\n", "HTTP_PROXY=x\n",
+            ])
         XCTAssertTrue(result.repairs.contains { $0.contains("joined") })
         try assertResult(result, sourcesTo: ["--mtu=1472"] + cluster.dockerFlags + ["--ip-masq=false"], settings: cluster)
     }
@@ -468,9 +488,10 @@ final class DockerDefaultsFileTests: XCTestCase {
     }
 
     func testDockerOptsInsideShellLogicIsRefused() {
-        for text in ["[ -f /etc/docker/extra ] && DOCKER_OPTS=\"--mtu=1472\"\n", "DOCKER_OPTS=\"--mtu=1472\"; export DOCKER_OPTS\n",
-                     "if true; then\n  DOCKER_OPTS=\"--mtu=1\"\nfi\n"]
-        {
+        for text in [
+            "[ -f /etc/docker/extra ] && DOCKER_OPTS=\"--mtu=1472\"\n", "DOCKER_OPTS=\"--mtu=1472\"; export DOCKER_OPTS\n",
+            "if true; then\n  DOCKER_OPTS=\"--mtu=1\"\nfi\n",
+        ] {
             let error = refusal(text, cluster)
             XCTAssertNotNil(error, text)
             XCTAssertEqual(error?.line, text.hasPrefix("if") ? 2 : 1)

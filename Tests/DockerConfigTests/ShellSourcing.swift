@@ -45,7 +45,9 @@ enum ShellSourcing {
             if line == "@@END@@" { chunks.append([]) } else { chunks[chunks.count - 1].append(line) }
         }
         guard chunks.count == files.count + 1 else {
-            throw NSError(domain: "ShellSourcing", code: 1, userInfo: [NSLocalizedDescriptionKey: "sh printed \(chunks.count - 1) results for \(files.count) files"])
+            throw NSError(
+                domain: "ShellSourcing", code: 1,
+                userInfo: [NSLocalizedDescriptionKey: "sh printed \(chunks.count - 1) results for \(files.count) files"])
         }
         return try chunks.dropLast().enumerated().map { index, chunk in
             var lines = chunk

@@ -24,7 +24,8 @@ final class CoordinatorCLITests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory("bok-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("bad.yaml").path
-        try "Tenant: f-1\nOrdererOrgs:\n- Name: O\n  Domain: o\n  Template:\n    Count: 1\nPeerOrgs:\n- Name: Org1\n  Domain: o\n  Template:\n    Count: 0\n"
+        try
+            "Tenant: f-1\nOrdererOrgs:\n- Name: O\n  Domain: o\n  Template:\n    Count: 1\nPeerOrgs:\n- Name: Org1\n  Domain: o\n  Template:\n    Count: 0\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
         let result = try TestSupport.run(coordinator, ["validate", "-c", file])
         XCTAssertEqual(result.status, 2)
@@ -54,16 +55,24 @@ final class CoordinatorCLITests: XCTestCase {
         XCTAssertTrue(again.output.contains("0 files written, 101 unchanged; 0 keys generated, 26 kept"), again.output)
 
         for name in ["a", "b"] {
-            let result = try TestSupport.run(coordinator, ["render", "-c", TestSupport.exampleConfigPath, "-o",
-                                                           dir.appendingPathComponent(name).path, "--crypto", crypto])
+            let result = try TestSupport.run(
+                coordinator,
+                [
+                    "render", "-c", TestSupport.exampleConfigPath, "-o",
+                    dir.appendingPathComponent(name).path, "--crypto", crypto,
+                ])
             XCTAssertEqual(result.status, 0, result.output)
             XCTAssertTrue(result.output.contains("73 objects written"), result.output)  // 63 + 10 NetworkPolicies
         }
         let diff = try TestSupport.run("/usr/bin/diff", ["-r", dir.appendingPathComponent("a").path, dir.appendingPathComponent("b").path])
         XCTAssertEqual(diff.status, 0, diff.output)
 
-        let missing = try TestSupport.run(coordinator, ["render", "-c", TestSupport.exampleConfigPath, "-o",
-                                                        dir.appendingPathComponent("c").path, "--crypto", "/nonexistent"])
+        let missing = try TestSupport.run(
+            coordinator,
+            [
+                "render", "-c", TestSupport.exampleConfigPath, "-o",
+                dir.appendingPathComponent("c").path, "--crypto", "/nonexistent",
+            ])
         XCTAssertEqual(missing.status, 1)
     }
 }

@@ -1,6 +1,7 @@
 import FabricTopology
 import Foundation
 import XCTest
+
 @testable import MSP
 
 /// Checks generated material with openssl, the way an operator (and Fabric) would see it.
@@ -98,16 +99,19 @@ final class CryptoMaterialTests: XCTestCase {
                 let sign = dir.appendingPathComponent(identity.signCertificate).path
                 let tls = dir.appendingPathComponent(identity.tlsCertificate).path
                 assertOpenSSL(["verify", "-CAfile", ca, sign], contains: "OK", identity.name)
-                assertOpenSSL(["verify", "-CAfile", tlsca, "-purpose", identity.tlsPrefix == "server" ? "sslserver" : "sslclient", tls],
-                              contains: "OK", identity.name)
+                assertOpenSSL(
+                    ["verify", "-CAfile", tlsca, "-purpose", identity.tlsPrefix == "server" ? "sslserver" : "sslclient", tls],
+                    contains: "OK", identity.name)
                 // A TLS certificate must not chain to the signing CA, nor an enrollment certificate to the TLS CA.
                 let (status, _) = try TestSupport.run(openssl, ["verify", "-CAfile", ca, tls])
                 XCTAssertNotEqual(status, 0, "\(identity.name)'s TLS certificate verified against the signing CA")
                 // The MSP's copies of the CA certificates are the CA certificates.
-                XCTAssertEqual(try String(contentsOfFile: dir.appendingPathComponent(identity.caCertificate).path, encoding: .utf8),
-                               try String(contentsOfFile: ca, encoding: .utf8))
-                XCTAssertEqual(try String(contentsOfFile: dir.appendingPathComponent(identity.tlsRootCertificate).path, encoding: .utf8),
-                               try String(contentsOfFile: tlsca, encoding: .utf8))
+                XCTAssertEqual(
+                    try String(contentsOfFile: dir.appendingPathComponent(identity.caCertificate).path, encoding: .utf8),
+                    try String(contentsOfFile: ca, encoding: .utf8))
+                XCTAssertEqual(
+                    try String(contentsOfFile: dir.appendingPathComponent(identity.tlsRootCertificate).path, encoding: .utf8),
+                    try String(contentsOfFile: tlsca, encoding: .utf8))
             }
         }
     }
@@ -116,8 +120,10 @@ final class CryptoMaterialTests: XCTestCase {
         let root = try material()
         let topology = try TestSupport.exampleTopology()
         for org in topology.organizations {
-            var pairs = [(CryptoLayout.caCertificate(org), CryptoLayout.caPrivateKey(org)),
-                         (CryptoLayout.tlsCACertificate(org), CryptoLayout.tlsCAPrivateKey(org))]
+            var pairs = [
+                (CryptoLayout.caCertificate(org), CryptoLayout.caPrivateKey(org)),
+                (CryptoLayout.tlsCACertificate(org), CryptoLayout.tlsCAPrivateKey(org)),
+            ]
             for identity in CryptoLayout.identities(org) {
                 pairs.append(("\(identity.directory)/\(identity.signCertificate)", "\(identity.directory)/\(identity.privateKey)"))
                 pairs.append(("\(identity.directory)/\(identity.tlsCertificate)", "\(identity.directory)/\(identity.tlsPrivateKey)"))
@@ -141,8 +147,13 @@ final class CryptoMaterialTests: XCTestCase {
         let topology = try TestSupport.exampleTopology()
         let org1 = topology.peerOrgs[0]
         func subject(_ path: String) throws -> String {
-            try TestSupport.run(openssl, ["x509", "-in", root.appendingPathComponent(path).path, "-noout", "-subject",
-                                          "-nameopt", "RFC2253"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            try TestSupport.run(
+                openssl,
+                [
+                    "x509", "-in", root.appendingPathComponent(path).path, "-noout", "-subject",
+                    "-nameopt", "RFC2253",
+                ]
+            ).output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         func sans(_ path: String) throws -> String {
             try TestSupport.run(openssl, ["x509", "-in", root.appendingPathComponent(path).path, "-noout", "-ext", "subjectAltName"])
@@ -154,17 +165,22 @@ final class CryptoMaterialTests: XCTestCase {
         XCTAssertEqual(identities.map(\.name), ["peer0.org1", "peer1.org1", "User1@org1", "Admin@org1"])
         XCTAssertEqual(identities.map(\.role), [.peer, .peer, .client, .admin])
         for identity in identities {
-            XCTAssertEqual(try subject("\(identity.directory)/\(identity.signCertificate)"),
-                           "subject=CN=\(identity.name),OU=\(identity.role.rawValue),L=San Francisco,ST=California,C=US")
-            XCTAssertEqual(try subject("\(identity.directory)/\(identity.tlsCertificate)"),
-                           "subject=CN=\(identity.name),L=San Francisco,ST=California,C=US")
+            XCTAssertEqual(
+                try subject("\(identity.directory)/\(identity.signCertificate)"),
+                "subject=CN=\(identity.name),OU=\(identity.role.rawValue),L=San Francisco,ST=California,C=US")
+            XCTAssertEqual(
+                try subject("\(identity.directory)/\(identity.tlsCertificate)"),
+                "subject=CN=\(identity.name),L=San Francisco,ST=California,C=US")
             let mspConfig = try String(contentsOf: root.appendingPathComponent("\(identity.directory)/msp/config.yaml"), encoding: .utf8)
-            XCTAssertTrue(mspConfig.contains("  PeerOUIdentifier:\n    Certificate: cacerts/ca.org1-cert.pem\n    OrganizationalUnitIdentifier: peer\n"))
+            XCTAssertTrue(
+                mspConfig.contains("  PeerOUIdentifier:\n    Certificate: cacerts/ca.org1-cert.pem\n    OrganizationalUnitIdentifier: peer\n"))
         }
-        XCTAssertTrue(try sans("peerOrganizations/org1/peers/peer0.org1/tls/server.crt").contains(
-            "DNS:peer0.org1, DNS:peer0, DNS:peer0.org1-f-1, DNS:peer0.org1-f-1.svc, DNS:peer0.org1-f-1.svc.cluster.local"))
-        XCTAssertTrue(try sans("ordererOrganizations/orgordererorg/orderers/orderer0.orgordererorg/tls/server.crt").contains(
-            "DNS:orderer0.orgordererorg, DNS:orderer0, DNS:orderer0.ordererorg-f-1, DNS:orderer0.ordererorg-f-1.svc"))
+        XCTAssertTrue(
+            try sans("peerOrganizations/org1/peers/peer0.org1/tls/server.crt").contains(
+                "DNS:peer0.org1, DNS:peer0, DNS:peer0.org1-f-1, DNS:peer0.org1-f-1.svc, DNS:peer0.org1-f-1.svc.cluster.local"))
+        XCTAssertTrue(
+            try sans("ordererOrganizations/orgordererorg/orderers/orderer0.orgordererorg/tls/server.crt").contains(
+                "DNS:orderer0.orgordererorg, DNS:orderer0, DNS:orderer0.ordererorg-f-1, DNS:orderer0.ordererorg-f-1.svc"))
         XCTAssertFalse(try sans("peerOrganizations/org1/users/Admin@org1/tls/client.crt").contains("DNS:"))
     }
 
@@ -219,16 +235,25 @@ final class CryptoMaterialTests: XCTestCase {
         let grown = yaml.replacingOccurrences(of: "Tenant: f-1", with: "Tenant: f-2")
             .replacingOccurrences(of: "    Count: 1                # Raft", with: "    Count: 3                # Raft")
         let report = try MSPGenerator(topology: try FabricTopology.parse(yaml: grown)).generate(into: dir.path)
-        XCTAssertEqual(report.keysGenerated, 4)   // orderer1 and orderer2: MSP and TLS keys
+        XCTAssertEqual(report.keysGenerated, 4)  // orderer1 and orderer2: MSP and TLS keys
         XCTAssertEqual(report.certificatesIssued, 4 + 5)  // their 4 + the TLS certificates of the 5 existing nodes (new service names)
         XCTAssertEqual(try String(contentsOfFile: caKeyPath, encoding: .utf8), caKey)
-        let sans = try TestSupport.run(openssl, ["x509", "-in", dir.appendingPathComponent(
-            "peerOrganizations/org1/peers/peer0.org1/tls/server.crt").path, "-noout", "-ext", "subjectAltName"]).output
+        let sans = try TestSupport.run(
+            openssl,
+            [
+                "x509", "-in",
+                dir.appendingPathComponent(
+                    "peerOrganizations/org1/peers/peer0.org1/tls/server.crt"
+                ).path, "-noout", "-ext", "subjectAltName",
+            ]
+        ).output
         XCTAssertTrue(sans.contains("DNS:peer0.org1-f-2"))
     }
 
-    private func assertOpenSSL(_ arguments: [String], contains text: String, _ context: String,
-                               file: StaticString = #filePath, line: UInt = #line) {
+    private func assertOpenSSL(
+        _ arguments: [String], contains text: String, _ context: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         do {
             let result = try TestSupport.run(openssl, arguments)
             XCTAssertEqual(result.status, 0, "\(context): openssl \(arguments.joined(separator: " ")): \(result.output)", file: file, line: line)

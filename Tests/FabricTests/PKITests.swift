@@ -3,6 +3,7 @@ import Foundation
 import SwiftASN1
 import X509
 import XCTest
+
 @testable import PKI
 
 final class PKITests: XCTestCase {
@@ -44,15 +45,20 @@ final class PKITests: XCTestCase {
         let ca = try CertificateAuthority.createRoot(commonName: "bok-ca", organization: nil, validityDays: 365)
         let key = P256.Signing.PrivateKey()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let certificate = try ca.issue(commonName: "agent-1", organizationalUnit: "agents", sans: ["node1", "198.18.0.1", "::1"],
-                                       usage: .serverAndClient, publicKey: key.publicKey, validityDays: 30, notBefore: start)
+        let certificate = try ca.issue(
+            commonName: "agent-1", organizationalUnit: "agents", sans: ["node1", "198.18.0.1", "::1"],
+            usage: .serverAndClient, publicKey: key.publicKey, validityDays: 30, notBefore: start)
         XCTAssertTrue(ca.hasIssued(certificate))
         XCTAssertEqual(certificate.notValidBefore, start)
         XCTAssertEqual(certificate.notValidAfter, start.addingTimeInterval(30 * 86_400))
         XCTAssertEqual(certificate.subject.description, "CN=agent-1,OU=agents")
         let sans = try XCTUnwrap(try certificate.extensions.subjectAlternativeNames)
-        XCTAssertEqual(Array(sans), [.dnsName("node1"), .ipAddress(ASN1OctetString(contentBytes: [198, 18, 0, 1])),
-                                     .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))])
+        XCTAssertEqual(
+            Array(sans),
+            [
+                .dnsName("node1"), .ipAddress(ASN1OctetString(contentBytes: [198, 18, 0, 1])),
+                .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
+            ])
         XCTAssertEqual(try certificate.extensions.extendedKeyUsage, try ExtendedKeyUsage([.serverAuth, .clientAuth]))
         XCTAssertEqual(try certificate.extensions.basicConstraints, .notCertificateAuthority)
     }
@@ -60,12 +66,15 @@ final class PKITests: XCTestCase {
     func testClientAndServerUsagesDiffer() throws {
         let ca = try CertificateAuthority.createRoot(commonName: "bok-ca", organization: nil, validityDays: 365)
         let key = P256.Signing.PrivateKey().publicKey
-        let client = try ca.issue(commonName: "c", organizationalUnit: nil, sans: [], usage: .client, publicKey: key,
-                                  validityDays: 1, notBefore: nil)
-        let server = try ca.issue(commonName: "s", organizationalUnit: nil, sans: ["s"], usage: .server, publicKey: key,
-                                  validityDays: 1, notBefore: nil)
-        let signing = try ca.issue(commonName: "m", organizationalUnit: nil, sans: [], usage: .signing, publicKey: key,
-                                   validityDays: 1, notBefore: nil)
+        let client = try ca.issue(
+            commonName: "c", organizationalUnit: nil, sans: [], usage: .client, publicKey: key,
+            validityDays: 1, notBefore: nil)
+        let server = try ca.issue(
+            commonName: "s", organizationalUnit: nil, sans: ["s"], usage: .server, publicKey: key,
+            validityDays: 1, notBefore: nil)
+        let signing = try ca.issue(
+            commonName: "m", organizationalUnit: nil, sans: [], usage: .signing, publicKey: key,
+            validityDays: 1, notBefore: nil)
         XCTAssertEqual(try client.extensions.extendedKeyUsage, try ExtendedKeyUsage([.clientAuth]))
         XCTAssertEqual(try server.extensions.extendedKeyUsage, try ExtendedKeyUsage([.serverAuth]))
         XCTAssertNil(try signing.extensions.extendedKeyUsage)
@@ -85,8 +94,9 @@ final class PKITests: XCTestCase {
         XCTAssertTrue(PEMFile.pem(for: ca.privateKey).hasPrefix("-----BEGIN PRIVATE KEY-----"))
         let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o600)
-        let reloaded = try CertificateAuthority(certificate: try PEMFile.readCertificate(at: certPath),
-                                                privateKey: try PEMFile.readPrivateKey(at: keyPath))
+        let reloaded = try CertificateAuthority(
+            certificate: try PEMFile.readCertificate(at: certPath),
+            privateKey: try PEMFile.readPrivateKey(at: keyPath))
         XCTAssertEqual(reloaded.certificate, ca.certificate)
         XCTAssertThrowsError(try CertificateAuthority(certificate: ca.certificate, privateKey: P256.Signing.PrivateKey()))
         XCTAssertThrowsError(try PEMFile.certificate(fromPEM: "garbage"))
@@ -94,8 +104,10 @@ final class PKITests: XCTestCase {
 
     func testBadSANIsRejected() throws {
         let ca = try CertificateAuthority.createRoot(commonName: "bok-ca", organization: nil, validityDays: 365)
-        XCTAssertThrowsError(try ca.issue(commonName: "x", organizationalUnit: nil, sans: ["has space"], usage: .server,
-                                          publicKey: ca.privateKey.publicKey, validityDays: 1, notBefore: nil))
+        XCTAssertThrowsError(
+            try ca.issue(
+                commonName: "x", organizationalUnit: nil, sans: ["has space"], usage: .server,
+                publicKey: ca.privateKey.publicKey, validityDays: 1, notBefore: nil))
     }
 
     private func signatureDER(of certificate: Certificate) throws -> [UInt8] {

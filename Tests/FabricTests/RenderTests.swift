@@ -2,6 +2,7 @@ import FabricTopology
 import Foundation
 import XCTest
 import Yams
+
 @testable import KubeManifests
 @testable import MSP
 
@@ -70,7 +71,9 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(socket["hostPath"]?["path"]?.string, "/var/run")
         let couch = try XCTUnwrap(pod["containers"]?.list?.last)
         XCTAssertEqual(couch["image"]?.string, "couchdb:3.3")
-        XCTAssertTrue(peer.yaml.contains("name: COUCHDB_PASSWORD\n              valueFrom:\n                secretKeyRef:"), "CouchDB password must come from a Secret")
+        XCTAssertTrue(
+            peer.yaml.contains("name: COUCHDB_PASSWORD\n              valueFrom:\n                secretKeyRef:"),
+            "CouchDB password must come from a Secret")
     }
 
     func testPKSAndLevelDBChangeThePeer() throws {
@@ -103,8 +106,9 @@ final class RenderTests: XCTestCase {
         let profile = try XCTUnwrap(document["Profiles"]?["BoKChannel"])
         let consenters = try XCTUnwrap(profile["Orderer"]?["EtcdRaft"]?["Consenters"]?.list)
         XCTAssertEqual(consenters.map { $0["Host"]?.string }, ["orderer0.ordererorg-f-1"])
-        XCTAssertEqual(consenters.first?["ClientTLSCert"]?.string,
-                       "/c/ordererOrganizations/orgordererorg/orderers/orderer0.orgordererorg/tls/server.crt")
+        XCTAssertEqual(
+            consenters.first?["ClientTLSCert"]?.string,
+            "/c/ordererOrganizations/orgordererorg/orderers/orderer0.orgordererorg/tls/server.crt")
         let orgs = try XCTUnwrap(profile["Application"]?["Organizations"]?.list)
         XCTAssertEqual(orgs.map { $0["ID"]?.string }, ["Org1MSP", "Org2MSP"])
         XCTAssertEqual(orgs.map { $0["AnchorPeers"]?.list?.first?["Host"]?.string }, ["peer0.org1-f-1", "peer0.org2-f-1"])
@@ -130,15 +134,18 @@ final class RenderTests: XCTestCase {
         _ = try MSPGenerator(topology: topology).generate(into: dir.path)
         func render() throws -> [KubeObject] {
             let credentials = try ServiceCredentials(topology: topology, cryptoDirectory: dir.path)
-            return try ManifestRenderer(topology: topology, crypto: DirectoryCryptoFiles(root: dir.path),
-                                        passwords: { credentials.password(namespace: $0, purpose: $1) }).render()
+            return try ManifestRenderer(
+                topology: topology, crypto: DirectoryCryptoFiles(root: dir.path),
+                passwords: { credentials.password(namespace: $0, purpose: $1) }
+            ).render()
         }
         let first = try render()
         XCTAssertEqual(first.map(\.yaml), try render().map(\.yaml))
         let secret = try XCTUnwrap(first.first { $0.kind == "Secret" && $0.name == "peer0-identity" && $0.namespace == "org1-f-1" })
         let key = try XCTUnwrap(secret.body["data"]?["tls-key.key"]?.string)
-        let onDisk = try String(contentsOf: dir.appendingPathComponent("peerOrganizations/org1/peers/peer0.org1/tls/server.key"),
-                                encoding: .utf8)
+        let onDisk = try String(
+            contentsOf: dir.appendingPathComponent("peerOrganizations/org1/peers/peer0.org1/tls/server.key"),
+            encoding: .utf8)
         XCTAssertEqual(Data(base64Encoded: key), Data(onDisk.utf8))
         let couch = try XCTUnwrap(first.first { $0.name == "couchdb-credentials" && $0.namespace == "org1-f-1" })
         let password = String(decoding: Data(base64Encoded: couch.body["data"]!["password"]!.string!)!, as: UTF8.self)
@@ -166,15 +173,16 @@ final class RenderTests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory("bok-validate")
         defer { try? FileManager.default.removeItem(at: dir) }
         let example = try String(contentsOfFile: TestSupport.exampleConfigPath, encoding: .utf8)
-        let variants = [
-            example,
-            example.replacingOccurrences(of: "  Size: 5Gi\n", with: "  Size: 5Gi\n  NFS:\n    Server: 198.18.0.9\n    Path: /opt/share\n")
-                .replacingOccurrences(of: "Platform: default", with: "Platform: PKS")
-                .replacingOccurrences(of: "StateDatabase: CouchDB", with: "StateDatabase: LevelDB"),
-            example.replacingOccurrences(of: "  Size: 5Gi\n", with: "  Size: 5Gi\n  StorageClass: fast\n")
-                .replacingOccurrences(of: "Explorer: true", with: "Explorer: false")
-                .replacingOccurrences(of: "Version: \"2.5\"", with: "Version: \"3.1\""),
-        ] + (0..<3).map { RandomTopology.yaml(seed: UInt64(100 + $0)) }
+        let variants =
+            [
+                example,
+                example.replacingOccurrences(of: "  Size: 5Gi\n", with: "  Size: 5Gi\n  NFS:\n    Server: 198.18.0.9\n    Path: /opt/share\n")
+                    .replacingOccurrences(of: "Platform: default", with: "Platform: PKS")
+                    .replacingOccurrences(of: "StateDatabase: CouchDB", with: "StateDatabase: LevelDB"),
+                example.replacingOccurrences(of: "  Size: 5Gi\n", with: "  Size: 5Gi\n  StorageClass: fast\n")
+                    .replacingOccurrences(of: "Explorer: true", with: "Explorer: false")
+                    .replacingOccurrences(of: "Version: \"2.5\"", with: "Version: \"3.1\""),
+            ] + (0..<3).map { RandomTopology.yaml(seed: UInt64(100 + $0)) }
         var files: [String] = []
         for (index, yaml) in variants.enumerated() {
             let topology = try FabricTopology.parse(yaml: yaml)
@@ -186,8 +194,12 @@ final class RenderTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(files.count, 150)
-        let result = try TestSupport.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0",
-                                                          "--strict", "--quiet"] + files)
+        let result = try TestSupport.run(
+            "/usr/bin/env",
+            [
+                "python3", "-m", "kubernetes_validate", "--kubernetes-version", "1.33.0",
+                "--strict", "--quiet",
+            ] + files)
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertFalse(result.output.contains("ERROR"), result.output)
     }
@@ -246,11 +258,13 @@ final class RenderTests: XCTestCase {
             XCTAssertEqual(matching.count, 1, "\(context): Service \(service.namespace!)/\(service.name) selects \(matching.map(\.name))")
             let base = service.name.replacingOccurrences(of: "-nodeport", with: "")
             if let workload = matching.first {
-                XCTAssertTrue(workload.name == base || workload.name == "\(base)-\(service.namespace!)",
-                              "\(context): Service \(service.name) selects \(workload.name)")
+                XCTAssertTrue(
+                    workload.name == base || workload.name == "\(base)-\(service.namespace!)",
+                    "\(context): Service \(service.name) selects \(workload.name)")
                 // Its target ports exist on the selected pod.
-                let containerPorts = Set((workload.body["spec"]?["template"]?["spec"]?["containers"]?.list ?? [])
-                    .flatMap { $0["ports"]?.list ?? [] }.compactMap { $0["name"]?.string })
+                let containerPorts = Set(
+                    (workload.body["spec"]?["template"]?["spec"]?["containers"]?.list ?? [])
+                        .flatMap { $0["ports"]?.list ?? [] }.compactMap { $0["name"]?.string })
                 for port in service.body["spec"]?["ports"]?.list ?? [] {
                     XCTAssertTrue(containerPorts.contains(port["targetPort"]?.string ?? ""), "\(context): \(service.name) port")
                 }
@@ -308,7 +322,10 @@ enum RandomTopology {
             let count = Int.random(in: length, using: &random)
             var text = String(letters.randomElement(using: &random)!)
             for _ in 1..<max(count, 2) { text.append(tail.randomElement(using: &random)!) }
-            while text.hasSuffix("-") { text.removeLast(); text.append("z") }
+            while text.hasSuffix("-") {
+                text.removeLast()
+                text.append("z")
+            }
             return text
         }
         let tenant = label(1...8)

@@ -1,5 +1,5 @@
-import Foundation
 import FabricTopology
+import Foundation
 
 /// Paths and helpers shared by the Fabric tests.
 enum TestSupport {

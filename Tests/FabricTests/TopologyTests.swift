@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import FabricTopology
 
 final class TopologyTests: XCTestCase {
@@ -65,8 +66,9 @@ final class TopologyTests: XCTestCase {
 
     func testTLSNamesIncludeTheKubernetesServiceNames() throws {
         let peer = try FabricTopology.parse(yaml: minimal).peerOrgs[0].nodes[0]
-        XCTAssertEqual(peer.tlsSubjectAlternativeNames,
-                       ["peer0.org1", "peer0", "peer0.org1-f-1", "peer0.org1-f-1.svc", "peer0.org1-f-1.svc.cluster.local"])
+        XCTAssertEqual(
+            peer.tlsSubjectAlternativeNames,
+            ["peer0.org1", "peer0", "peer0.org1-f-1", "peer0.org1-f-1.svc", "peer0.org1-f-1.svc.cluster.local"])
         XCTAssertEqual(peer.endpoint, "peer0.org1-f-1:7051")
     }
 
@@ -117,13 +119,14 @@ final class TopologyTests: XCTestCase {
     }
 
     func testDuplicateDomainsAreReportedWithLineAndField() {
-        let yaml = minimal + """
+        let yaml =
+            minimal + """
 
-            - Name: Org2
-              Domain: org1
-              Template:
-                Count: 1
-            """
+                - Name: Org2
+                  Domain: org1
+                  Template:
+                    Count: 1
+                """
         let found = errors(yaml)
         XCTAssertEqual(found.count, 1)
         XCTAssertEqual(found.first?.field, "PeerOrgs[1].Domain")
@@ -148,7 +151,8 @@ final class TopologyTests: XCTestCase {
     }
 
     func testMissingKeysAreNamed() {
-        let found = errors("""
+        let found = errors(
+            """
             OrdererOrgs:
             - Name: OrdererOrg
               Template:
@@ -214,30 +218,35 @@ final class TopologyTests: XCTestCase {
                 Count: 1
             """
         let found = errors(yaml)
-        XCTAssertEqual(found.map(\.field), ["Platform", "StateDatabase", "Fabric.Version", "PeerOrgs[0].Template.Count",
-                                            "PeerOrgs[1].Name"])
+        XCTAssertEqual(
+            found.map(\.field),
+            [
+                "Platform", "StateDatabase", "Fabric.Version", "PeerOrgs[0].Template.Count",
+                "PeerOrgs[1].Name",
+            ])
     }
 
     func testOptionalSettingsAreRead() throws {
-        let yaml = minimal + """
+        let yaml =
+            minimal + """
 
-            Fabric:
-              Version: 3.1
-              Images:
-                Peer: registry.local/fabric-peer:3.1.1
-            StateDatabase: LevelDB
-            Platform: PKS
-            Channel: trade
-            Explorer:
-              Enabled: false
-            Storage:
-              Size: 20Gi
-              NFS:
-                Server: 10.112.122.9
-                Path: /opt/share/
-            NodePorts:
-              CA: 30500
-            """
+                Fabric:
+                  Version: 3.1
+                  Images:
+                    Peer: registry.local/fabric-peer:3.1.1
+                StateDatabase: LevelDB
+                Platform: PKS
+                Channel: trade
+                Explorer:
+                  Enabled: false
+                Storage:
+                  Size: 20Gi
+                  NFS:
+                    Server: 10.112.122.9
+                    Path: /opt/share/
+                NodePorts:
+                  CA: 30500
+                """
         let topology = try FabricTopology.parse(yaml: yaml)
         XCTAssertEqual(topology.fabric.version, "3.1")
         XCTAssertEqual(topology.fabric.images.peer, "registry.local/fabric-peer:3.1.1")
@@ -266,8 +275,10 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(found.count, 1)
         XCTAssertTrue(found[0].message.contains("two nodes are named 'peer1'"))
         XCTAssertEqual(found[0].field, "PeerOrgs[0].Specs[1].Hostname")
-        let fine = try FabricTopology.parse(yaml: minimal.replacingOccurrences(of: "  Users:\n    Count: 1",
-                                                                                with: "  Specs:\n  - Hostname: anchor"))
+        let fine = try FabricTopology.parse(
+            yaml: minimal.replacingOccurrences(
+                of: "  Users:\n    Count: 1",
+                with: "  Specs:\n  - Hostname: anchor"))
         XCTAssertEqual(fine.peerOrgs[0].nodes.map(\.commonName), ["peer0.org1", "peer1.org1", "anchor.org1"])
     }
 

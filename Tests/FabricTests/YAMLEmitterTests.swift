@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Yams
+
 @testable import KubeManifests
 
 /// A small deterministic generator for property tests (SplitMix64).
@@ -42,10 +43,12 @@ final class YAMLEmitterTests: XCTestCase {
     }
 
     func testScalarsThatLookLikeOtherTypesAreQuoted() throws {
-        for text in ["true", "False", "yes", "no", "on", "off", "y", "N", "null", "~", "", "7051", "2.5", "1e3", "0x1F", "0o17",
-                     ".inf", "-.5", "+1", "2001-12-14", "12:30", "a: b", "#comment", "- item", "[x]", "{y}", "*alias", "&anchor",
-                     "!tag", "|", ">", "'", "\"", "%", "@x", "`", "trailing ", " leading", "tab\there", "é", "x #y",
-                     "hyperledger/fabric-peer:2.5", "unix:///host/var/run/docker.sock", "OR('Org1MSP.member')"] {
+        for text in [
+            "true", "False", "yes", "no", "on", "off", "y", "N", "null", "~", "", "7051", "2.5", "1e3", "0x1F", "0o17",
+            ".inf", "-.5", "+1", "2001-12-14", "12:30", "a: b", "#comment", "- item", "[x]", "{y}", "*alias", "&anchor",
+            "!tag", "|", ">", "'", "\"", "%", "@x", "`", "trailing ", " leading", "tab\there", "é", "x #y",
+            "hyperledger/fabric-peer:2.5", "unix:///host/var/run/docker.sock", "OR('Org1MSP.member')",
+        ] {
             try assertRoundTrips(["key": .string(text)])
             try assertRoundTrips([.string(text)])
             try assertRoundTrips(.mapping([YAMLPair(key: text.isEmpty ? "k" : text, value: "v")]))
@@ -53,8 +56,9 @@ final class YAMLEmitterTests: XCTestCase {
     }
 
     func testSafeWordsStayPlain() {
-        XCTAssertEqual(YAMLEmitter.emit(["name": "peer0-org1-f-1", "path": "/etc/hyperledger/identity/msp"]),
-                       "name: peer0-org1-f-1\npath: /etc/hyperledger/identity/msp\n")
+        XCTAssertEqual(
+            YAMLEmitter.emit(["name": "peer0-org1-f-1", "path": "/etc/hyperledger/identity/msp"]),
+            "name: peer0-org1-f-1\npath: /etc/hyperledger/identity/msp\n")
     }
 
     func testMultiLineTextBecomesALiteralBlock() throws {

@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentProtocol
+import BoKSystem
 import BoKTesting
 import DockerConfig
 import DockerEngine
@@ -10,8 +10,10 @@ import XCTest
 
 /// The node-side rollout end to end on a 3-node lab: real dockerd, dnsmasq and agents over mutual TLS.
 final class FleetLabTests: XCTestCase {
-    static let shared = SharedLab(LabSpec(name: "fleet-tests", subnet: 202, nodeCount: 3, root: "/tmp/bok-test-lab-202",
-                                          agentBinary: BuildProducts.agent))
+    static let shared = SharedLab(
+        LabSpec(
+            name: "fleet-tests", subnet: 202, nodeCount: 3, root: "/tmp/bok-test-lab-202",
+            agentBinary: BuildProducts.agent))
 
     override class func setUp() {
         super.setUp()
@@ -40,7 +42,9 @@ final class FleetLabTests: XCTestCase {
     }
 
     func isAgentRunning(_ node: LabNode) -> Bool {
-        guard let t = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8), let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines)) else { return false }
+        guard let t = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8),
+            let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return false }
         return kill(pid, 0) == 0 && (DockerdProcess.command(pid: pid) ?? "") == "agent"
     }
 
@@ -53,8 +57,11 @@ final class FleetLabTests: XCTestCase {
 
     /// What a chaincode container on `node` gets for the peer's short service name.
     func resolvesPeer(on node: LabNode) -> Bool {
-        let r = node.run(["docker", "-H", "unix:///run/docker.sock", "run", "--rm", "--pull", "never", lab.chaincodeImage,
-                          "ping", "-c1", "-W1", "peer0.org1-f-1"], timeout: 60)
+        let r = node.run(
+            [
+                "docker", "-H", "unix:///run/docker.sock", "run", "--rm", "--pull", "never", lab.chaincodeImage,
+                "ping", "-c1", "-W1", "peer0.org1-f-1",
+            ], timeout: 60)
         return r.stdout.contains("PING peer0.org1-f-1 (198.18.\(lab.subnet).100)")
     }
 
@@ -86,15 +93,15 @@ final class FleetLabTests: XCTestCase {
         let node2 = lab.nodes[1]
         let script = node2.dir + "/flaky-restart.sh"
         try """
-            #!/bin/sh
-            . /etc/default/docker
-            case "$DOCKER_OPTS" in
-              *--dns=*)
-                printf 'DOCKER_OPTS="%s --no-such-flag"\\n' "$DOCKER_OPTS" > \(node2.dir)/broken-defaults
-                BOK_DOCKER_DEFAULTS=\(node2.dir)/broken-defaults exec \(lab.dockerdScript) restart ;;
-              *) exec \(lab.dockerdScript) restart ;;
-            esac
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        . /etc/default/docker
+        case "$DOCKER_OPTS" in
+          *--dns=*)
+            printf 'DOCKER_OPTS="%s --no-such-flag"\\n' "$DOCKER_OPTS" > \(node2.dir)/broken-defaults
+            BOK_DOCKER_DEFAULTS=\(node2.dir)/broken-defaults exec \(lab.dockerdScript) restart ;;
+          *) exec \(lab.dockerdScript) restart ;;
+        esac
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         try LabEnvironment.startAgent(node2, state: lab, binary: BuildProducts.agent, restartCommand: "/bin/sh \(script)")
         defer { try? LabEnvironment.startAgent(node2, state: lab, binary: BuildProducts.agent) }
         let original = try String(contentsOfFile: node2.defaultsFile, encoding: .utf8)
@@ -105,7 +112,9 @@ final class FleetLabTests: XCTestCase {
         XCTAssertEqual(reports[1].rolledBack, true)
         XCTAssertTrue(reports[2].message.contains("node2"), reports[2].message)
         XCTAssertEqual(try String(contentsOfFile: node2.defaultsFile, encoding: .utf8), original, "node2's file must be restored")
-        XCTAssertTrue(node2.run(["docker", "-H", "unix:///run/docker.sock", "info", "--format", "{{.ServerVersion}}"]).succeeded, "node2's Docker must run again")
+        XCTAssertTrue(
+            node2.run(["docker", "-H", "unix:///run/docker.sock", "info", "--format", "{{.ServerVersion}}"]).succeeded,
+            "node2's Docker must run again")
         XCTAssertFalse(resolvesPeer(on: lab.nodes[2]), "node3 must be untouched")
 
         let going = DNSRollout(runner: try runner(), spec: DNSRolloutSpec(kubeDNS: lab.kubeDNS, maxUnavailable: .count(1), continueOnError: true))
@@ -142,11 +151,13 @@ final class FleetLabTests: XCTestCase {
         }
         // Expired, from the right CA.
         let trust = LabEnvironment.trust(lab)
-        let expired = try trust.issueClient(name: "expired", outDir: tmp + "/expired", validityDays: 1,
-                                            notBefore: Date().addingTimeInterval(-10 * 86_400))
+        let expired = try trust.issueClient(
+            name: "expired", outDir: tmp + "/expired", validityDays: 1,
+            notBefore: Date().addingTimeInterval(-10 * 86_400))
         do {
-            _ = try await AgentClient.connect(node: node.name, host: node.address, port: 7443,
-                                              tls: try ClientTLS(certFile: expired.cert, keyFile: expired.key, caFile: trust.caCert), timeout: 5)
+            _ = try await AgentClient.connect(
+                node: node.name, host: node.address, port: 7443,
+                tls: try ClientTLS(certFile: expired.cert, keyFile: expired.key, caFile: trust.caCert), timeout: 5)
             XCTFail("an expired certificate must be refused")
         } catch {
             assertRefused(error)
@@ -181,8 +192,10 @@ final class LabLifecycleLabTests: XCTestCase {
         let subnet = 203
         let root = "/tmp/bok-test-lab-\(subnet)"
         _ = LabEnvironment.down(root: root, subnet: subnet)
-        let state = try LabEnvironment.up(LabSpec(name: "lifecycle", subnet: subnet, nodeCount: 2, root: root,
-                                                  agentBinary: BuildProducts.agent))
+        let state = try LabEnvironment.up(
+            LabSpec(
+                name: "lifecycle", subnet: subnet, nodeCount: 2, root: root,
+                agentBinary: BuildProducts.agent))
         let netns = CommandRunner.run(["ip", "netns", "list"]).stdout
         XCTAssertTrue(netns.contains("bok\(subnet)-node2"))
         var pids: [Int32] = []

@@ -4,7 +4,8 @@ import XCTest
 
 final class InventoryTests: XCTestCase {
     func testParsesNodesAndDefaultsThePort() throws {
-        let inv = try Inventory.parse("""
+        let inv = try Inventory.parse(
+            """
             kubeDNS: 10.0.0.10
             nodes:
               - name: worker-1
@@ -39,8 +40,9 @@ final class InventoryTests: XCTestCase {
 final class DNSRolloutSpecTests: XCTestCase {
     func testKubeDNSComesFirstThenTheNodesOwnResolversAtMostThree() {
         let spec = DNSRolloutSpec(kubeDNS: "10.0.0.10")
-        XCTAssertEqual(spec.desired(upstream: ["10.162.204.1", "127.0.0.53", "10.0.0.10", "10.166.1.1", "10.1.1.1"]).nameservers,
-                       ["10.0.0.10", "10.162.204.1", "10.166.1.1"])
+        XCTAssertEqual(
+            spec.desired(upstream: ["10.162.204.1", "127.0.0.53", "10.0.0.10", "10.166.1.1", "10.1.1.1"]).nameservers,
+            ["10.0.0.10", "10.162.204.1", "10.166.1.1"])
         XCTAssertEqual(spec.desired(upstream: []).search, ["default.svc.cluster.local", "svc.cluster.local"])
     }
 

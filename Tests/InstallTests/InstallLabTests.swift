@@ -1,6 +1,6 @@
-import BoKSystem
 import AgentInstaller
 import AgentProtocol
+import BoKSystem
 import BoKTesting
 import DockerEngine
 import Fleet
@@ -45,12 +45,15 @@ final class InstallLabTests: XCTestCase {
 
     func nodes() throws -> [Inventory.Node] { try Inventory.load(path: lab.inventory).nodes }
 
-    func options(binary: String = BuildProducts.agent, knownHosts: String? = nil, identity: String? = nil,
-                 policy: HostKeyPolicy = .strict, connectTimeout: Double = 10) -> AgentInstallOptions {
-        AgentInstallOptions(agentBinary: binary, trust: LabEnvironment.trust(lab), auth: .key(privateKeyPath: identity ?? ssh.identity, passphrase: nil),
-                            knownHostsPath: knownHosts ?? ssh.knownHosts, hostKeyPolicy: policy, connectTimeout: connectTimeout,
-                            operationTimeout: 60, parallel: 3, helloTimeout: 20,
-                            dockerRestartCommand: "\(lab.dockerdScript) restart", dockerLogFile: LabNode.dockerdLog)
+    func options(
+        binary: String = BuildProducts.agent, knownHosts: String? = nil, identity: String? = nil,
+        policy: HostKeyPolicy = .strict, connectTimeout: Double = 10
+    ) -> AgentInstallOptions {
+        AgentInstallOptions(
+            agentBinary: binary, trust: LabEnvironment.trust(lab), auth: .key(privateKeyPath: identity ?? ssh.identity, passphrase: nil),
+            knownHostsPath: knownHosts ?? ssh.knownHosts, hostKeyPolicy: policy, connectTimeout: connectTimeout,
+            operationTimeout: 60, parallel: 3, helloTimeout: 20,
+            dockerRestartCommand: "\(lab.dockerdScript) restart", dockerLogFile: LabNode.dockerdLog)
     }
 
     func installer(_ options: AgentInstallOptions) -> AgentInstaller {
@@ -147,7 +150,9 @@ final class InstallLabTests: XCTestCase {
         XCTAssertEqual(reports.map(\.action), [.upgraded, .upgraded, .upgraded], reports.compactMap(\.error).joined(separator: "\n"))
         for r in reports {
             XCTAssertTrue(r.restarted)
-            print("upgrade gap on \(r.node): \(String(format: "%.3f", r.gapSeconds ?? -1)) s from the restart until agent.hello answered (total \(String(format: "%.1f", r.seconds)) s)")
+            print(
+                "upgrade gap on \(r.node): \(String(format: "%.3f", r.gapSeconds ?? -1)) s from the restart until agent.hello answered (total \(String(format: "%.1f", r.seconds)) s)"
+            )
         }
         let after = agentPIDs()
         for (b, a) in zip(before, after) { XCTAssertNotEqual(b, a, "the agent was not restarted") }
@@ -160,7 +165,8 @@ final class InstallLabTests: XCTestCase {
         // A binary that answers --version (so it passes the check before the swap) but cannot start as
         // the agent: rolled back to the one just installed, which answers again.
         let broken = temporaryPath("agent-broken")
-        try "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo \(BoKVersion.string); exit 0; fi\necho 'bok install test: this agent cannot start' >&2\nexit 1\n"
+        try
+            "#!/bin/sh\nif [ \"${1:-}\" = --version ]; then echo \(BoKVersion.string); exit 0; fi\necho 'bok install test: this agent cannot start' >&2\nexit 1\n"
             .write(toFile: broken, atomically: true, encoding: .utf8)
         chmod(broken, 0o755)
         let failed = await installer(options(binary: broken)).install(nodes: try nodes())
@@ -236,20 +242,20 @@ final class InstallLabTests: XCTestCase {
         chmod(service, 0o755)
         let systemctl = LabSSH.installDir(labNode, "/usr/local/bin")! + "/systemctl"
         try """
-            #!/bin/sh
-            # systemctl stand-in for InstallLabTests: records each call, runs the agent like ExecStart would.
-            echo "$*" >>/run/fake-systemctl.log
-            case "$1" in
-              daemon-reload|reset-failed) exit 0 ;;
-              enable) [ "${2:-}" = "--now" ] && exec \(service) start; exit 0 ;;
-              disable) [ "${2:-}" = "--now" ] && exec \(service) stop; exit 0 ;;
-              start|restart|stop) exec \(service) "$1" ;;
-              is-active) \(service) status >/dev/null ;;
-              show) exit 1 ;;
-              *) exit 0 ;;
-            esac
+        #!/bin/sh
+        # systemctl stand-in for InstallLabTests: records each call, runs the agent like ExecStart would.
+        echo "$*" >>/run/fake-systemctl.log
+        case "$1" in
+          daemon-reload|reset-failed) exit 0 ;;
+          enable) [ "${2:-}" = "--now" ] && exec \(service) start; exit 0 ;;
+          disable) [ "${2:-}" = "--now" ] && exec \(service) stop; exit 0 ;;
+          start|restart|stop) exec \(service) "$1" ;;
+          is-active) \(service) status >/dev/null ;;
+          show) exit 1 ;;
+          *) exit 0 ;;
+        esac
 
-            """.write(toFile: systemctl, atomically: true, encoding: .utf8)
+        """.write(toFile: systemctl, atomically: true, encoding: .utf8)
         chmod(systemctl, 0o755)
         XCTAssertTrue(labNode.run(["mkdir", "-p", "/run/systemd/system"]).succeeded)
         defer {
@@ -344,9 +350,10 @@ final class InstallLabTests: XCTestCase {
         let common = ["--inventory", lab.inventory, "--nodes", "node2", "--identity", ssh.identity, "--known-hosts", ssh.knownHosts, "--json"]
         // --agent-binary: the debug build runs on these nodes (they share this machine's Swift runtime);
         // the default (the shipped build of scripts/build-agent.sh) is tested on systemd nodes (SystemdTests).
-        let install = CommandRunner.run([BuildProducts.coordinator, "agents", "install", "--agent-binary", BuildProducts.agent] + common
-                                        + ["--docker-restart-command", "\(lab.dockerdScript) restart", "--docker-log-file", LabNode.dockerdLog],
-                                        timeout: 180)
+        let install = CommandRunner.run(
+            [BuildProducts.coordinator, "agents", "install", "--agent-binary", BuildProducts.agent] + common
+                + ["--docker-restart-command", "\(lab.dockerdScript) restart", "--docker-log-file", LabNode.dockerdLog],
+            timeout: 180)
         XCTAssertEqual(install.exitCode, 0, install.stderr)
         let reports = try JSONDecoder().decode([NodeInstallReport].self, from: Data(install.stdout.utf8))
         XCTAssertEqual(reports.map(\.node), ["node2"])
@@ -360,15 +367,19 @@ final class InstallLabTests: XCTestCase {
 
         let usage = CommandRunner.run([BuildProducts.coordinator, "agents", "install", "--parallel", "0"], timeout: 30)
         XCTAssertEqual(usage.exitCode, 2, usage.stderr)
-        let unknown = CommandRunner.run([BuildProducts.coordinator, "agents", "install", "--inventory", lab.inventory, "--nodes", "nope"], timeout: 30)
+        let unknown = CommandRunner.run(
+            [BuildProducts.coordinator, "agents", "install", "--inventory", lab.inventory, "--nodes", "nope"], timeout: 30)
         XCTAssertEqual(unknown.exitCode, 2, unknown.stderr)
         XCTAssertTrue(unknown.stderr.contains("unknown node(s) nope"), unknown.stderr)
 
         // A failing node makes the command exit 1 (strict host keys against an empty known_hosts).
         let empty = temporaryPath("known_hosts")
         try "".write(toFile: empty, atomically: true, encoding: .utf8)
-        let refused = CommandRunner.run([BuildProducts.coordinator, "agents", "uninstall", "--inventory", lab.inventory, "--nodes", "node2",
-                                         "--identity", ssh.identity, "--known-hosts", empty], timeout: 60)
+        let refused = CommandRunner.run(
+            [
+                BuildProducts.coordinator, "agents", "uninstall", "--inventory", lab.inventory, "--nodes", "node2",
+                "--identity", ssh.identity, "--known-hosts", empty,
+            ], timeout: 60)
         XCTAssertEqual(refused.exitCode, 1, refused.stdout + refused.stderr)
         XCTAssertTrue(refused.stdout.contains("FAILED: node2"), refused.stdout)
     }

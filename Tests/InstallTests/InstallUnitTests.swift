@@ -1,11 +1,12 @@
-import BoKSystem
 import AgentCore
-@testable import AgentInstaller
+import BoKSystem
 import DockerEngine
 import Fleet
 import Foundation
 import SSHClient
 import XCTest
+
+@testable import AgentInstaller
 
 /// The pure parts of the installer: SSH addresses, the embedded unit, the generated agent config.
 final class InstallUnitTests: XCTestCase {
@@ -49,8 +50,9 @@ final class InstallUnitTests: XCTestCase {
     /// The generated agent.yaml is read by the agent's own parser as intended.
     func testGeneratedAgentConfigLoadsInTheAgent() throws {
         let trust = TrustStore(dir: "/nonexistent")
-        var options = AgentInstallOptions(agentBinary: "/x", trust: trust, auth: .password("x"), knownHostsPath: "/x",
-                                          dockerRestartCommand: "/lab/bin/lab-dockerd restart", dockerLogFile: "/run/d.log")
+        var options = AgentInstallOptions(
+            agentBinary: "/x", trust: trust, auth: .password("x"), knownHostsPath: "/x",
+            dockerRestartCommand: "/lab/bin/lab-dockerd restart", dockerLogFile: "/run/d.log")
         let node = Inventory.Node(name: "node-1", agent: "198.18.9.21:7443", ssh: "root@198.18.9.21")
         let target = try InstallTarget(node: node, defaultUser: "root")
         let job = NodeJob(installer: AgentInstaller(options: options), node: node)
@@ -110,7 +112,8 @@ final class InstallUnitTests: XCTestCase {
         XCTAssertThrowsError(try ELFDependencies.parse(ls.prefix(200))) { error in
             XCTAssertTrue("\(error)".contains("malformed ELF"), "\(error)")
         }
-        let swiftLinked = ELFDependencies(needed: ["libswiftCore.so", "libc.so.6"], runpath: [], interpreter: "/lib64/ld-linux-x86-64.so.2", machine: "x86_64")
+        let swiftLinked = ELFDependencies(
+            needed: ["libswiftCore.so", "libc.so.6"], runpath: [], interpreter: "/lib64/ld-linux-x86-64.so.2", machine: "x86_64")
         XCTAssertTrue(swiftLinked.needsSwiftRuntime)
         XCTAssertEqual(NodeJob.debianPackage("libcurl.so.4"), "libcurl4")
         XCTAssertNil(NodeJob.debianPackage("libbok-nothing.so.1"))

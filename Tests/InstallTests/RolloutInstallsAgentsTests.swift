@@ -1,5 +1,5 @@
-import BoKSystem
 import AgentInstaller
+import BoKSystem
 import BoKTesting
 import DockerEngine
 import Foundation
@@ -29,13 +29,16 @@ extension InstallLabTests {
 
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let crypto = temporaryPath("crypto")
-        let run = CommandRunner.run([BuildProducts.coordinator, "rollout", "-c", repository.appendingPathComponent("configs/cluster-config.yaml").path,
-                                     "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory, "--crypto-dir", crypto,
-                                     "--max-unavailable", "100%", "--timeout", "120", "--json",
-                                     "--install-agents", "--identity", ssh.identity, "--known-hosts", ssh.knownHosts,
-                                     "--agent-binary", BuildProducts.agent,
-                                     "--docker-restart-command", "\(lab.dockerdScript) restart", "--docker-log-file", LabNode.dockerdLog],
-                                    timeout: 300)
+        let run = CommandRunner.run(
+            [
+                BuildProducts.coordinator, "rollout", "-c", repository.appendingPathComponent("configs/cluster-config.yaml").path,
+                "--kubeconfig", standIn.kubeconfigPath, "--inventory", lab.inventory, "--crypto-dir", crypto,
+                "--max-unavailable", "100%", "--timeout", "120", "--json",
+                "--install-agents", "--identity", ssh.identity, "--known-hosts", ssh.knownHosts,
+                "--agent-binary", BuildProducts.agent,
+                "--docker-restart-command", "\(lab.dockerdScript) restart", "--docker-log-file", LabNode.dockerdLog,
+            ],
+            timeout: 300)
         defer { try? FileManager.default.removeItem(atPath: crypto) }
         XCTAssertEqual(run.exitCode, 0, run.stderr + run.stdout)
         XCTAssertTrue(run.stderr.contains("installing agents on node1, node2, node3"), run.stderr)

@@ -39,7 +39,8 @@ final class JSONTests: XCTestCase {
     }
 
     func testYAMLScalarsAreTypedLikeKubernetesReadsThem() throws {
-        let value = try JSON.parseYAML("""
+        let value = try JSON.parseYAML(
+            """
             mode: 0644
             enabled: yes
             quoted: "1"

@@ -27,9 +27,11 @@ final class KubeClientApplyTests: XCTestCase {
     func testReapplyingTheSameObjectsChangesNothingAndTakesOneRequestEach() throws {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
-        let objects = [Manifests.namespace("org1-f-1"), Manifests.service("peer0", namespace: "org1-f-1"),
-                       Manifests.deployment("peer0", namespace: "org1-f-1"), Manifests.job("channel", namespace: "org1-f-1"),
-                       Manifests.configMap("core", namespace: "org1-f-1", data: ["core.yaml": "peer: {}"])]
+        let objects = [
+            Manifests.namespace("org1-f-1"), Manifests.service("peer0", namespace: "org1-f-1"),
+            Manifests.deployment("peer0", namespace: "org1-f-1"), Manifests.job("channel", namespace: "org1-f-1"),
+            Manifests.configMap("core", namespace: "org1-f-1", data: ["core.yaml": "peer: {}"]),
+        ]
         try client.applyAll(objects)
         try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0"], timeout: 5, pollInterval: 0.02)
         try client.waitForJobComplete(namespace: "org1-f-1", name: "channel", timeout: 5, pollInterval: 0.02)
@@ -88,23 +90,24 @@ final class KubeClientApplyTests: XCTestCase {
     func testApplyYAMLStreamAppliesEveryDocumentInOrder() throws {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
-        let applied = try client.apply(yaml: """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: ordererorg-f-1}
-            ---
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: couchdb, namespace: ordererorg-f-1}
-            stringData: {COUCHDB_USER: admin, COUCHDB_PASSWORD: s3cret}
-            ---
-            apiVersion: v1
-            kind: PersistentVolumeClaim
-            metadata: {name: ledger, namespace: ordererorg-f-1}
-            spec:
-              accessModes: [ReadWriteOnce]
-              resources: {requests: {storage: 1Gi}}
-            """)
+        let applied = try client.apply(
+            yaml: """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: ordererorg-f-1}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: couchdb, namespace: ordererorg-f-1}
+                stringData: {COUCHDB_USER: admin, COUCHDB_PASSWORD: s3cret}
+                ---
+                apiVersion: v1
+                kind: PersistentVolumeClaim
+                metadata: {name: ledger, namespace: ordererorg-f-1}
+                spec:
+                  accessModes: [ReadWriteOnce]
+                  resources: {requests: {storage: 1Gi}}
+                """)
         XCTAssertEqual(applied.map(\.kind), ["Namespace", "Secret", "PersistentVolumeClaim"])
         XCTAssertEqual(applied[1]["data", "COUCHDB_USER"], .string(Data("admin".utf8).base64EncodedString()))
         XCTAssertNil(applied[1]["stringData"])
@@ -182,8 +185,10 @@ final class KubeClientApplyTests: XCTestCase {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
         try client.apply(Manifests.namespace("org1-f-1"))
-        for (name, labels) in [("peer0", ["app": "peer", "tier": "a"]), ("peer1", ["app": "peer", "tier": "b"]),
-                               ("ca", ["app": "ca"]), ("couch", ["app": "db", "tier": "a"])] {
+        for (name, labels) in [
+            ("peer0", ["app": "peer", "tier": "a"]), ("peer1", ["app": "peer", "tier": "b"]),
+            ("ca", ["app": "ca"]), ("couch", ["app": "db", "tier": "a"]),
+        ] {
             try client.apply(Manifests.service(name, namespace: "org1-f-1", labels: labels))
         }
         func names(_ selector: String) throws -> [String] {
@@ -225,8 +230,9 @@ final class KubeClientApplyTests: XCTestCase {
         let metadata = try client.listMetadata(.configMap, namespace: "big")
         XCTAssertEqual(metadata.count, 510, "pages through more than one page")
         XCTAssertTrue(metadata.allSatisfy { $0.kind == "ConfigMap" && $0.apiVersion == "v1" && $0["data"] == nil })
-        XCTAssertEqual(metadata.map { "\($0.name) \($0["metadata", "uid"]?.stringValue ?? "") \($0["metadata", "resourceVersion"]?.stringValue ?? "")" },
-                       full.map { "\($0.name) \($0["metadata", "uid"]?.stringValue ?? "") \($0["metadata", "resourceVersion"]?.stringValue ?? "")" })
+        XCTAssertEqual(
+            metadata.map { "\($0.name) \($0["metadata", "uid"]?.stringValue ?? "") \($0["metadata", "resourceVersion"]?.stringValue ?? "")" },
+            full.map { "\($0.name) \($0["metadata", "uid"]?.stringValue ?? "") \($0["metadata", "resourceVersion"]?.stringValue ?? "")" })
         XCTAssertNotNil(full.first?["data"])
     }
 

@@ -10,7 +10,8 @@ final class KubeClientFaultTests: XCTestCase {
     func test403IsReportedWithTheServersMessageAndNotRetried() throws {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
-        let message = "services \"peer0\" is forbidden: User \"bok\" cannot patch resource \"services\" in API group \"\" "
+        let message =
+            "services \"peer0\" is forbidden: User \"bok\" cannot patch resource \"services\" in API group \"\" "
             + "in the namespace \"org1-f-1\""
         standIn.injectFault(.status(403, message: message), method: "PATCH", pathContains: "/services/peer0", count: 5)
         XCTAssertThrowsError(try client.apply(Manifests.service("peer0", namespace: "org1-f-1"))) { error in

@@ -27,8 +27,10 @@ final class KubeConfigTests: XCTestCase {
     private let certData = Data("-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n".utf8)
     private let keyData = Data("-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n".utf8)
 
-    private func expectError(_ body: () throws -> Any, _ check: (KubeConfigError, String) -> Void,
-                             file: StaticString = #filePath, line: UInt = #line) {
+    private func expectError(
+        _ body: () throws -> Any, _ check: (KubeConfigError, String) -> Void,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             guard let e = error as? KubeConfigError else { return XCTFail("unexpected \(error)", file: file, line: line) }
             check(e, e.description)
@@ -36,7 +38,9 @@ final class KubeConfigTests: XCTestCase {
     }
 
     func testYAMLWithEmbeddedCertificatesResolvesTheCurrentContext() throws {
-        let path = try write("config", """
+        let path = try write(
+            "config",
+            """
             apiVersion: v1
             kind: Config
             current-context: admin@bok
@@ -77,7 +81,9 @@ final class KubeConfigTests: XCTestCase {
     }
 
     func testJSONKubeconfigAsBoKMastersKeepIt() throws {
-        let path = try write("kubeconfig.json", """
+        let path = try write(
+            "kubeconfig.json",
+            """
             {"apiVersion": "v1", "kind": "Config", "current-context": "bok",
              "clusters": [{"name": "bok", "cluster": {"server": "https://198.18.0.10:6443",
                             "certificate-authority-data": "\(caData.base64EncodedString())"}}],
@@ -95,7 +101,9 @@ final class KubeConfigTests: XCTestCase {
         try write("pki/admin.crt", String(decoding: certData, as: UTF8.self))
         try write("pki/admin.key", String(decoding: keyData, as: UTF8.self))
         try write("pki/token", "  secret-token\n")
-        let path = try write("config", """
+        let path = try write(
+            "config",
+            """
             current-context: c
             clusters:
             - {name: k, cluster: {server: "https://10.0.0.1:6443", certificate-authority: pki/ca.crt}}
@@ -114,7 +122,8 @@ final class KubeConfigTests: XCTestCase {
     }
 
     func testInsecureSkipTLSVerifyIsHonouredWithAWarning() throws {
-        let config = try KubeConfig.parse("""
+        let config = try KubeConfig.parse(
+            """
             current-context: c
             clusters: [{name: k, cluster: {server: "https://10.0.0.1:6443", insecure-skip-tls-verify: true}}]
             users: [{name: u, user: {token: t}}]
@@ -127,13 +136,17 @@ final class KubeConfigTests: XCTestCase {
     }
 
     func testKUBECONFIGListSkipsMissingFilesAndTheFirstDefinitionWins() throws {
-        let first = try write("a", """
+        let first = try write(
+            "a",
+            """
             current-context: from-a
             clusters: [{name: shared, cluster: {server: "https://10.0.0.1:6443"}}]
             contexts: [{name: from-a, context: {cluster: shared, user: ua}}]
             users: [{name: ua, user: {token: token-a}}]
             """)
-        let second = try write("b", """
+        let second = try write(
+            "b",
+            """
             current-context: from-b
             clusters:
             - {name: shared, cluster: {server: "https://10.0.0.2:6443"}}
@@ -154,7 +167,9 @@ final class KubeConfigTests: XCTestCase {
     }
 
     func testHomeKubeConfigIsTheFallback() throws {
-        try write(".kube/config", """
+        try write(
+            ".kube/config",
+            """
             current-context: c
             clusters: [{name: k, cluster: {server: "http://127.0.0.1:8080"}}]
             contexts: [{name: c, context: {cluster: k}}]
@@ -217,7 +232,9 @@ final class KubeConfigTests: XCTestCase {
 
     func testUnusableCredentialsAreExplained() throws {
         func config(_ user: String, cluster: String = "{server: \"https://10.0.0.1:6443\"}") throws -> String {
-            try write("config-\(UUID().uuidString)", """
+            try write(
+                "config-\(UUID().uuidString)",
+                """
                 current-context: c
                 clusters: [{name: k, cluster: \(cluster)}]
                 users: [{name: u, user: \(user)}]
@@ -225,16 +242,23 @@ final class KubeConfigTests: XCTestCase {
                 """)
         }
         let cases: [(String, String, String)] = [
-            ("{client-certificate-data: \(certData.base64EncodedString())}", "{server: \"https://10.0.0.1:6443\"}",
-             "client certificate but no client-key"),
+            (
+                "{client-certificate-data: \(certData.base64EncodedString())}", "{server: \"https://10.0.0.1:6443\"}",
+                "client certificate but no client-key"
+            ),
             ("{client-key-data: \"!!not base64!!\"}", "{server: \"https://10.0.0.1:6443\"}", "client-key-data is not valid base64"),
-            ("{client-certificate: missing.crt, client-key: missing.key}", "{server: \"https://10.0.0.1:6443\"}",
-             "missing.crt cannot be read"),
+            (
+                "{client-certificate: missing.crt, client-key: missing.key}", "{server: \"https://10.0.0.1:6443\"}",
+                "missing.crt cannot be read"
+            ),
             ("{exec: {command: aws, args: [eks, get-token]}}", "{server: \"https://10.0.0.1:6443\"}", "exec credential plugin"),
             ("{username: admin, password: secret}", "{server: \"https://10.0.0.1:6443\"}", "basic"),
             ("{token: t}", "{server: \"https://10.0.0.1:6443\", certificate-authority: nowhere/ca.crt}", "nowhere/ca.crt cannot be read"),
-            ("{token: t}", "{server: \"https://10.0.0.1:6443\", insecure-skip-tls-verify: true, certificate-authority-data: \(caData.base64EncodedString())}",
-             "insecure-skip-tls-verify is set together with a certificate authority"),
+            (
+                "{token: t}",
+                "{server: \"https://10.0.0.1:6443\", insecure-skip-tls-verify: true, certificate-authority-data: \(caData.base64EncodedString())}",
+                "insecure-skip-tls-verify is set together with a certificate authority"
+            ),
             ("{token: t}", "{server: \"10.0.0.1:6443\"}", "is not an http(s) URL"),
         ]
         for (user, cluster, expected) in cases {

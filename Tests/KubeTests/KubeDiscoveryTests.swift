@@ -32,15 +32,19 @@ final class KubeDiscoveryTests: XCTestCase {
 
     func testNodesComeWithInternalIPReadinessAndRoles() throws {
         let standIn = try makeStandIn {
-            $0.nodes = [KubeStandIn.Node(name: "master-1", internalIP: "198.18.0.10", roles: ["control-plane"]),
-                        KubeStandIn.Node(name: "worker-2", internalIP: "198.18.1.2", ready: false),
-                        KubeStandIn.Node(name: "worker-1", internalIP: "198.18.1.1", roles: ["fabric"])]
+            $0.nodes = [
+                KubeStandIn.Node(name: "master-1", internalIP: "198.18.0.10", roles: ["control-plane"]),
+                KubeStandIn.Node(name: "worker-2", internalIP: "198.18.1.2", ready: false),
+                KubeStandIn.Node(name: "worker-1", internalIP: "198.18.1.1", roles: ["fabric"]),
+            ]
         }
-        XCTAssertEqual(try makeClient(standIn).listNodes(), [
-            NodeInfo(name: "master-1", internalIP: "198.18.0.10", ready: true, roles: ["control-plane"]),
-            NodeInfo(name: "worker-1", internalIP: "198.18.1.1", ready: true, roles: ["fabric"]),
-            NodeInfo(name: "worker-2", internalIP: "198.18.1.2", ready: false, roles: []),
-        ])
+        XCTAssertEqual(
+            try makeClient(standIn).listNodes(),
+            [
+                NodeInfo(name: "master-1", internalIP: "198.18.0.10", ready: true, roles: ["control-plane"]),
+                NodeInfo(name: "worker-1", internalIP: "198.18.1.1", ready: true, roles: ["fabric"]),
+                NodeInfo(name: "worker-2", internalIP: "198.18.1.2", ready: false, roles: []),
+            ])
     }
 
     func testServerVersionIsReadFromVersionEndpoint() throws {

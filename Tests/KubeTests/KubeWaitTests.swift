@@ -10,8 +10,9 @@ final class KubeWaitTests: XCTestCase {
         let client = try makeClient(standIn)
         try client.apply(Manifests.namespace("org1-f-1"))
         for name in ["peer0", "peer1", "ca"] { try client.apply(Manifests.deployment(name, namespace: "org1-f-1", replicas: 2)) }
-        XCTAssertEqual(WorkloadReadiness.deployment(try client.get(.deployment("peer0", namespace: "org1-f-1"))),
-                       .pending("0 of 2 replicas available (MinimumReplicasUnavailable)"))
+        XCTAssertEqual(
+            WorkloadReadiness.deployment(try client.get(.deployment("peer0", namespace: "org1-f-1"))),
+            .pending("0 of 2 replicas available (MinimumReplicasUnavailable)"))
         standIn.resetRequestCounts()
 
         try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0", "peer1", "ca"], timeout: 10, pollInterval: 0.05)
@@ -32,8 +33,11 @@ final class KubeWaitTests: XCTestCase {
         standIn.setBehaviour(.neverReady, kind: "Deployment", namespace: "org1-f-1", name: "peer1")
         try client.apply(Manifests.deployment("peer0", namespace: "org1-f-1"))
         try client.apply(Manifests.deployment("peer1", namespace: "org1-f-1"))
-        XCTAssertThrowsError(try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0", "peer1", "peer9"],
-                                                                     timeout: 0.5, pollInterval: 0.05)) { error in
+        XCTAssertThrowsError(
+            try client.waitForDeploymentsAvailable(
+                namespace: "org1-f-1", names: ["peer0", "peer1", "peer9"],
+                timeout: 0.5, pollInterval: 0.05)
+        ) { error in
             guard case .timedOut(_, let seconds, let pending)? = error as? KubeError else { return XCTFail("\(error)") }
             XCTAssertEqual(seconds, 0.5)
             XCTAssertEqual(pending, ["peer1: 0 of 1 replicas available (MinimumReplicasUnavailable)", "peer9: not found"])
@@ -48,7 +52,8 @@ final class KubeWaitTests: XCTestCase {
         standIn.setBehaviour(.fails("ReplicaSet \"peer0-x\" has timed out progressing."), kind: "Deployment", namespace: "org1-f-1", name: "peer0")
         try client.apply(Manifests.deployment("peer0", namespace: "org1-f-1"))
         let start = Date()
-        XCTAssertThrowsError(try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0"], timeout: 30, pollInterval: 0.05)) { error in
+        XCTAssertThrowsError(try client.waitForDeploymentsAvailable(namespace: "org1-f-1", names: ["peer0"], timeout: 30, pollInterval: 0.05)) {
+            error in
             guard case .workloadFailed(let ref, let reason)? = error as? KubeError else { return XCTFail("\(error)") }
             XCTAssertEqual(ref, .deployment("peer0", namespace: "org1-f-1"))
             XCTAssertTrue(reason.contains("has timed out progressing"), reason)
@@ -91,9 +96,13 @@ final class KubeWaitTests: XCTestCase {
         let client = try makeClient(standIn)
         try client.apply(Manifests.namespace("ordererorg-f-1"))
         var sts = KubeObject(apiVersion: "apps/v1", kind: "StatefulSet", name: "orderer", namespace: "ordererorg-f-1")
-        sts["spec"] = ["replicas": 3, "serviceName": "orderer", "selector": ["matchLabels": ["app": "orderer"]],
-                       "template": ["metadata": ["labels": ["app": "orderer"]],
-                                    "spec": ["containers": [["name": "orderer", "image": "hyperledger/fabric-orderer:2.5"]]]]]
+        sts["spec"] = [
+            "replicas": 3, "serviceName": "orderer", "selector": ["matchLabels": ["app": "orderer"]],
+            "template": [
+                "metadata": ["labels": ["app": "orderer"]],
+                "spec": ["containers": [["name": "orderer", "image": "hyperledger/fabric-orderer:2.5"]]],
+            ],
+        ]
         try client.apply(sts)
         try client.waitForStatefulSetsReady(namespace: "ordererorg-f-1", names: ["orderer"], timeout: 5, pollInterval: 0.02)
         XCTAssertEqual(try client.list(.pod, namespace: "ordererorg-f-1").map(\.name).sorted(), ["orderer-0", "orderer-1", "orderer-2"])

@@ -54,7 +54,8 @@ final class KubectlCompatibilityIntegrationTests: XCTestCase {
         let client = try makeClient(standIn)
         let manifest = FileManager.default.temporaryDirectory.appendingPathComponent("bok-kubectl-\(UUID().uuidString).yaml")
         defer { try? FileManager.default.removeItem(at: manifest) }
-        try Data("""
+        try Data(
+            """
             apiVersion: v1
             kind: Namespace
             metadata:
@@ -75,7 +76,8 @@ final class KubectlCompatibilityIntegrationTests: XCTestCase {
                   containers:
                   - name: ca
                     image: hyperledger/fabric-ca:1.5
-            """.utf8).write(to: manifest)
+            """.utf8
+        ).write(to: manifest)
 
         var result = try kubectl(standIn, ["apply", "--server-side", "--validate=false", "-f", manifest.path])
         XCTAssertEqual(result.status, 0, "kubectl apply failed: \(result.err)")

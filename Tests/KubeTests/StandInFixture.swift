@@ -14,8 +14,10 @@ extension XCTestCase {
         return standIn
     }
 
-    func makeClient(_ standIn: KubeStandIn, retry: RetryPolicy = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 0.05),
-                    timeout: Double = 5) throws -> KubeClient {
+    func makeClient(
+        _ standIn: KubeStandIn, retry: RetryPolicy = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 0.05),
+        timeout: Double = 5
+    ) throws -> KubeClient {
         let config = try KubeConfig.load(path: standIn.kubeconfigPath)
         return KubeClient(config: config, retryPolicy: retry, requestTimeout: timeout)
     }
@@ -33,8 +35,10 @@ enum Manifests {
         return s
     }
 
-    static func deployment(_ name: String, namespace: String, replicas: Int64 = 1, image: String = "hyperledger/fabric-peer:2.5",
-                           labels: [String: String] = ["app": "peer"]) -> KubeObject {
+    static func deployment(
+        _ name: String, namespace: String, replicas: Int64 = 1, image: String = "hyperledger/fabric-peer:2.5",
+        labels: [String: String] = ["app": "peer"]
+    ) -> KubeObject {
         var d = KubeObject(apiVersion: "apps/v1", kind: "Deployment", name: name, namespace: namespace, labels: labels)
         d["spec"] = [
             "replicas": .int(replicas),
@@ -50,7 +54,7 @@ enum Manifests {
     static func job(_ name: String, namespace: String) -> KubeObject {
         var j = KubeObject(apiVersion: "batch/v1", kind: "Job", name: name, namespace: namespace)
         j["spec"] = [
-            "template": ["spec": ["restartPolicy": "Never", "containers": [["name": "channel", "image": "hyperledger/fabric-tools:2.5"]]]],
+            "template": ["spec": ["restartPolicy": "Never", "containers": [["name": "channel", "image": "hyperledger/fabric-tools:2.5"]]]]
         ]
         return j
     }

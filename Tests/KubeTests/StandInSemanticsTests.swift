@@ -7,13 +7,17 @@ import XCTest
 /// The stand-in's API semantics at the HTTP level, where KubeClient would hide them: content
 /// types, Status bodies, discovery, list shape, YAML apply bodies, JSON patches, dry runs.
 final class StandInSemanticsTests: XCTestCase {
-    private func raw(_ standIn: KubeStandIn, _ method: String, _ path: String, body: String? = nil,
-                     contentType: String? = nil, accept: String = "application/json") throws -> (Int, JSON) {
+    private func raw(
+        _ standIn: KubeStandIn, _ method: String, _ path: String, body: String? = nil,
+        contentType: String? = nil, accept: String = "application/json"
+    ) throws -> (Int, JSON) {
         var headers = [("Accept", accept)]
         if let contentType { headers.append(("Content-Type", contentType)) }
         let tls = TLSOptions(caPEM: standIn.caPEM, clientCertPEM: standIn.clientCertificatePEM, clientKeyPEM: standIn.clientKeyPEM)
-        let response = try HTTPClient().send(HTTPRequest(method: method, url: standIn.url + path, headers: headers,
-                                                         body: body.map { Data($0.utf8) }, tls: tls))
+        let response = try HTTPClient().send(
+            HTTPRequest(
+                method: method, url: standIn.url + path, headers: headers,
+                body: body.map { Data($0.utf8) }, tls: tls))
         return (response.status, try JSON.parse(response.body))
     }
 
@@ -28,9 +32,10 @@ final class StandInSemanticsTests: XCTestCase {
 
     func testServerSideApplyNeedsAFieldManager() throws {
         let standIn = try makeStandIn()
-        let (code, status) = try raw(standIn, "PATCH", "/api/v1/namespaces/org9",
-                                     body: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: org9\n",
-                                     contentType: "application/apply-patch+yaml")
+        let (code, status) = try raw(
+            standIn, "PATCH", "/api/v1/namespaces/org9",
+            body: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: org9\n",
+            contentType: "application/apply-patch+yaml")
         XCTAssertEqual(code, 400)
         XCTAssertTrue(status["message"]?.stringValue?.contains("fieldManager: Required value") ?? false, "\(status)")
     }
@@ -38,12 +43,14 @@ final class StandInSemanticsTests: XCTestCase {
     func testApplyAcceptsAYAMLBodyAndCreatesWith201ThenAnswers200() throws {
         let standIn = try makeStandIn()
         let yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: org9\n  labels:\n    tenant: f-1\n"
-        let (created, object) = try raw(standIn, "PATCH", "/api/v1/namespaces/org9?fieldManager=test", body: yaml,
-                                        contentType: "application/apply-patch+yaml")
+        let (created, object) = try raw(
+            standIn, "PATCH", "/api/v1/namespaces/org9?fieldManager=test", body: yaml,
+            contentType: "application/apply-patch+yaml")
         XCTAssertEqual(created, 201)
         XCTAssertEqual(object[path: ["metadata", "labels", "tenant"]], "f-1")
-        let (again, same) = try raw(standIn, "PATCH", "/api/v1/namespaces/org9?fieldManager=test", body: yaml,
-                                    contentType: "application/apply-patch+yaml")
+        let (again, same) = try raw(
+            standIn, "PATCH", "/api/v1/namespaces/org9?fieldManager=test", body: yaml,
+            contentType: "application/apply-patch+yaml")
         XCTAssertEqual(again, 200)
         XCTAssertEqual(same[path: ["metadata", "resourceVersion"]], object[path: ["metadata", "resourceVersion"]])
     }
@@ -57,8 +64,9 @@ final class StandInSemanticsTests: XCTestCase {
         XCTAssertEqual(code, 404)
         XCTAssertEqual(status["message"], "deployments.apps \"nope\" not found")
         XCTAssertEqual(status[path: ["details", "kind"]], "deployments")
-        (code, status) = try raw(standIn, "PUT", "/api/v1/namespaces/default/configmaps/nope",
-                                 body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nope"}}"#, contentType: "application/json")
+        (code, status) = try raw(
+            standIn, "PUT", "/api/v1/namespaces/default/configmaps/nope",
+            body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nope"}}"#, contentType: "application/json")
         XCTAssertEqual(code, 404)
     }
 
@@ -89,8 +97,9 @@ final class StandInSemanticsTests: XCTestCase {
 
     func testTablesAreServedWhenAsked() throws {
         let standIn = try makeStandIn()
-        let (_, table) = try raw(standIn, "GET", "/api/v1/namespaces/kube-system/services",
-                                 accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+        let (_, table) = try raw(
+            standIn, "GET", "/api/v1/namespaces/kube-system/services",
+            accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
         XCTAssertEqual(table["kind"], "Table")
         XCTAssertEqual(table["columnDefinitions"]?.arrayValue?.map { $0["name"] }.prefix(3), ["Name", "Type", "Cluster-IP"])
         XCTAssertEqual(table["rows"]?.arrayValue?.first?["cells"]?.arrayValue?.prefix(3), ["kube-dns", "ClusterIP", "10.96.0.10"])
@@ -99,22 +108,25 @@ final class StandInSemanticsTests: XCTestCase {
 
     func testJSONPatchGenerateNameAndDryRun() throws {
         let standIn = try makeStandIn()
-        var (code, created) = try raw(standIn, "POST", "/api/v1/namespaces/default/configmaps",
-                                      body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"cfg-"},"data":{"a":"1"}}"#,
-                                      contentType: "application/json")
+        var (code, created) = try raw(
+            standIn, "POST", "/api/v1/namespaces/default/configmaps",
+            body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"cfg-"},"data":{"a":"1"}}"#,
+            contentType: "application/json")
         XCTAssertEqual(code, 201)
         let name = try XCTUnwrap(created[path: ["metadata", "name"]]?.stringValue)
         XCTAssertTrue(name.hasPrefix("cfg-") && name.count == 9, name)
 
         var patched: JSON
-        (code, patched) = try raw(standIn, "PATCH", "/api/v1/namespaces/default/configmaps/\(name)",
-                                  body: #"[{"op":"replace","path":"/data/a","value":"2"},{"op":"add","path":"/data/b","value":"3"}]"#,
-                                  contentType: "application/json-patch+json")
+        (code, patched) = try raw(
+            standIn, "PATCH", "/api/v1/namespaces/default/configmaps/\(name)",
+            body: #"[{"op":"replace","path":"/data/a","value":"2"},{"op":"add","path":"/data/b","value":"3"}]"#,
+            contentType: "application/json-patch+json")
         XCTAssertEqual(code, 200)
         XCTAssertEqual(patched["data"], ["a": "2", "b": "3"])
 
-        (code, created) = try raw(standIn, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All",
-                                  body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dry"}}"#, contentType: "application/json")
+        (code, created) = try raw(
+            standIn, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All",
+            body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dry"}}"#, contentType: "application/json")
         XCTAssertEqual(code, 201)
         XCTAssertNil(standIn.objectJSON(kind: "ConfigMap", namespace: "default", name: "dry"))
     }

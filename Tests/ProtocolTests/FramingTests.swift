@@ -61,8 +61,10 @@ final class RPCParserTests: XCTestCase {
     }
 
     func testWrongTypesAreInvalidRequests() {
-        for s in [#"[1,2]"#, #"{"jsonrpc":"2.0","id":1,"method":5}"#, #"{"jsonrpc":"2.0","id":1.5,"method":"m"}"#,
-                  #"{"jsonrpc":"2.0","id":1,"method":"m","params":"x"}"#, #""str""#] {
+        for s in [
+            #"[1,2]"#, #"{"jsonrpc":"2.0","id":1,"method":5}"#, #"{"jsonrpc":"2.0","id":1.5,"method":"m"}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"m","params":"x"}"#, #""str""#,
+        ] {
             guard case .invalid(let resp) = parse(s) else { return XCTFail(s) }
             XCTAssertEqual(resp.error?.code, -32600, s)
         }
@@ -93,7 +95,10 @@ final class RPCParserTests: XCTestCase {
     func testOutOfRangeOrFractionalIdsAreInvalidRequestsNotCrashes() throws {
         for id in ["1e30", "-1e30", "9223372036854775808", "1.5", "-0.5", "1e400", "-1e400", "1e308"] {
             let line = #"{"jsonrpc":"2.0","id":"# + id + #","method":"agent.hello","params":{}}"#
-            guard case .invalid(let resp) = parse(line) else { XCTFail("id \(id) was accepted"); continue }
+            guard case .invalid(let resp) = parse(line) else {
+                XCTFail("id \(id) was accepted")
+                continue
+            }
             XCTAssertTrue([-32600, -32700].contains(resp.error?.code ?? 0), "id \(id): \(String(describing: resp.error))")
             XCTAssertNil(resp.id, "id \(id)")
             let encoded = String(decoding: try RPCLineParser.line(resp), as: UTF8.self)

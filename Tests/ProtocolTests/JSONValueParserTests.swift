@@ -51,10 +51,13 @@ final class JSONValueParserTests: XCTestCase {
     }
 
     func testResponsesKeepResultAndError() {
-        guard case .response(let ok) = RPCLineParser.parse(Array(#"{"jsonrpc":"2.0","id":"a","result":[1,{"x":null}]}"#.utf8)) else { return XCTFail() }
+        guard case .response(let ok) = RPCLineParser.parse(Array(#"{"jsonrpc":"2.0","id":"a","result":[1,{"x":null}]}"#.utf8)) else {
+            return XCTFail()
+        }
         XCTAssertEqual(ok.id, .string("a"))
         XCTAssertEqual(ok.result, .array([.number(1), .object(["x": .null])]))
-        guard case .response(let err) = RPCLineParser.parse(Array(#"{"jsonrpc":"2.0","id":2,"error":{"code":-32001,"message":"no docker"}}"#.utf8)) else { return XCTFail() }
+        guard case .response(let err) = RPCLineParser.parse(Array(#"{"jsonrpc":"2.0","id":2,"error":{"code":-32001,"message":"no docker"}}"#.utf8))
+        else { return XCTFail() }
         XCTAssertEqual(err.id, .number(2))
         XCTAssertEqual(err.error, RPCError(code: -32001, message: "no docker"))
         guard case .invalid(let bad) = RPCLineParser.parse(Array(#"{"jsonrpc":"2.0","id":2,"error":{"code":"x"}}"#.utf8)) else { return XCTFail() }
@@ -83,13 +86,15 @@ final class JSONValueWriterTests: XCTestCase {
 
     func testRequestsAndResponsesAreWrittenAsJSONEncoderWritesThem() throws {
         let requests = [
-            RPCRequest(id: .number(7), method: "node.health", params: .object(["desired": .object(["nameservers": .array([.string("10.96.0.10")])])])),
+            RPCRequest(
+                id: .number(7), method: "node.health", params: .object(["desired": .object(["nameservers": .array([.string("10.96.0.10")])])])),
             RPCRequest(id: .string("a\"b"), method: "agent.hello"),
             RPCRequest(id: nil, method: "note", params: .array([.number(1)])),
         ]
         for r in requests {
-            XCTAssertEqual(String(decoding: try RPCLineParser.line(r), as: UTF8.self),
-                           String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self) + "\n")
+            XCTAssertEqual(
+                String(decoding: try RPCLineParser.line(r), as: UTF8.self),
+                String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self) + "\n")
         }
         let responses = [
             RPCResponse(id: .number(1), result: .object(["ok": .bool(true), "path": .string("/etc/default/docker")])),
@@ -97,8 +102,9 @@ final class JSONValueWriterTests: XCTestCase {
             RPCResponse(id: .string("x"), error: RPCError(.invalidParams, "no", data: .object(["field": .string("nameservers")]))),
         ]
         for r in responses {
-            XCTAssertEqual(String(decoding: try RPCLineParser.line(r), as: UTF8.self),
-                           String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self) + "\n")
+            XCTAssertEqual(
+                String(decoding: try RPCLineParser.line(r), as: UTF8.self),
+                String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self) + "\n")
         }
     }
 

@@ -28,7 +28,8 @@ final class RolloutCLITests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: BuildProducts.coordinator)
         process.arguments = args
-        let out = workDir + "/out", err = workDir + "/err"
+        let out = workDir + "/out"
+        let err = workDir + "/err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
@@ -36,8 +37,10 @@ final class RolloutCLITests: XCTestCase {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        return (process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return (
+            process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        )
     }
 
     func base(_ standIn: KubeStandIn) -> [String] {
@@ -48,8 +51,10 @@ final class RolloutCLITests: XCTestCase {
         let standIn = try makeStandIn { $0.clusterDNS = KubeStandIn.DNSService(clusterIP: "198.18.9.10") }
         // The inventory has no kubeDNS: the plan reads it from kube-system through the kubeconfig,
         // then fails on the (absent) agent — a node failure (1), not a usage error (2).
-        let plan = try run(["dns", "plan", "--inventory", workDir + "/inventory.yaml", "--kubeconfig", standIn.kubeconfigPath,
-                            "--connect-timeout", "1"])
+        let plan = try run([
+            "dns", "plan", "--inventory", workDir + "/inventory.yaml", "--kubeconfig", standIn.kubeconfigPath,
+            "--connect-timeout", "1",
+        ])
         XCTAssertEqual(plan.status, 1, plan.err + plan.out)
         XCTAssertTrue(plan.err.contains("kube-dns 198.18.9.10 (from the Kubernetes API at \(standIn.url)"), plan.err)
         // Without a kubeconfig anywhere, it says how to give the address.
@@ -74,8 +79,11 @@ final class RolloutCLITests: XCTestCase {
         let standIn = try makeStandIn()
         try RolloutFixture.createDefaultStorageClass(try makeClient(standIn))
         let revision = standIn.currentResourceVersion
-        let result = try run(["rollout"] + base(standIn) + ["--inventory", workDir + "/inventory.yaml", "--crypto-dir", workDir + "/crypto",
-                                                         "--continue-on-error", "--dry-run", "--json"])
+        let result = try run(
+            ["rollout"] + base(standIn) + [
+                "--inventory", workDir + "/inventory.yaml", "--crypto-dir", workDir + "/crypto",
+                "--continue-on-error", "--dry-run", "--json",
+            ])
         XCTAssertEqual(result.status, 1, "a node left out fails the run: \(result.err)")
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any], result.out)
         XCTAssertEqual(report["dryRun"] as? Bool, true)

@@ -54,7 +54,9 @@ enum RolloutFixture {
     /// Every tenant-labelled object in the stand-in, as `Kind namespace/name`.
     static func tenantObjects(_ client: KubeClient, tenant: String = "f-1") throws -> Set<String> {
         var result = Set<String>()
-        for kind in ["Namespace", "NetworkPolicy", "PersistentVolume", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service", "Deployment", "Job"] {
+        for kind in [
+            "Namespace", "NetworkPolicy", "PersistentVolume", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service", "Deployment", "Job",
+        ] {
             for o in try client.list(ResourceType.known(kind: kind)!, labelSelector: "bok.io/tenant=\(tenant)") {
                 result.insert(o.ref.description)
             }
@@ -80,8 +82,10 @@ extension XCTestCase {
         return standIn
     }
 
-    func makeClient(_ standIn: KubeStandIn, retry: RetryPolicy = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 0.05),
-                    timeout: Double = 5) throws -> KubeClient {
+    func makeClient(
+        _ standIn: KubeStandIn, retry: RetryPolicy = RetryPolicy(maxAttempts: 4, initialDelay: 0.01, maxDelay: 0.05),
+        timeout: Double = 5
+    ) throws -> KubeClient {
         KubeClient(config: try KubeConfig.load(path: standIn.kubeconfigPath), retryPolicy: retry, requestTimeout: timeout)
     }
 }

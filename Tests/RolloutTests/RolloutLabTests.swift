@@ -12,8 +12,10 @@ import XCTest
 /// as kube-dns, agents over mutual TLS) and the Kubernetes stand-in whose kube-dns ClusterIP is
 /// the lab's dnsmasq.
 final class RolloutLabTests: XCTestCase {
-    static let shared = SharedLab(LabSpec(name: "rollout-tests", subnet: 204, nodeCount: 3, root: "/tmp/bok-test-lab-204",
-                                          agentBinary: BuildProducts.agent))
+    static let shared = SharedLab(
+        LabSpec(
+            name: "rollout-tests", subnet: 204, nodeCount: 3, root: "/tmp/bok-test-lab-204",
+            agentBinary: BuildProducts.agent))
 
     override class func setUp() {
         super.setUp()
@@ -60,7 +62,8 @@ final class RolloutLabTests: XCTestCase {
 
     func isAgentRunning(_ node: LabNode) -> Bool {
         guard let t = try? String(contentsOfFile: node.agentPIDFile, encoding: .utf8),
-              let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines)) else { return false }
+            let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return false }
         return kill(pid, 0) == 0 && (DockerdProcess.command(pid: pid) ?? "") == "agent"
     }
 
@@ -85,7 +88,8 @@ final class RolloutLabTests: XCTestCase {
 
     /// Starts the coordinator; output goes to files in the work directory.
     func spawn(_ args: [String], tag: String) throws -> (Process, String, String) {
-        let out = workDir + "/\(tag).out", err = workDir + "/\(tag).err"
+        let out = workDir + "/\(tag).out"
+        let err = workDir + "/\(tag).err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         let process = Process()
@@ -102,8 +106,9 @@ final class RolloutLabTests: XCTestCase {
     func coordinator(_ args: [String], tag: String) throws -> Run {
         let (process, out, err) = try spawn(args, tag: tag)
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                   stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return Run(
+            status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     /// Arguments of a rollout; without `fromFile` the nodes come from the stand-in's Node objects (the lab's nodes).
@@ -118,8 +123,12 @@ final class RolloutLabTests: XCTestCase {
     func dockerdPID(_ node: LabNode) -> String { node.run(["cat", "/run/docker.pid"]).stdout }
 
     func dockerDNS(_ node: LabNode) -> String {
-        node.run(["docker", "-H", "unix:///run/docker.sock", "run", "--rm", "--pull", "never", lab.chaincodeImage,
-                  "cat", "/etc/resolv.conf"], timeout: 60).stdout
+        node.run(
+            [
+                "docker", "-H", "unix:///run/docker.sock", "run", "--rm", "--pull", "never", lab.chaincodeImage,
+                "cat", "/etc/resolv.conf",
+            ], timeout: 60
+        ).stdout
     }
 
     // MARK: Tests

@@ -3,8 +3,9 @@ import FabricTopology
 import Fleet
 import Foundation
 import KubeClient
-@testable import Rollout
 import XCTest
+
+@testable import Rollout
 
 /// The rollout's Kubernetes side against the stand-in, without a lab: the nodes' agents are
 /// absent (a closed port), so these runs use --continue-on-error or test the preflight stop.
@@ -189,8 +190,9 @@ final class RolloutStandInTests: XCTestCase {
         XCTAssertNotEqual(now, before)
         let secrets = try client.list(.secret, namespace: nil, labelSelector: "bok.io/tenant=f-1")
         let encoded = now.base64EncodedString()
-        XCTAssertTrue(secrets.contains { $0["data"]?.objectValue?.values.contains { $0.stringValue == encoded } ?? false },
-                      "no Secret holds the certificate now in \(target)")
+        XCTAssertTrue(
+            secrets.contains { $0["data"]?.objectValue?.values.contains { $0.stringValue == encoded } ?? false },
+            "no Secret holds the certificate now in \(target)")
 
         // Converged again, then drift: an object edited in the cluster is put back without re-deriving crypto.
         try standIn.settle()
@@ -280,8 +282,10 @@ final class RolloutStandInTests: XCTestCase {
         var o = try options(continueOnError: false)
         o.installAgents = true
         let calls = EventLog()
-        let report = await NetworkRollout(topology: try RolloutFixture.topology(), client: client, options: o,
-                                          provisioner: RecordingProvisioner(calls: calls)).run()
+        let report = await NetworkRollout(
+            topology: try RolloutFixture.topology(), client: client, options: o,
+            provisioner: RecordingProvisioner(calls: calls)
+        ).run()
         XCTAssertEqual(calls.all, ["warning: install node-down"])
         XCTAssertTrue(report.error?.contains("node-down") ?? false)
     }
@@ -290,8 +294,12 @@ final class RolloutStandInTests: XCTestCase {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
         let (inventory, skipped) = try ClusterInventory.load(client, caDir: caDir)
-        XCTAssertEqual(inventory.nodes, [Inventory.Node(name: "worker-1", agent: "198.18.1.1:7443"),
-                                         Inventory.Node(name: "worker-2", agent: "198.18.1.2:7443")])
+        XCTAssertEqual(
+            inventory.nodes,
+            [
+                Inventory.Node(name: "worker-1", agent: "198.18.1.1:7443"),
+                Inventory.Node(name: "worker-2", agent: "198.18.1.2:7443"),
+            ])
         XCTAssertEqual(Array(skipped.keys), ["control-plane-1"])
     }
 
@@ -312,8 +320,9 @@ final class RolloutStandInTests: XCTestCase {
         let standIn = try makeStandIn()
         let client = try makeClient(standIn)
         try RolloutFixture.createDefaultStorageClass(client)
-        standIn.injectFault(.status(403, reason: "Forbidden", message: "secrets is forbidden: User \"bok\" cannot patch resource \"secrets\""),
-                            method: "PATCH", pathContains: "/secrets/", count: 1000)
+        standIn.injectFault(
+            .status(403, reason: "Forbidden", message: "secrets is forbidden: User \"bok\" cannot patch resource \"secrets\""),
+            method: "PATCH", pathContains: "/secrets/", count: 1000)
         standIn.resetRequestCounts()
         let report = try await rollout(client, try options()).run()
         let error = try XCTUnwrap(report.error)
@@ -390,8 +399,9 @@ final class RolloutStandInTests: XCTestCase {
         let client = try makeClient(standIn)
         try RolloutFixture.createDefaultStorageClass(client)
         _ = try await rollout(client, try options()).run()
-        standIn.injectFault(.status(404, reason: "NotFound", message: "the server could not find the requested resource"),
-                            method: "GET", pathContains: "/apis/batch/v1/cronjobs", count: 100)
+        standIn.injectFault(
+            .status(404, reason: "NotFound", message: "the server could not find the requested resource"),
+            method: "GET", pathContains: "/apis/batch/v1/cronjobs", count: 100)
         let said = EventLog()
         let lifecycle = TenantLifecycle(client: client, tenant: "f-1", reporter: { said.add(.warning($0)) })
         let plan = try lifecycle.teardownPlan()
@@ -405,8 +415,10 @@ final class RolloutStandInTests: XCTestCase {
 
     func testSubsetComparisonIgnoresServerDefaultsButNotChangedValues() {
         let wanted: JSON = ["spec": ["replicas": 1, "ports": [["port": 80]]], "metadata": ["name": "a"]]
-        let stored: JSON = ["spec": ["replicas": 1.0, "ports": [["port": 80, "protocol": "TCP"]], "extra": true],
-                            "metadata": ["name": "a", "uid": "x"], "status": ["ready": 1]]
+        let stored: JSON = [
+            "spec": ["replicas": 1.0, "ports": [["port": 80, "protocol": "TCP"]], "extra": true],
+            "metadata": ["name": "a", "uid": "x"], "status": ["ready": 1],
+        ]
         XCTAssertTrue(ObjectSync.isSubset(wanted, of: stored, path: []))
         var changed = stored
         changed["spec"] = ["replicas": 2, "ports": [["port": 80]]]
@@ -415,7 +427,10 @@ final class RolloutStandInTests: XCTestCase {
     }
 
     func testForbiddenRequestsAreDescribedAsVerbAndResource() {
-        XCTAssertTrue(KubeErrorText.request(method: "PATCH", path: "/apis/apps/v1/namespaces/org1-f-1/deployments/peer0") == ("patch", "deployments.apps", "org1-f-1"))
+        XCTAssertTrue(
+            KubeErrorText.request(method: "PATCH", path: "/apis/apps/v1/namespaces/org1-f-1/deployments/peer0") == (
+                "patch", "deployments.apps", "org1-f-1"
+            ))
         XCTAssertTrue(KubeErrorText.request(method: "GET", path: "/api/v1/nodes") == ("list", "nodes", nil))
         XCTAssertTrue(KubeErrorText.request(method: "PATCH", path: "/api/v1/namespaces/org1-f-1") == ("patch", "namespaces", nil))
     }

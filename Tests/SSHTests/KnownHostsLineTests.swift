@@ -1,5 +1,6 @@
-@testable import SSHClient
 import XCTest
+
+@testable import SSHClient
 
 /// libssh2 1.10's `libssh2_knownhost_readline` peeks at the byte after the line it is given unless
 /// the line ends in a counted newline: what BoK hands it must end in "\n" (counted) and a NUL.

@@ -71,7 +71,10 @@ final class StartAndDockerTimeoutTests: XCTestCase {
         defer {
             kill(pid, SIGTERM)
             for _ in 0..<100 where !CommandRunner.reapIfExited(pid) { usleep(20_000) }
-            if kill(pid, 0) == 0 { kill(pid, SIGKILL); _ = CommandRunner.reapIfExited(pid) }
+            if kill(pid, 0) == 0 {
+                kill(pid, SIGKILL)
+                _ = CommandRunner.reapIfExited(pid)
+            }
         }
         var messages: [String] = []
         let deadline = Date().addingTimeInterval(20)

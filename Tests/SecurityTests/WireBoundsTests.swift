@@ -23,7 +23,8 @@ final class WireBoundsTests: XCTestCase {
         init(inner: RPCHandling) { self.inner = inner }
         func handle(_ request: RPCRequest, connection: ConnectionContext) async -> RPCResponse? {
             running.withLockedValue {
-                $0.now += 1; $0.max = max($0.max, $0.now)
+                $0.now += 1
+                $0.max = max($0.max, $0.now)
             }
             try? await Task.sleep(nanoseconds: 20_000_000)
             running.withLockedValue { $0.now -= 1 }
@@ -55,7 +56,10 @@ final class WireBoundsTests: XCTestCase {
     func testWatchesAreCappedPerConnection() async throws {
         let a = try await fx.startAgent(node: "nodeA")
         let client = try await AgentClient.connect(node: "nodeA", host: "127.0.0.1", port: a.port, tls: try fx.coordinatorTLS())
-        for i in 0..<4 { _ = try await client.callRaw("chaincode.watch", params: nil, timeout: 5); _ = i }
+        for i in 0..<4 {
+            _ = try await client.callRaw("chaincode.watch", params: nil, timeout: 5)
+            _ = i
+        }
         do {
             _ = try await client.callRaw("chaincode.watch", params: nil, timeout: 5)
             XCTFail("a fifth watch on one connection must be refused")

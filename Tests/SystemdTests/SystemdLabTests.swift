@@ -1,6 +1,6 @@
-import BoKSystem
 import AgentInstaller
 import AgentProtocol
+import BoKSystem
 import BoKTesting
 import DockerEngine
 import Fleet

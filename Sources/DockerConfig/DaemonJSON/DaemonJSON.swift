@@ -1,12 +1,13 @@
+import JSONScanning
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import JSONScanning
 
 /// Docker's `daemon.json`, read for the settings BoK cares about (`dns`, `dns-search`, `dns-opts`,
 /// `live-restore`) and edited without losing any other key.
@@ -59,32 +60,37 @@ public struct DaemonJSON: Sendable {
             return DaemonJSON(path: path, exists: false, original: data, root: [])
         }
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
-            throw DaemonJSONError(path: path, line: 1, column: 1,
-                                  problem: "is not valid JSON: starts with a UTF-8 byte-order mark, which JSON does not allow",
-                                  remedy: "Fix the file (dockerd cannot start with it either)")
+            throw DaemonJSONError(
+                path: path, line: 1, column: 1,
+                problem: "is not valid JSON: starts with a UTF-8 byte-order mark, which JSON does not allow",
+                remedy: "Fix the file (dockerd cannot start with it either)")
         }
         let value: JSONValue
         do {
             value = try JSONScanner.parse(bytes, as: JSONValue.self)
         } catch {
             let (line, column) = Self.lineAndColumn(of: error.offset, in: bytes)
-            throw DaemonJSONError(path: path, line: line, column: column, problem: "is not valid JSON: \(error.reason)",
-                                  remedy: "Fix the file (dockerd cannot start with it either)")
+            throw DaemonJSONError(
+                path: path, line: line, column: column, problem: "is not valid JSON: \(error.reason)",
+                remedy: "Fix the file (dockerd cannot start with it either)")
         }
         guard case .object(let members) = value else {
-            throw DaemonJSONError(path: path, line: 1, column: 1, problem: "must hold a JSON object ({ … }) at the top level",
-                                  remedy: "Fix the file (dockerd cannot start with it either)")
+            throw DaemonJSONError(
+                path: path, line: 1, column: 1, problem: "must hold a JSON object ({ … }) at the top level",
+                remedy: "Fix the file (dockerd cannot start with it either)")
         }
         for key in dnsKeys {
             if let found = value[key], found.stringArray == nil {
-                throw DaemonJSONError(path: path, line: nil, column: nil, problem: "\"\(key)\" must be a list of strings",
-                                      remedy: "Write it as \"\(key)\": [\"…\", …] (dockerd cannot start with it as it is)")
+                throw DaemonJSONError(
+                    path: path, line: nil, column: nil, problem: "\"\(key)\" must be a list of strings",
+                    remedy: "Write it as \"\(key)\": [\"…\", …] (dockerd cannot start with it as it is)")
             }
         }
         if let found = value["live-restore"] {
             guard case .bool = found else {
-                throw DaemonJSONError(path: path, line: nil, column: nil, problem: "\"live-restore\" must be true or false",
-                                      remedy: "Write it as \"live-restore\": true (dockerd cannot start with it as it is)")
+                throw DaemonJSONError(
+                    path: path, line: nil, column: nil, problem: "\"live-restore\" must be true or false",
+                    remedy: "Write it as \"live-restore\": true (dockerd cannot start with it as it is)")
             }
         }
         return DaemonJSON(path: path, exists: true, original: data, root: members)
@@ -114,7 +120,8 @@ public struct DaemonJSON: Sendable {
             if count > 1 { warnings.append("\(path) sets \"\(key)\" \(count) times; dockerd uses the last one") }
         }
         if dns.nameservers.count > DNSSettings.maximumNameservers {
-            warnings.append("\(path) lists \(dns.nameservers.count) nameservers under \"dns\"; glibc uses only the first \(DNSSettings.maximumNameservers)")
+            warnings.append(
+                "\(path) lists \(dns.nameservers.count) nameservers under \"dns\"; glibc uses only the first \(DNSSettings.maximumNameservers)")
         }
         self.warnings = warnings
     }
@@ -222,7 +229,8 @@ public enum DockerConfigConflict {
             guard let occurrence = scan.occurrences.first(where: { $0.kind == kind }) else { continue }
             let flag = occurrence.value.map { "\(kind.flag)=\($0)" } ?? kind.flag
             sentences.append(
-                "\"\(key)\" is set both by the flag \(flag) and in \(daemonJSON.path); dockerd refuses to start when a directive is given in both places, even with equal values — keep it in one of them")
+                "\"\(key)\" is set both by the flag \(flag) and in \(daemonJSON.path); dockerd refuses to start when a directive is given in both places, even with equal values — keep it in one of them"
+            )
         }
         return sentences
     }

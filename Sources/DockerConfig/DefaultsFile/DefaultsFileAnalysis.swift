@@ -34,7 +34,7 @@ struct ShellAssignment: Sendable {
         var unquotedSpaces = false
         var extraWords: [ShellWord] = []
         if case .literal(let text, .none) = first.parts.first, let equals = text.firstIndex(of: "="),
-           ShellSubsetLexer.isName(text[..<equals])
+            ShellSubsetLexer.isName(text[..<equals])
         {
             name = String(text[..<equals])
             let rest = text[text.index(after: equals)...]
@@ -52,7 +52,7 @@ struct ShellAssignment: Sendable {
                 valueWords = [head] + others.map(\.parts)
             }
         } else if let text = first.plainText, ShellSubsetLexer.isName(text), words.count >= 2,
-                  case .literal(let second, .none) = words[1].parts.first, second.hasPrefix("=")
+            case .literal(let second, .none) = words[1].parts.first, second.hasPrefix("=")
         {
             name = text
             spacesAroundEquals = true
@@ -121,12 +121,14 @@ struct DefaultsFileAnalysis {
     private(set) var effective: EffectiveAssignment?
     private(set) var hazards: [DefaultsFileHazard] = []
 
-    init(commands: [ShellCommand], source: ShellSource, lines: [DefaultsFileLine], hasBOM: Bool,
-         continuesIntoNext: [Bool])
-    {
+    init(
+        commands: [ShellCommand], source: ShellSource, lines: [DefaultsFileLine], hasBOM: Bool,
+        continuesIntoNext: [Bool]
+    ) {
         let variable = DockerDefaultsFile.variableName
         if hasBOM {
-            add(1, "bom", "the file starts with a UTF-8 byte-order mark, which sh reads as part of the first line's command",
+            add(
+                1, "bom", "the file starts with a UTF-8 byte-order mark, which sh reads as part of the first line's command",
                 repair: "line 1: removed the UTF-8 byte-order mark")
         }
 
@@ -135,7 +137,8 @@ struct DefaultsFileAnalysis {
         var blockDepth = 0
         for command in commands {
             if command.unterminated {
-                add(command.firstLine + 1, "unterminated-quote",
+                add(
+                    command.firstLine + 1, "unterminated-quote",
                     "\(command.problem ?? "an unterminated quote") starts here and is never closed: sh cannot read this file at all",
                     remedy: "Close the quote by hand; nothing was written")
                 continue
@@ -147,7 +150,8 @@ struct DefaultsFileAnalysis {
             if Self.blockClosers.contains(firstWord) || command.words.last?.isPlain("}") == true { blockDepth = max(0, blockDepth - 1) }
             if let assignment = ShellAssignment(command) {
                 if conditional && assignment.name == variable {
-                    add(command.firstLine + 1, "unparseable",
+                    add(
+                        command.firstLine + 1, "unparseable",
                         "this line sets \(variable) inside an if, case, loop or function, so whether it applies depends on the shell logic around it",
                         remedy: "Set \(variable) with a plain \(variable)=\"…\" line outside any shell logic; nothing was written")
                     continue
@@ -159,7 +163,8 @@ struct DefaultsFileAnalysis {
             let text = source.bytes[command.range]
             if text.firstRange(of: Array(variable.utf8)) != nil {
                 let why = command.problem.map { "uses \($0)" } ?? "is not a plain assignment"
-                add(command.firstLine + 1, "unparseable",
+                add(
+                    command.firstLine + 1, "unparseable",
                     "this line mentions \(variable) but \(why), so BoK cannot tell what \(variable) ends up as",
                     remedy: "Rewrite it as a plain \(variable)=\"…\" line; nothing was written")
             }
@@ -182,19 +187,25 @@ struct DefaultsFileAnalysis {
             let line = assignment.firstLine + 1
             let name = assignment.name
             if assignment.exportFails {
-                add(line, "export-fails",
+                add(
+                    line, "export-fails",
                     "`export \(name)` with spaces in an unquoted value or around '=': sh's export fails here (bad variable name) and sh stops reading the file, so an init script sourcing it exits before starting dockerd",
                     remedy: "Quote the value (\(name)=\"…\") or remove the line; nothing was written")
                 continue
             }
             if assignment.exported && name != variable {
-                add(line, "export", "`export \(name)=…`: systemd's EnvironmentFile= ignores lines starting with export, so dockerd under systemd does not get \(name); left as is")
+                add(
+                    line, "export",
+                    "`export \(name)=…`: systemd's EnvironmentFile= ignores lines starting with export, so dockerd under systemd does not get \(name); left as is"
+                )
             }
             if assignment.spacesAroundEquals {
                 add(line, "spaces-around-equals", "spaces around '=' in the \(name) assignment: sh fails on this line; left as is")
             }
             if assignment.unquotedSpaces {
-                add(line, "unquoted-spaces", "\(name)'s value has spaces but no quotes: sh assigns only the first word and runs the next as a command; left as is")
+                add(
+                    line, "unquoted-spaces",
+                    "\(name)'s value has spaces but no quotes: sh assigns only the first word and runs the next as a command; left as is")
             }
             if let comment = assignment.inlineCommentLine {
                 add(comment + 1, "inline-comment", "a '# comment' after \(name)'s value: systemd makes it part of the value; left as is")
@@ -205,8 +216,10 @@ struct DefaultsFileAnalysis {
             let next = index + 1
             if effectiveLines?.lowerBound == next { continue }
             if let assignment = assignments.first(where: { $0.firstLine == next }) {
-                add(index + 1, "comment-continuation",
-                    "this comment ends with '\\': older systemd joins line \(next + 1) (\(assignment.name)) to the comment and never sees it; left as is")
+                add(
+                    index + 1, "comment-continuation",
+                    "this comment ends with '\\': older systemd joins line \(next + 1) (\(assignment.name)) to the comment and never sees it; left as is"
+                )
             }
         }
         let crLines = commands.filter { $0.kind != .comment }
@@ -214,8 +227,10 @@ struct DefaultsFileAnalysis {
             .filter { lines.indices.contains($0) && lines[$0].hasCR && !(effectiveLines?.contains($0) ?? false) }
         if let first = crLines.first {
             let list = crLines.prefix(5).map { String($0 + 1) }.joined(separator: ", ") + (crLines.count > 5 ? ", …" : "")
-            add(first + 1, "crlf",
-                "line\(crLines.count == 1 ? " \(list) ends" : "s \(list) end") in CRLF: sh keeps the \\r at the end of each (in a value it becomes part of it); left as is — convert the file to LF endings to fix \(crLines.count == 1 ? "it" : "them")")
+            add(
+                first + 1, "crlf",
+                "line\(crLines.count == 1 ? " \(list) ends" : "s \(list) end") in CRLF: sh keeps the \\r at the end of each (in a value it becomes part of it); left as is — convert the file to LF endings to fix \(crLines.count == 1 ? "it" : "them")"
+            )
         }
         hazards.sort { $0.finding.line < $1.finding.line }
     }
@@ -223,8 +238,9 @@ struct DefaultsFileAnalysis {
     private mutating func add(_ line: Int, _ kind: String, _ message: String, repair: String? = nil, remedy: String? = nil) {
         hazards.append(
             DefaultsFileHazard(
-                finding: DefaultsFileFinding(line: line, kind: kind, message: message, repairable: repair != nil,
-                                             blocksApply: remedy != nil),
+                finding: DefaultsFileFinding(
+                    line: line, kind: kind, message: message, repairable: repair != nil,
+                    blocksApply: remedy != nil),
                 repair: repair, remedy: remedy))
     }
 
@@ -236,65 +252,81 @@ struct DefaultsFileAnalysis {
         let variable = DockerDefaultsFile.variableName
         if dockerOpts.count > 1 {
             let list = dockerOpts.map { String($0.firstLine + 1) }.joined(separator: ", ")
-            add(line, "several-assignments",
+            add(
+                line, "several-assignments",
                 "\(variable) is set on lines \(list); sh and systemd use the last one (line \(line)), which is the one BoK edits")
         }
         if assignment.exported {
-            add(line, "export", "`export \(variable)=…`: systemd's EnvironmentFile= ignores lines starting with export, so dockerd under systemd would not get these options",
+            add(
+                line, "export",
+                "`export \(variable)=…`: systemd's EnvironmentFile= ignores lines starting with export, so dockerd under systemd would not get these options",
                 repair: "line \(line): removed `export` (systemd ignores export lines; sh does not need it)")
         }
         for blocker in effective.blockers {
-            add(blocker.line + 1, "expansion",
+            add(
+                blocker.line + 1, "expansion",
                 "\(variable) uses \(blocker.text): BoK cannot know what sh expands it to, and systemd would pass it to dockerd literally",
                 remedy: "Write the value out literally in \(variable) (no $VARIABLE or command substitution); nothing was written")
         }
         if effective.refersToItself && effective.blockers.isEmpty {
             let from = effective.expandedLines.map { String($0 + 1) }.joined(separator: ", ")
-            add(line, "self-reference",
+            add(
+                line, "self-reference",
                 "\(variable) refers to $\(variable): sh expands it to the earlier value, but systemd passes the literal text '$\(variable)' to dockerd",
                 repair: from.isEmpty
                     ? "line \(line): replaced $\(variable) by its value (unset before this line, so empty)"
                     : "line \(line): expanded $\(variable) to the value sh gives it (from line \(from))")
         }
         if assignment.spacesAroundEquals {
-            add(line, "spaces-around-equals", "spaces around '=': sh runs \(variable) as a command and fails, while systemd reads the value",
+            add(
+                line, "spaces-around-equals", "spaces around '=': sh runs \(variable) as a command and fails, while systemd reads the value",
                 repair: "line \(line): rewrote as \(variable)=\"…\" without spaces around '=' (the value systemd reads is kept)")
         }
         if assignment.unquotedSpaces {
-            add(line, "unquoted-spaces", "the value has spaces but no quotes: sh assigns only the first word and runs the next one as a command",
+            add(
+                line, "unquoted-spaces", "the value has spaces but no quotes: sh assigns only the first word and runs the next one as a command",
                 repair: "line \(line): quoted the whole value (as systemd reads it)")
         }
         if let commentLine = assignment.inlineCommentLine {
-            add(commentLine + 1, "inline-comment", "a '# comment' after the value: sh ignores it, but systemd passes it to dockerd as arguments",
+            add(
+                commentLine + 1, "inline-comment", "a '# comment' after the value: sh ignores it, but systemd passes it to dockerd as arguments",
                 repair: "line \(commentLine + 1): moved the '# comment' after \(variable) to its own line above it")
         }
         if assignment.singleQuotes {
-            add(line, "single-quotes", "the value is single-quoted",
+            add(
+                line, "single-quotes", "the value is single-quoted",
                 repair: "line \(line): rewrote the value in double quotes")
         }
         if assignment.spansLines {
-            add(line, "line-continuation", "the value continues over several lines (backslash-newline or a quoted newline)",
+            add(
+                line, "line-continuation", "the value continues over several lines (backslash-newline or a quoted newline)",
                 repair: "line \(line): joined the value into one line")
         }
         if (assignment.firstLine...assignment.lastLine).contains(where: { lines[$0].hasCR }) {
-            add(line, "crlf", "CRLF line ending: sh keeps the \\r as part of the last flag (e.g. 'attempts:2\\r')",
+            add(
+                line, "crlf", "CRLF line ending: sh keeps the \\r as part of the last flag (e.g. 'attempts:2\\r')",
                 repair: "line \(line): wrote \(variable) with a LF line ending")
         }
         if assignment.firstLine > 0 && continuesIntoNext[assignment.firstLine - 1] {
-            add(assignment.firstLine, "comment-continuation",
+            add(
+                assignment.firstLine, "comment-continuation",
                 "this comment ends with '\\': older systemd joins the \(variable) line to the comment and never sees it",
-                repair: "line \(assignment.firstLine): added a blank line after the comment ending in '\\' so older systemd does not swallow \(variable)")
+                repair:
+                    "line \(assignment.firstLine): added a blank line after the comment ending in '\\' so older systemd does not swallow \(variable)")
         }
         guard effective.blockers.isEmpty else { return }
         let tokens = DockerDefaultsFile.splitFields(effective.value)
         let scan = DNSFlagScan(tokens)
         if scan.hasDanglingFlag, let dangling = scan.occurrences.first(where: { $0.value == nil }) {
-            add(line, "dangling-dns-flag", "\(dangling.kind.flag) has no value (it is the last token, or another flag follows it), so dockerd would refuse to start",
+            add(
+                line, "dangling-dns-flag",
+                "\(dangling.kind.flag) has no value (it is the last token, or another flag follows it), so dockerd would refuse to start",
                 repair: "line \(line): removed the \(dangling.kind.flag) that had no value")
         }
         for token in scan.withoutDNS.tokens {
             if let bad = DockerDefaultsFile.unsafeCharacter(in: token) {
-                add(line, "unsafe-token",
+                add(
+                    line, "unsafe-token",
                     "the \(variable) token \(token.debugDescription) contains \(bad), which cannot be written safely inside \(variable)=\"…\"",
                     remedy: "Remove or rewrite that option by hand (e.g. move it to daemon.json); nothing was written")
             }
@@ -335,7 +367,8 @@ struct DefaultsFileAnalysis {
                 blockers.append(.init(line: assignment.firstLine, text: text))
             }
         }
-        return EffectiveAssignment(assignment: assignment, value: value, blockers: blockers, expandedLines: expandedLines,
-                                   refersToItself: refersToItself)
+        return EffectiveAssignment(
+            assignment: assignment, value: value, blockers: blockers, expandedLines: expandedLines,
+            refersToItself: refersToItself)
     }
 }

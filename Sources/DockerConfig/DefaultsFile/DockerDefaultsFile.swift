@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `/etc/default/docker` (or any file of the same shape): parsed, edited, never regenerated.
@@ -124,8 +124,9 @@ public struct DockerDefaultsFile: Sendable {
         do {
             try settings.checkLimits()
         } catch {
-            throw DefaultsFileError(path: path, line: nil, problem: "the DNS settings are not valid: \(error)",
-                                    remedy: "Fix the settings; nothing was written")
+            throw DefaultsFileError(
+                path: path, line: nil, problem: "the DNS settings are not valid: \(error)",
+                remedy: "Fix the settings; nothing was written")
         }
         try refuseIfBlocked()
         guard let effective else { return appending(settings) }
@@ -213,7 +214,9 @@ public struct DockerDefaultsFile: Sendable {
         }
         if let last = lines.indices.last, continuesIntoNext[last] {
             out.append(0x0A)
-            repairs.append("line \(last + 1): the comment ends with '\\', so a blank line separates it from the new DOCKER_OPTS line (old systemd would join them)")
+            repairs.append(
+                "line \(last + 1): the comment ends with '\\', so a blank line separates it from the new DOCKER_OPTS line (old systemd would join them)"
+            )
         }
         out.append(contentsOf: Array(Self.renderAssignment(settings.dockerFlags).utf8))
         out.append(contentsOf: lineEnd)

@@ -8,7 +8,8 @@ struct ShellSource {
 
     /// The 0-based physical line holding `offset`.
     func line(at offset: Int) -> Int {
-        var low = 0, high = lineStarts.count - 1
+        var low = 0
+        var high = lineStarts.count - 1
         while low < high {
             let mid = (low + high + 1) / 2
             if lineStarts[mid] <= offset { low = mid } else { high = mid - 1 }
@@ -92,7 +93,7 @@ enum ShellSubsetLexer {
     static func isOperator(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: ";"), UInt8(ascii: "&"), UInt8(ascii: "|"), UInt8(ascii: "<"), UInt8(ascii: ">"),
-             UInt8(ascii: "("), UInt8(ascii: ")"):
+            UInt8(ascii: "("), UInt8(ascii: ")"):
             return true
         default:
             return false

@@ -1,10 +1,10 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads the DNS flags out of a dockerd command line (`/proc/<pid>/cmdline` of the running daemon,
@@ -68,8 +68,10 @@ struct DNSFlagScan {
                     continue scan
                 }
                 if token.hasPrefix(kind.flag + "=") {
-                    occurrences.append(Occurrence(kind: kind, value: String(token.dropFirst(kind.flag.count + 1)),
-                                                  tokens: index..<(index + 1)))
+                    occurrences.append(
+                        Occurrence(
+                            kind: kind, value: String(token.dropFirst(kind.flag.count + 1)),
+                            tokens: index..<(index + 1)))
                     index += 1
                     continue scan
                 }

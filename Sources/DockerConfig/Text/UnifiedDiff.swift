@@ -11,12 +11,17 @@ public enum UnifiedDiff {
         let context = max(0, context)
         var out = "--- \(oldLabel)\n+++ \(newLabel)\n"
         for hunk in hunks(ops, context: context) {
-            var oldStart = 0, oldCount = 0, newStart = 0, newCount = 0
+            var oldStart = 0
+            var oldCount = 0
+            var newStart = 0
+            var newCount = 0
             // Line numbers of the first op in the hunk.
             let (oldBefore, newBefore) = positions(ops, before: hunk.lowerBound)
             for op in ops[hunk] {
                 switch op {
-                case .equal: oldCount += 1; newCount += 1
+                case .equal:
+                    oldCount += 1
+                    newCount += 1
                 case .delete: oldCount += 1
                 case .insert: newCount += 1
                 }
@@ -71,10 +76,13 @@ public enum UnifiedDiff {
     }
 
     private static func positions(_ ops: [Op], before end: Int) -> (Int, Int) {
-        var oldLines = 0, newLines = 0
+        var oldLines = 0
+        var newLines = 0
         for op in ops[..<end] {
             switch op {
-            case .equal: oldLines += 1; newLines += 1
+            case .equal:
+                oldLines += 1
+                newLines += 1
             case .delete: oldLines += 1
             case .insert: newLines += 1
             }
@@ -115,7 +123,8 @@ public enum UnifiedDiff {
 
     /// Myers' shortest edit script from `a` to `b`.
     static func editScript(_ a: [String], _ b: [String]) -> [Op] {
-        let n = a.count, m = b.count
+        let n = a.count
+        let m = b.count
         let maxD = n + m
         if maxD == 0 { return [] }
         let offset = maxD + 1
@@ -144,7 +153,8 @@ public enum UnifiedDiff {
             }
         }
         var ops: [Op] = []
-        var x = n, y = m
+        var x = n
+        var y = m
         for d in stride(from: finalD, through: 0, by: -1) {
             let state = trace[d]
             let k = x - y

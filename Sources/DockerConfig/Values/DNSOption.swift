@@ -31,7 +31,7 @@ public struct DNSOption: Hashable, Sendable, CustomStringConvertible {
         if parts.count == 2, let option = Self.numericOptions.first(where: { $0.name == parts[0] }) {
             let digits = parts[1]
             guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  digits.count == 1 || digits.first != "0", let value = Int(digits)
+                digits.count == 1 || digits.first != "0", let value = Int(digits)
             else {
                 throw reject("\(option.name) needs a whole number (\(option.name):N, N in \(option.range.lowerBound)…\(option.range.upperBound))")
             }

@@ -49,11 +49,14 @@ public struct DNSSettings: Equatable, Sendable {
         if nameservers.count > Self.maximumNameservers {
             throw DNSValueError(
                 field: "nameservers", value: serverList,
-                reason: "\(nameservers.count) nameservers given; glibc reads only the first \(Self.maximumNameservers), so the rest would be silently unused")
+                reason:
+                    "\(nameservers.count) nameservers given; glibc reads only the first \(Self.maximumNameservers), so the rest would be silently unused"
+            )
         }
         if let (first, second) = Self.firstDuplicate(nameservers.map(\.address)) {
-            throw DNSValueError(field: "nameservers[\(second)]", value: nameservers[second].address,
-                                reason: "duplicate of nameservers[\(first)]")
+            throw DNSValueError(
+                field: "nameservers[\(second)]", value: nameservers[second].address,
+                reason: "duplicate of nameservers[\(first)]")
         }
         let searchList = search.map(\.name).joined(separator: " ")
         if search.count > Self.maximumSearchDomains {
@@ -67,12 +70,14 @@ public struct DNSSettings: Equatable, Sendable {
                 reason: "the search list is \(searchList.utf8.count) characters long; glibc keeps at most \(Self.maximumSearchListLength)")
         }
         if let (first, second) = Self.firstDuplicate(search.map { $0.name.lowercased() }) {
-            throw DNSValueError(field: "search[\(second)]", value: search[second].name,
-                                reason: "duplicate of search[\(first)]")
+            throw DNSValueError(
+                field: "search[\(second)]", value: search[second].name,
+                reason: "duplicate of search[\(first)]")
         }
         if let (first, second) = Self.firstDuplicate(options.map(\.name)) {
-            throw DNSValueError(field: "options[\(second)]", value: options[second].text,
-                                reason: "sets \(options[second].name) again (already set by options[\(first)])")
+            throw DNSValueError(
+                field: "options[\(second)]", value: options[second].text,
+                reason: "sets \(options[second].name) again (already set by options[\(first)])")
         }
     }
 

@@ -1,4 +1,5 @@
 import BoKSystem
+
 /// A DNS server address for dockerd's `--dns`: an IPv4 or IPv6 literal and nothing else (no zone
 /// id, no port, no brackets, no host name). IPv6 addresses are kept in their canonical RFC 5952
 /// form, so two spellings of the same address compare equal.

@@ -46,8 +46,9 @@ public struct NodeInfo: Sendable, Hashable {
         roles.remove("")
         let addresses = node.status?["addresses"]?.arrayValue ?? []
         let internalIP = addresses.first { $0["type"]?.stringValue == "InternalIP" }?["address"]?.stringValue
-        self.init(name: node.name, internalIP: internalIP, ready: node.condition("Ready")?.isTrue ?? false,
-                  roles: roles.sorted(), unschedulable: node["spec", "unschedulable"]?.boolValue ?? false)
+        self.init(
+            name: node.name, internalIP: internalIP, ready: node.condition("Ready")?.isTrue ?? false,
+            roles: roles.sorted(), unschedulable: node["spec", "unschedulable"]?.boolValue ?? false)
     }
 }
 
@@ -105,7 +106,8 @@ extension KubeClient {
         guard let git = json["gitVersion"]?.stringValue else {
             throw .invalidResponse(method: "GET", path: "/version", reason: "no gitVersion")
         }
-        return ServerVersion(major: json["major"]?.stringValue ?? "", minor: json["minor"]?.stringValue ?? "",
-                             gitVersion: git, platform: json["platform"]?.stringValue ?? "")
+        return ServerVersion(
+            major: json["major"]?.stringValue ?? "", minor: json["minor"]?.stringValue ?? "",
+            gitVersion: git, platform: json["platform"]?.stringValue ?? "")
     }
 }

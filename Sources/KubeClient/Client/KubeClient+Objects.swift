@@ -36,10 +36,11 @@ extension KubeClient {
         }
         for resource in list["resources"]?.arrayValue ?? [] {
             guard let name = resource["name"]?.stringValue, !name.contains("/"),
-                  resource["kind"]?.stringValue == kind
+                resource["kind"]?.stringValue == kind
             else { continue }
-            let type = ResourceType(group: group, version: version, kind: kind, plural: name,
-                                    namespaced: resource["namespaced"]?.boolValue ?? true)
+            let type = ResourceType(
+                group: group, version: version, kind: kind, plural: name,
+                namespaced: resource["namespaced"]?.boolValue ?? true)
             discoveredTypes.set(key, type)
             return type
         }
@@ -85,9 +86,10 @@ extension KubeClient {
     /// cluster-scoped types. Selectors use the API's syntax (`app=peer,tier!=db`, `env in (a,b)`).
     /// Pages through large lists (500 per request). Items get `apiVersion` and `kind` filled in,
     /// which the API leaves out of list items.
-    public func list(_ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
-                     fieldSelector: String? = nil) throws(KubeError) -> [KubeObject]
-    {
+    public func list(
+        _ type: ResourceType, namespace: String? = nil, labelSelector: String? = nil,
+        fieldSelector: String? = nil
+    ) throws(KubeError) -> [KubeObject] {
         try list(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, metadataOnly: false)
     }
 
@@ -101,9 +103,10 @@ extension KubeClient {
         try list(type, namespace: namespace, labelSelector: labelSelector, fieldSelector: nil, metadataOnly: true)
     }
 
-    private func list(_ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?,
-                      metadataOnly: Bool) throws(KubeError) -> [KubeObject]
-    {
+    private func list(
+        _ type: ResourceType, namespace: String?, labelSelector: String?, fieldSelector: String?,
+        metadataOnly: Bool
+    ) throws(KubeError) -> [KubeObject] {
         let accept = metadataOnly ? "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json" : "application/json"
         let path = type.collectionPath(namespace: type.namespaced ? namespace : nil)
         var items: [KubeObject] = []
@@ -131,11 +134,13 @@ extension KubeClient {
     }
 
     /// Lists objects of a kind given by apiVersion and kind (`"apps/v1"`, `"Deployment"`).
-    public func list(apiVersion: String, kind: String, namespace: String? = nil, labelSelector: String? = nil,
-                     fieldSelector: String? = nil) throws(KubeError) -> [KubeObject]
-    {
-        try list(resourceType(apiVersion: apiVersion, kind: kind), namespace: namespace,
-                 labelSelector: labelSelector, fieldSelector: fieldSelector)
+    public func list(
+        apiVersion: String, kind: String, namespace: String? = nil, labelSelector: String? = nil,
+        fieldSelector: String? = nil
+    ) throws(KubeError) -> [KubeObject] {
+        try list(
+            resourceType(apiVersion: apiVersion, kind: kind), namespace: namespace,
+            labelSelector: labelSelector, fieldSelector: fieldSelector)
     }
 
     // MARK: Writing
@@ -147,8 +152,10 @@ extension KubeClient {
     /// `dryRun` sends `?dryRun=All`: the server validates, authorizes and answers as if it
     /// applied, and stores nothing (a permission preflight).
     @discardableResult
-    public func apply(_ object: KubeObject, fieldManager: String = "bok", force: Bool = true,
-                      dryRun: Bool = false) throws(KubeError) -> KubeObject {
+    public func apply(
+        _ object: KubeObject, fieldManager: String = "bok", force: Bool = true,
+        dryRun: Bool = false
+    ) throws(KubeError) -> KubeObject {
         let type = try resourceType(apiVersion: object.apiVersion, kind: object.kind)
         guard !object.name.isEmpty else {
             throw .invalidObject("\(object.kind) has no metadata.name; server-side apply needs one")
@@ -159,8 +166,9 @@ extension KubeClient {
         let path = type.objectPath(namespace: type.namespaced ? (object.namespace ?? config.namespace) : nil, name: object.name)
         var query: [(String, String)] = [("fieldManager", fieldManager), ("force", force ? "true" : "false")]
         if dryRun { query.append(("dryRun", "All")) }
-        let json = try sendJSON("PATCH", path, query: query, body: object.serialized(),
-                                contentType: "application/apply-patch+yaml", retry: true)
+        let json = try sendJSON(
+            "PATCH", path, query: query, body: object.serialized(),
+            contentType: "application/apply-patch+yaml", retry: true)
         return try self.object(from: json, "PATCH", path)
     }
 
@@ -183,9 +191,10 @@ extension KubeClient {
     /// Stops at the first stage with a failure and throws that failure. Returns the stored
     /// objects in apply order.
     @discardableResult
-    public func applyAll(_ objects: [KubeObject], fieldManager: String = "bok", force: Bool = true,
-                         concurrency: Int = 1) throws(KubeError) -> [KubeObject]
-    {
+    public func applyAll(
+        _ objects: [KubeObject], fieldManager: String = "bok", force: Bool = true,
+        concurrency: Int = 1
+    ) throws(KubeError) -> [KubeObject] {
         var results: [KubeObject] = []
         for stage in ApplyOrder.stages(objects) {
             if concurrency <= 1 || stage.count == 1 {
@@ -234,8 +243,9 @@ extension KubeClient {
         -> KubeObject
     {
         let path = try path(of: ref) + (subresource.map { "/\($0)" } ?? "")
-        let json = try sendJSON("PATCH", path, query: [("fieldManager", fieldManager)], body: mergePatch.serialized(),
-                                contentType: "application/merge-patch+json", retry: true)
+        let json = try sendJSON(
+            "PATCH", path, query: [("fieldManager", fieldManager)], body: mergePatch.serialized(),
+            contentType: "application/merge-patch+json", retry: true)
         return try object(from: json, "PATCH", path)
     }
 
@@ -268,9 +278,10 @@ extension KubeClient {
     /// Deletes every object of a type that matches a label selector (teardown of what a tenant
     /// owns). Returns the references deleted.
     @discardableResult
-    public func deleteAll(_ type: ResourceType, namespace: String? = nil, labelSelector: String,
-                          propagation: DeletePropagation = .background) throws(KubeError) -> [ObjectRef]
-    {
+    public func deleteAll(
+        _ type: ResourceType, namespace: String? = nil, labelSelector: String,
+        propagation: DeletePropagation = .background
+    ) throws(KubeError) -> [ObjectRef] {
         guard !labelSelector.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw .invalidObject("refusing to delete every \(type.kind) without a label selector")
         }

@@ -5,27 +5,32 @@ extension KubeClient {
     /// `WorkloadReadiness.deployment`). Polls with one LIST per round, not one GET per object.
     /// Throws `timedOut` naming what each pending Deployment still lacks, or `workloadFailed`
     /// as soon as one is past its progress deadline.
-    public func waitForDeploymentsAvailable(namespace: String, names: [String], timeout: Double,
-                                            pollInterval: Double = 1) throws(KubeError)
-    {
-        try waitForWorkloads(.deployment, namespace: namespace, names: names, timeout: timeout, pollInterval: pollInterval,
-                             what: "Deployments in \(namespace) to become available", rule: WorkloadReadiness.deployment)
+    public func waitForDeploymentsAvailable(
+        namespace: String, names: [String], timeout: Double,
+        pollInterval: Double = 1
+    ) throws(KubeError) {
+        try waitForWorkloads(
+            .deployment, namespace: namespace, names: names, timeout: timeout, pollInterval: pollInterval,
+            what: "Deployments in \(namespace) to become available", rule: WorkloadReadiness.deployment)
     }
 
     /// Waits until the named StatefulSets of a namespace have all replicas ready.
-    public func waitForStatefulSetsReady(namespace: String, names: [String], timeout: Double,
-                                         pollInterval: Double = 1) throws(KubeError)
-    {
-        try waitForWorkloads(.statefulSet, namespace: namespace, names: names, timeout: timeout, pollInterval: pollInterval,
-                             what: "StatefulSets in \(namespace) to become ready", rule: WorkloadReadiness.statefulSet)
+    public func waitForStatefulSetsReady(
+        namespace: String, names: [String], timeout: Double,
+        pollInterval: Double = 1
+    ) throws(KubeError) {
+        try waitForWorkloads(
+            .statefulSet, namespace: namespace, names: names, timeout: timeout, pollInterval: pollInterval,
+            what: "StatefulSets in \(namespace) to become ready", rule: WorkloadReadiness.statefulSet)
     }
 
     /// Waits until a Job completes and returns it. A Job whose `Failed` condition turns true
     /// throws `workloadFailed` at once, with the Job's reason and message.
     @discardableResult
-    public func waitForJobComplete(namespace: String, name: String, timeout: Double,
-                                   pollInterval: Double = 1) throws(KubeError) -> KubeObject
-    {
+    public func waitForJobComplete(
+        namespace: String, name: String, timeout: Double,
+        pollInterval: Double = 1
+    ) throws(KubeError) -> KubeObject {
         let ref = ObjectRef.job(name, namespace: namespace)
         let deadline = Date().addingTimeInterval(timeout)
         var lastReason = "not found"
@@ -80,10 +85,11 @@ extension KubeClient {
         return refs.filter { stillThere.contains($0) }
     }
 
-    private func waitForWorkloads(_ type: ResourceType, namespace: String, names: [String], timeout: Double,
-                                  pollInterval: Double, what: String,
-                                  rule: (KubeObject) -> ReadinessState) throws(KubeError)
-    {
+    private func waitForWorkloads(
+        _ type: ResourceType, namespace: String, names: [String], timeout: Double,
+        pollInterval: Double, what: String,
+        rule: (KubeObject) -> ReadinessState
+    ) throws(KubeError) {
         let deadline = Date().addingTimeInterval(timeout)
         let wanted = Set(names)
         while true {

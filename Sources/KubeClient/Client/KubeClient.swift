@@ -22,8 +22,10 @@ public final class KubeClient: Sendable {
     private let connections = ConnectionPool()
     let discoveredTypes = DiscoveredTypes()
 
-    public init(config: KubeConfig, retryPolicy: RetryPolicy = .default, requestTimeout: Double = 30,
-                logger: Logger = Logger(label: "bok.kube")) {
+    public init(
+        config: KubeConfig, retryPolicy: RetryPolicy = .default, requestTimeout: Double = 30,
+        logger: Logger = Logger(label: "bok.kube")
+    ) {
         self.config = config
         self.retryPolicy = retryPolicy
         self.requestTimeout = requestTimeout
@@ -41,9 +43,10 @@ public final class KubeClient: Sendable {
 
     /// Sends one request and returns the 2xx answer; anything else throws. `retry` is for
     /// idempotent requests only.
-    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-              contentType: String? = nil, accept: String = "application/json", retry: Bool) throws(KubeError) -> HTTPResponse
-    {
+    func send(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        contentType: String? = nil, accept: String = "application/json", retry: Bool
+    ) throws(KubeError) -> HTTPResponse {
         var url = baseURL + path
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(PathEscaping.queryValue($0.1))" }.joined(separator: "&")
@@ -51,8 +54,9 @@ public final class KubeClient: Sendable {
         var headers: [(String, String)] = [("Accept", accept), ("User-Agent", "bok-coordinator")]
         if let contentType { headers.append(("Content-Type", contentType)) }
         if let token = config.bearerToken { headers.append(("Authorization", "Bearer \(token)")) }
-        let request = HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: requestTimeout,
-                                  connectTimeout: min(10, requestTimeout), tls: url.hasPrefix("https://") ? config.tls : nil)
+        let request = HTTPRequest(
+            method: method, url: url, headers: headers, body: body, timeout: requestTimeout,
+            connectTimeout: min(10, requestTimeout), tls: url.hasPrefix("https://") ? config.tls : nil)
         let maxAttempts = retry ? retryPolicy.maxAttempts : 1
         var attempt = 0
         while true {
@@ -71,7 +75,8 @@ public final class KubeClient: Sendable {
                     throw .transport(method: method, path: path, error: error, attempts: attempt)
                 }
                 let pause = retryPolicy.delay(afterAttempt: attempt)
-                logger.warning("\(method) \(path): \(error.reason); retrying in \(KubeError.format(pause)) s (attempt \(attempt + 1) of \(maxAttempts))")
+                logger.warning(
+                    "\(method) \(path): \(error.reason); retrying in \(KubeError.format(pause)) s (attempt \(attempt + 1) of \(maxAttempts))")
                 Thread.sleep(forTimeInterval: pause)
             case .success(let response):
                 if (200..<300).contains(response.status) {
@@ -97,9 +102,10 @@ public final class KubeClient: Sendable {
     }
 
     /// Sends a request and parses the answer as JSON.
-    func sendJSON(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-                  contentType: String? = nil, accept: String = "application/json", retry: Bool) throws(KubeError) -> JSON
-    {
+    func sendJSON(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        contentType: String? = nil, accept: String = "application/json", retry: Bool
+    ) throws(KubeError) -> JSON {
         let response = try send(method, path, query: query, body: body, contentType: contentType, accept: accept, retry: retry)
         do {
             return try JSON.parse(response.body)

@@ -29,9 +29,11 @@ public struct KubeConfig: Sendable {
     /// logs them once when it is created.
     public var warnings: [String]
 
-    public init(server: String, tls: TLSOptions = TLSOptions(), bearerToken: String? = nil, namespace: String = "default",
-                contextName: String? = nil, clusterName: String? = nil, userName: String? = nil,
-                files: [String] = [], warnings: [String] = []) {
+    public init(
+        server: String, tls: TLSOptions = TLSOptions(), bearerToken: String? = nil, namespace: String = "default",
+        contextName: String? = nil, clusterName: String? = nil, userName: String? = nil,
+        files: [String] = [], warnings: [String] = []
+    ) {
         self.server = server
         self.tls = tls
         self.bearerToken = bearerToken
@@ -44,8 +46,10 @@ public struct KubeConfig: Sendable {
     }
 
     /// Finds, reads and resolves a kubeconfig (see the type's documentation for the order).
-    public static func load(path: String? = nil, context: String? = nil,
-                            environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func load(
+        path: String? = nil, context: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         throws(KubeConfigError) -> KubeConfig
     {
         let paths = try searchPaths(explicit: path, environment: environment)
@@ -99,14 +103,16 @@ public struct KubeConfig: Sendable {
         var warnings: [String] = []
 
         guard let server = cluster.server?.trimmingCharacters(in: .whitespaces), !server.isEmpty else {
-            throw .invalidEntry(file: cluster.file, entry: clusterEntry,
-                                problem: "it has no server: set clusters[].cluster.server, e.g. https://10.0.0.1:6443")
+            throw .invalidEntry(
+                file: cluster.file, entry: clusterEntry,
+                problem: "it has no server: set clusters[].cluster.server, e.g. https://10.0.0.1:6443")
         }
         guard server.hasPrefix("https://") || server.hasPrefix("http://"),
-              let url = URL(string: server), url.host != nil
+            let url = URL(string: server), url.host != nil
         else {
-            throw .invalidEntry(file: cluster.file, entry: clusterEntry,
-                                problem: "server \"\(server)\" is not an http(s) URL such as https://10.0.0.1:6443")
+            throw .invalidEntry(
+                file: cluster.file, entry: clusterEntry,
+                problem: "server \"\(server)\" is not an http(s) URL such as https://10.0.0.1:6443")
         }
         var tls = TLSOptions()
         if let data = cluster.certificateAuthorityData {
@@ -127,8 +133,9 @@ public struct KubeConfig: Sendable {
                     + "is not checked, so anyone on the path to \(server) can impersonate it")
         }
         if let name = cluster.tlsServerName, !name.isEmpty {
-            warnings.append("kubeconfig \(cluster.file): \(clusterEntry) sets tls-server-name \(name), which BoK ignores; "
-                + "the certificate must be valid for the host in \(server)")
+            warnings.append(
+                "kubeconfig \(cluster.file): \(clusterEntry) sets tls-server-name \(name), which BoK ignores; "
+                    + "the certificate must be valid for the host in \(server)")
         }
         if let proxy = cluster.proxyURL, !proxy.isEmpty {
             warnings.append("kubeconfig \(cluster.file): \(clusterEntry) sets proxy-url \(proxy), which BoK ignores")
@@ -154,8 +161,9 @@ public struct KubeConfig: Sendable {
             }
             if (tls.clientCertPEM == nil) != (tls.clientKeyPEM == nil) {
                 let missing = tls.clientCertPEM == nil ? "client-certificate(-data)" : "client-key(-data)"
-                throw .invalidEntry(file: user.file, entry: userEntry,
-                                    problem: "it has a client \(tls.clientCertPEM == nil ? "key" : "certificate") but no \(missing)")
+                throw .invalidEntry(
+                    file: user.file, entry: userEntry,
+                    problem: "it has a client \(tls.clientCertPEM == nil ? "key" : "certificate") but no \(missing)")
             }
             if let t = user.token, !t.isEmpty {
                 token = t
@@ -168,17 +176,23 @@ public struct KubeConfig: Sendable {
             }
             if tls.clientCertPEM == nil, token == nil {
                 if user.hasExec {
-                    throw .invalidEntry(file: user.file, entry: userEntry, problem:
-                        "it authenticates with an exec credential plugin, which BoK does not run; "
+                    throw .invalidEntry(
+                        file: user.file, entry: userEntry,
+                        problem:
+                            "it authenticates with an exec credential plugin, which BoK does not run; "
                             + "use a user with a client certificate or a token (e.g. a ServiceAccount token)")
                 }
                 if user.hasAuthProvider {
-                    throw .invalidEntry(file: user.file, entry: userEntry, problem:
-                        "it authenticates with an auth-provider, which BoK does not support; use a client certificate or a token")
+                    throw .invalidEntry(
+                        file: user.file, entry: userEntry,
+                        problem:
+                            "it authenticates with an auth-provider, which BoK does not support; use a client certificate or a token")
                 }
                 if user.username != nil {
-                    throw .invalidEntry(file: user.file, entry: userEntry, problem:
-                        "username/password (basic) authentication was removed from Kubernetes; use a client certificate or a token")
+                    throw .invalidEntry(
+                        file: user.file, entry: userEntry,
+                        problem:
+                            "username/password (basic) authentication was removed from Kubernetes; use a client certificate or a token")
                 }
             }
         }
@@ -186,8 +200,9 @@ public struct KubeConfig: Sendable {
             warnings.append("kubeconfig: \(clusterEntry) uses plain http://; the bearer token travels unencrypted")
         }
         let namespace = (context.namespace?.isEmpty ?? true) ? "default" : context.namespace!
-        return KubeConfig(server: server, tls: tls, bearerToken: token, namespace: namespace, contextName: contextName,
-                          clusterName: context.cluster, userName: userName, files: fileNames, warnings: warnings)
+        return KubeConfig(
+            server: server, tls: tls, bearerToken: token, namespace: namespace, contextName: contextName,
+            clusterName: context.cluster, userName: userName, files: fileNames, warnings: warnings)
     }
 
     private static func decodeBase64(_ text: String, field: String, file: String, entry: String) throws(KubeConfigError) -> Data {
@@ -211,8 +226,9 @@ public struct KubeConfig: Sendable {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: full))
         } catch {
-            throw .invalidEntry(file: file, entry: entry,
-                                problem: "\(field) \(full) cannot be read: \(KubeConfigFile.describe(error))")
+            throw .invalidEntry(
+                file: file, entry: entry,
+                problem: "\(field) \(full) cannot be read: \(KubeConfigFile.describe(error))")
         }
     }
 }

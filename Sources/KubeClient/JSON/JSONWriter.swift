@@ -58,8 +58,10 @@ extension JSON {
             case 0x09: out.append(contentsOf: [0x5c, UInt8(ascii: "t")])
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        hex[Int(b >> 4)], hex[Int(b & 0xf)]])
+                out.append(contentsOf: [
+                    0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    hex[Int(b >> 4)], hex[Int(b & 0xf)],
+                ])
             default: out.append(b)
             }
         }

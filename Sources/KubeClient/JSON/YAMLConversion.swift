@@ -15,11 +15,12 @@ public struct YAMLConversionError: Error, CustomStringConvertible, Sendable {
     init(yamlError: YamlError) {
         switch yamlError {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .composer(let context, let problem, let mark, _):
             self.init(line: mark.line, reason: [context?.text, problem].compactMap { $0 }.joined(separator: " "))
         case .duplicatedKeysInMapping(let duplicates, let context):
-            self.init(line: context.mark.line,
-                      reason: "key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) appears twice in the same mapping")
+            self.init(
+                line: context.mark.line,
+                reason: "key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) appears twice in the same mapping")
         default:
             self.init(line: nil, reason: "\(yamlError)")
         }

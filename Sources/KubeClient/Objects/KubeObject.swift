@@ -86,8 +86,10 @@ public struct KubeObject: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A new object with the given identity and no other fields yet.
-    public init(apiVersion: String, kind: String, name: String, namespace: String? = nil,
-                labels: [String: String] = [:]) {
+    public init(
+        apiVersion: String, kind: String, name: String, namespace: String? = nil,
+        labels: [String: String] = [:]
+    ) {
         var metadata: [String: JSON] = ["name": .string(name)]
         if let namespace { metadata["namespace"] = .string(namespace) }
         if !labels.isEmpty { metadata["labels"] = JSON(labels) }

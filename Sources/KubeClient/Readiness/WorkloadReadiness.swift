@@ -48,7 +48,7 @@ public enum WorkloadReadiness {
             let updated = status["updatedReplicas"]?.intValue ?? 0
             if updated < wanted { return .pending("\(updated) of \(wanted) replicas updated") }
             if let current = status["currentRevision"]?.stringValue, let update = status["updateRevision"]?.stringValue,
-               current != update
+                current != update
             {
                 return .pending("rolling update to revision \(update) in progress")
             }

@@ -39,8 +39,10 @@ struct ChaincodeManifests: Sendable {
         renderer.chaincodeInitJob(package, definition: definition, arguments: arguments, org: org).yaml
     }
 
-    func call(_ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization, jobName: String,
-              peer: FabricNode? = nil) -> String {
+    func call(
+        _ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization, jobName: String,
+        peer: FabricNode? = nil
+    ) -> String {
         renderer.chaincodeCallJob(kind, chaincode: chaincode, arguments: arguments, org: org, jobName: jobName, peer: peer).yaml
     }
 }
