@@ -93,7 +93,7 @@ let package = Package(
                 "AgentProtocol", "AgentMetrics", "BoKSystem", "DockerConfig", "DockerEngine", "DNSQuery", "PKI", logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ] + nio + pki),
-        .executableTarget(name: "Agent", dependencies: ["AgentCore", argumentParser, logging]),
+        .executableTarget(name: "Agent", dependencies: ["AgentCore", "AgentProtocol", argumentParser, logging]),
 
         // Coordinator side: Fabric topology, MSP material, manifests, Kubernetes, SSH, the fleet, the lab.
         .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
@@ -150,24 +150,24 @@ let package = Package(
         .testTarget(name: "DockerConfigTests", dependencies: ["DockerConfig", "DNSQuery"]),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "DNSQuery", "CurlHTTP", "Lab", "BoKTesting"]
+            dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "Fleet", "Lab", "BoKTesting", logging]
                 + nio),
         .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
-        .testTarget(name: "KubeTests", dependencies: ["KubeClient", "KubeManifests", "BoKTesting", "CurlHTTP", yams]),
-        .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKSystem", "BoKTesting"]),
+        .testTarget(name: "KubeTests", dependencies: ["KubeClient", "BoKTesting", "CurlHTTP", yams]),
+        .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKSystem"]),
         .testTarget(
             name: "InstallTests",
             dependencies: [
-                "BoKSystem", "AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "PKI", "AgentProtocol", "DockerEngine", "BoKTesting",
+                "BoKSystem", "AgentInstaller", "AgentCore", "SSHClient", "Fleet", "Lab", "AgentProtocol", "DockerEngine", "BoKTesting",
                 "KubeClient",
             ]),
         .testTarget(
             name: "RolloutTests",
             dependencies: [
                 "Rollout", "KubeClient", "Fleet", "Lab", "PKI", "MSP", "FabricTopology", "BoKTesting", "DockerConfig",
-                "DockerEngine",
+                "DockerEngine", "AgentProtocol",
             ]),
-        .testTarget(name: "LabExecutorTests", dependencies: ["BoKSystem", "LabExecutor", "KubeClient", "KubeAPIStandIn", "Lab", "BoKTesting"]),
+        .testTarget(name: "LabExecutorTests", dependencies: ["BoKSystem", "LabExecutor", "KubeClient", "DockerEngine", "Lab", "BoKTesting"]),
         // The mission end to end on a lab with real Fabric (needs root, the cached images and a Fabric release).
         .testTarget(name: "FabricLabTests", dependencies: ["BoKSystem", "BoKTesting", "Lab", "DockerEngine", "KubeClient"]),
         // `coordinator chaincode`: rendered Jobs and ConfigMaps, their scripts run for real against a fake `peer`, the
@@ -175,8 +175,8 @@ let package = Package(
         .testTarget(
             name: "ChaincodeTests",
             dependencies: [
-                "BoKSystem", "Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Fleet",
-                "AgentProtocol", "Lab", .product(name: "Crypto", package: "swift-crypto"),
+                "BoKSystem", "Rollout", "KubeManifests", "KubeClient", "FabricTopology", "BoKTesting", "DockerEngine", "Lab",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // The shipped agent on real systemd workers (`lab up --systemd`: systemd-nspawn machines).
         .testTarget(
@@ -189,13 +189,13 @@ let package = Package(
                 "AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
                 "DockerEngine", "BoKTesting", logging,
             ] + nio + pki),
-        .testTarget(name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "PKI", "AgentProtocol", "AgentCore", "BoKTesting"] + nio),
+        .testTarget(name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "AgentProtocol", "DockerConfig", "DockerEngine", "BoKTesting"] + nio),
         // The agent's `/metrics` scraped over real HTTP; `coordinator chaincode watch` against real agents.
         .testTarget(
             name: "MetricsWatchTests",
             dependencies: [
-                "AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "PKI", "Lab", "DockerEngine", "BoKTesting",
-                "CurlHTTP", "BoKSystem",
+                "AgentMetrics", "AgentCore", "AgentProtocol", "Fleet", "Lab", "DockerEngine", "BoKTesting",
+                "CurlHTTP", "BoKSystem", logging,
             ] + nio),
         // Fabric release resolution (unit) and the chaincode images built, imported and used on a lab node (root).
         .testTarget(name: "FabricImageTests", dependencies: ["BoKSystem", "Lab", "DockerEngine"]),
