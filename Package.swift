@@ -189,7 +189,8 @@ let package = Package(
                 "AgentCore", "AgentProtocol", "Fleet", "PKI", "BoKSystem", "BoKYAML", "KubeClient", "FabricTopology",
                 "DockerEngine", "BoKTesting", logging,
             ] + nio + pki),
-        .testTarget(name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "AgentProtocol", "DockerConfig", "DockerEngine", "BoKTesting"] + nio),
+        .testTarget(
+            name: "FleetTests", dependencies: ["BoKSystem", "Fleet", "Lab", "AgentProtocol", "DockerConfig", "DockerEngine", "BoKTesting"] + nio),
         // The agent's `/metrics` scraped over real HTTP; `coordinator chaincode watch` against real agents.
         .testTarget(
             name: "MetricsWatchTests",
