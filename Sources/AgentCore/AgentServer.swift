@@ -408,6 +408,7 @@ final class AsyncSlots: Sendable {
 /// The edge of a connection's pipeline before the async channel: closes idle connections and
 /// answers an over-long line with an error before closing (the async side sees only lines).
 final class ConnectionEdge: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: a NIO handler; its state is touched only on its channel's event loop.
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     let peer: String

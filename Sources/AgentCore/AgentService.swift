@@ -18,6 +18,7 @@ import Logging
 /// The agent's methods (DESIGN.md §4), dispatched from the wire. Blocking work (Docker API,
 /// processes, files) runs on dispatch queues, never on NIO event loops or the cooperative pool.
 public final class AgentService: RPCHandling, @unchecked Sendable {
+    // @unchecked: every stored property is a `let`; the classes behind them synchronise themselves (queue, locks).
     public let config: AgentConfig
     let logger: Logger
     let docker: DockerEngineClient

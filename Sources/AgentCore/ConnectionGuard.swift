@@ -163,6 +163,7 @@ public enum CoordinatorPolicy {
 /// checks the client's certificate for the coordinator role once the handshake is done, and logs refusals
 /// (rate-limited). Nothing reaches the RPC handler before the check passes.
 final class CoordinatorGate: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: a NIO handler; its state is touched only on its channel's event loop.
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 

@@ -43,6 +43,7 @@ struct ApplyJournal: Codable, Sendable {
 /// Owns this node's Docker DNS configuration: read, plan, apply (write + restart + verify),
 /// roll back on failure. All mutations are serialized (in-process queue + `flock`).
 final class DockerDNSConfigurator: @unchecked Sendable {
+    // @unchecked: every mutation runs on its serial queue (and under the flock); the rest is immutable.
     let config: AgentConfig
     let docker: DockerEngineClient
     let logger: Logger

@@ -250,6 +250,7 @@ struct RenderBenchmark: ParsableCommand {
 
 /// Crypto material kept in memory, for timing generation without the file system.
 final class MemoryCryptoStore: CryptoStore, @unchecked Sendable {
+    // @unchecked: `files` is only touched under `lock`.
     private var files: [String: String] = [:]
     private let lock = NSLock()
 

@@ -17,6 +17,7 @@
 /// and ``write(_:to:mode:)`` replaces a linked file by a new one (never writing through the link), so the old tree
 /// keeps its bytes until the exchange.
 public final class StagedDirectory: @unchecked Sendable {
+    // @unchecked: one owner at a time (the generator or the renewer); `committed` is set once, by that owner.
     public let target: String
     public let staging: String
     private var committed = false

@@ -57,6 +57,7 @@ final class LinePrinter: Sendable {
 
 /// Runs `handler` on the first of `signals` (delivered on a dispatch queue, not in a signal handler).
 final class SignalStop: @unchecked Sendable {
+    // @unchecked: `sources` is set once in init and only kept alive afterwards.
     private var sources: [DispatchSourceSignal] = []
     init(signals: [Int32], handler: @escaping @Sendable () -> Void) {
         for sig in signals {

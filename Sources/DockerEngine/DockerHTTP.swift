@@ -180,6 +180,7 @@ public final class DockerStreamHandle: Sendable {
 
 /// Collects one answer: head, body up to `limit`, end. Event-loop state only.
 private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: a NIO handler; its state is touched only on its channel's event loop.
     typealias InboundIn = HTTPClientResponsePart
     let promise: EventLoopPromise<DockerResponse>
     let limit: Int
@@ -234,6 +235,7 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
 
 /// Splits a streamed body into lines. A non-2xx answer ends the stream with Docker's message.
 private final class LineStreamer: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: a NIO handler; its state is touched only on its channel's event loop.
     typealias InboundIn = HTTPClientResponsePart
     let call: String
     let socketPath: String

@@ -77,6 +77,7 @@ public struct DirectoryCryptoStore: CryptoStore {
 /// Writes into a staging copy of a crypto directory (``StagedDirectory``), made at the first write: a run that
 /// changes nothing stages nothing. ``commit()`` puts the staged tree in place.
 public final class StagedCryptoStore: CryptoStore, @unchecked Sendable {
+    // @unchecked: `staged` is made and read under `lock`.
     public let directory: String
     private let cloneExisting: Bool
     private let lock = NSLock()

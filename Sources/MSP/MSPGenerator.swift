@@ -78,6 +78,7 @@ public struct MSPGenerator: Sendable {
 
 /// Hands out indices to workers; after `stop()` none.
 final class WorkQueue: @unchecked Sendable {
+    // @unchecked: `nextIndex` is only touched under `lock`.
     private let lock = NSLock()
     private var nextIndex = 0
     private let count: Int
@@ -289,6 +290,7 @@ enum IPAddressText {
 
 /// Fixed slots for results computed concurrently (one writer per slot).
 final class ResultSlots<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: `slots` is only touched under `lock`.
     private var slots: [Result<Value, Error>?]
     private let lock = NSLock()
 

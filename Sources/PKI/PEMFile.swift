@@ -1,3 +1,4 @@
+import BoKSystem
 import Crypto
 import SwiftASN1
 import X509
@@ -98,15 +99,8 @@ public enum PEMFile {
         defer { close(fd) }
         var text = contents
         try text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = systemWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw POSIXFileError(path: path, operation: "write", code: errno)
-                }
-                offset += written
-            }
+            let code = writeAll(fd, UnsafeRawBufferPointer(buffer))
+            guard code == 0 else { throw POSIXFileError(path: path, operation: "write", code: code) }
         }
     }
 
@@ -117,12 +111,6 @@ public enum PEMFile {
         return String(decoding: data, as: UTF8.self)
     }
 }
-
-#if canImport(Glibc)
-    private let systemWrite = Glibc.write
-#else
-    private let systemWrite = Darwin.write
-#endif
 
 /// A file operation that failed, with the path and the system's reason.
 public struct POSIXFileError: Error, Sendable, Equatable, CustomStringConvertible {
