@@ -20,6 +20,44 @@ struct InventorySelection: ParsableArguments {
     func load() throws -> Inventory { try loadSelectedInventory(path: inventory, nodes: nodes, caDir: caDir) }
 }
 
+/// `[--inventory FILE] [--ca-dir DIR] [--agent-port N] [--kube-dns IP]`: the nodes of a cluster and how to reach their
+/// agents, for the commands that work on the cluster (`rollout`, `preflight`): without an inventory the nodes come from
+/// the API's Node objects. Declared once.
+struct ClusterNodeOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
+    var inventory: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
+    var caDir: String?
+    @Option(name: .long, help: "Agent port on nodes taken from the cluster (without --inventory).")
+    var agentPort: Int = 7443
+    @Option(
+        name: .long, help: ArgumentHelp("kube-dns' ClusterIP (default: from the API, kube-system, else the inventory's kubeDNS).", valueName: "IP"))
+    var kubeDNS: String?
+
+    func validate() throws {
+        guard (1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be a TCP port (1-65535), got \(agentPort)") }
+        if let kubeDNS {
+            do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
+                throw ValidationError("--kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
+            }
+        }
+    }
+
+    /// The `--inventory` file, nil without one; an unreadable file exits with 2.
+    func loadInventory() throws -> Inventory? {
+        guard let inventory else { return nil }
+        do { return try Inventory.load(path: inventory) } catch {
+            StandardError.print("coordinator: \(error)")
+            throw ExitCode(CoordinatorExit.invalidInput)
+        }
+    }
+}
+
 /// Options shared by every command that talks to agents.
 struct FleetOptions: ParsableArguments {
     @OptionGroup var selection: InventorySelection

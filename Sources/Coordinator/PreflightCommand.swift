@@ -22,20 +22,7 @@ struct PreflightCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
     @OptionGroup var kube: KubeOptions
-    @Option(
-        name: .long,
-        help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
-    var inventory: String?
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
-    var caDir: String?
-    @Option(name: .long, help: "Agent port on nodes taken from the cluster (without --inventory).")
-    var agentPort: Int = 7443
-    @Option(
-        name: .long, help: ArgumentHelp("kube-dns' ClusterIP (default: from the API, kube-system, else the inventory's kubeDNS).", valueName: "IP"))
-    var kubeDNS: String?
+    @OptionGroup var nodes: ClusterNodeOptions
     @Option(name: .long, help: "Seconds to wait when connecting to an agent.")
     var connectTimeout: Double = 5
     @Option(name: .long, help: ArgumentHelp("Warn when less than this many GiB are free under Docker's root.", valueName: "GiB"))
@@ -46,30 +33,19 @@ struct PreflightCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be a TCP port, got \(agentPort)") }
         guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be positive") }
         guard diskFailGib >= 0, diskWarnGib >= diskFailGib else {
             throw ValidationError("--disk-warn-gib must be at least --disk-fail-gib, and both 0 or more")
-        }
-        if let kubeDNS {
-            do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
-                throw ValidationError("--kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
-            }
         }
     }
 
     func run() async throws {
         let loaded = try topology.load()
         var options = PreflightOptions()
-        if let inventory {
-            do { options.inventory = try Inventory.load(path: inventory) } catch {
-                StandardError.print("coordinator: \(error)")
-                throw ExitCode(CoordinatorExit.invalidInput)
-            }
-        }
-        options.caDir = caDir
-        options.agentPort = agentPort
-        options.kubeDNS = kubeDNS
+        options.inventory = try nodes.loadInventory()
+        options.caDir = nodes.caDir
+        options.agentPort = nodes.agentPort
+        options.kubeDNS = nodes.kubeDNS
         options.agentConnectTimeout = connectTimeout
         options.thresholds.diskWarnBytes = Int(diskWarnGib * Double(1 << 30))
         options.thresholds.diskFailBytes = Int(diskFailGib * Double(1 << 30))

@@ -22,19 +22,7 @@ struct RolloutCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
     @OptionGroup var kube: KubeOptions
-    @Option(
-        name: .long,
-        help: ArgumentHelp("The nodes and their agents (default: the cluster's worker nodes, agent at <InternalIP>:7443).", valueName: "FILE"))
-    var inventory: String?
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Directory of the coordinator's CA and client certificate (default: the inventory's caDir, else ~/.bok/ca).", valueName: "DIR"))
-    var caDir: String?
-    @Option(name: .long, help: "Agent port on nodes taken from the cluster (without --inventory).")
-    var agentPort: Int = 7443
-    @Option(name: .long, help: ArgumentHelp("kube-dns' ClusterIP (default: from the API, kube-system).", valueName: "IP"))
-    var kubeDNS: String?
+    @OptionGroup var nodes: ClusterNodeOptions
     @Option(name: .long, help: ArgumentHelp("Where the crypto material is kept (keys are reused on every run).", valueName: "DIR"))
     var cryptoDir: String = "crypto-config"
     @Option(name: .long, help: ArgumentHelp("How many nodes may restart Docker at once: a number or a percentage.", valueName: "N|P%"))
@@ -65,26 +53,15 @@ struct RolloutCommand: AsyncParsableCommand {
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive, got \(timeout)") }
         guard concurrency > 0 else { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
-        guard (1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be a TCP port (1-65535), got \(agentPort)") }
-        if let kubeDNS {
-            do { try DNSRolloutSpec(kubeDNS: kubeDNS).validate() } catch {
-                throw ValidationError("--kube-dns must be an IP address, got '\(kubeDNS)': \(error)")
-            }
-        }
     }
 
     func run() async throws {
         let loaded = try topology.load()
         var options = RolloutOptions(cryptoDirectory: cryptoDir)
-        if let inventory {
-            do { options.inventory = try Inventory.load(path: inventory) } catch {
-                StandardError.print("coordinator: \(error)")
-                throw ExitCode(CoordinatorExit.invalidInput)
-            }
-        }
-        options.caDir = caDir
-        options.agentPort = agentPort
-        options.kubeDNS = kubeDNS
+        options.inventory = try nodes.loadInventory()
+        options.caDir = nodes.caDir
+        options.agentPort = nodes.agentPort
+        options.kubeDNS = nodes.kubeDNS
         options.maxUnavailable = maxUnavailable
         options.continueOnError = continueOnError
         options.skipNodeDNS = skipNodeDNS
@@ -101,7 +78,7 @@ struct RolloutCommand: AsyncParsableCommand {
         var provisioner: SSHAgentProvisioner?
         if installAgents {
             // The CA the agents' certificates come from: the one the rollout checks them with.
-            let trust = TrustStore(dir: caDir ?? options.inventory?.caDir ?? TrustStore.defaultDir)
+            let trust = TrustStore(dir: nodes.caDir ?? options.inventory?.caDir ?? TrustStore.defaultDir)
             provisioner = SSHAgentProvisioner(
                 options: try agentInstall.installOptions(
                     trust: trust, login: sshLogin, parallel: 8,
