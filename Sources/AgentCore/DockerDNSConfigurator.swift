@@ -45,14 +45,15 @@ struct ApplyJournal: Codable, Sendable {
 final class DockerDNSConfigurator: @unchecked Sendable {
     // @unchecked: every mutation runs on its serial queue (and under the flock); the rest is immutable.
     let config: AgentConfig
-    let docker: DockerEngineClient
+    /// The node's Docker: the live Engine API client, or a test's stand-in (``DockerNode``).
+    let docker: any DockerNode
     let logger: Logger
     let detection: DNSSourceDetection
     /// Every mutating operation runs on this queue, one at a time.
     let mutationQueue = DispatchQueue(label: "bok.agent.mutation")
     private let fileLock: FileLock?
 
-    init(config: AgentConfig, docker: DockerEngineClient, logger: Logger) {
+    init(config: AgentConfig, docker: any DockerNode, logger: Logger) {
         self.config = config
         self.docker = docker
         self.logger = logger
@@ -93,21 +94,7 @@ final class DockerDNSConfigurator: @unchecked Sendable {
     }
 
     /// The running dockerd's argv, when one answers on the socket.
-    func runningDockerd() -> (pid: Int32, argv: [String])? {
-        if let r = DockerdProcess.running(socketPath: config.dockerSocket), DockerdProcess.command(pid: r.pid) == "dockerd" {
-            return r
-        }
-        // Socket activation: the peer is systemd; fall back to dockerd's pid file.
-        for pidFile in ["/var/run/docker.pid", "/run/docker.pid"] {
-            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-                let pid = Int32(text.trimmedWhitespace),
-                DockerdProcess.command(pid: pid) == "dockerd", let argv = DockerdProcess.argv(pid: pid)
-            {
-                return (pid, argv)
-            }
-        }
-        return nil
-    }
+    func runningDockerd() -> (pid: Int32, argv: [String])? { docker.runningDockerd() }
 
     func get() throws(RPCError) -> DNSGetResult {
         var warnings: [String] = []
@@ -322,12 +309,12 @@ final class DockerDNSConfigurator: @unchecked Sendable {
                     }
                 }
             } catch {
-                return (false, docker.ping(), "restoring \(journal.path) from \(journal.backupPath): \(error)")
+                return (false, docker.ping(timeout: 2), "restoring \(journal.path) from \(journal.backupPath): \(error)")
             }
         }
         if let reset = config.restartStrategy.resetArgv { _ = CommandRunner.run(reset, timeout: 15) }
         let second = restartDocker()
-        return (second.ok, second.ok || docker.ping(), second.ok ? "" : "Docker did not come back after the rollback: \(second.detail)")
+        return (second.ok, second.ok || docker.ping(timeout: 2), second.ok ? "" : "Docker did not come back after the rollback: \(second.detail)")
     }
 
     /// Restarts Docker and waits for `/_ping`.
@@ -429,7 +416,7 @@ final class DockerDNSConfigurator: @unchecked Sendable {
 
     // MARK: journal
 
-    private func writeJournal(_ j: ApplyJournal) throws(AtomicFile.WriteError) {
+    func writeJournal(_ j: ApplyJournal) throws(AtomicFile.WriteError) {
         let data = (try? JSONCoding.encoder().encode(j)) ?? Data()
         try AtomicFile.write(data, to: journalPath, defaultMode: 0o600)
     }

@@ -14,6 +14,13 @@ public struct DockerEngineError: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public let status: Int?
 
+    public init(socketPath: String, call: String, reason: String, status: Int?) {
+        self.socketPath = socketPath
+        self.call = call
+        self.reason = reason
+        self.status = status
+    }
+
     public var description: String {
         let s = status.map { " (HTTP \($0))" } ?? ""
         return "Docker Engine API \(call) on \(socketPath) failed\(s): \(reason)"
@@ -53,6 +60,13 @@ public struct DockerInfo: Sendable, Equatable {
     public var dockerRootDir: String
     public var liveRestoreEnabled: Bool
     public var driver: String
+
+    public init(serverVersion: String, dockerRootDir: String, liveRestoreEnabled: Bool, driver: String) {
+        self.serverVersion = serverVersion
+        self.dockerRootDir = dockerRootDir
+        self.liveRestoreEnabled = liveRestoreEnabled
+        self.driver = driver
+    }
 }
 
 /// The Docker Engine API over its unix socket, on SwiftNIO (``DockerHTTPTransport``; no libcurl).
