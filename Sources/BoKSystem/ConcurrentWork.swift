@@ -14,6 +14,21 @@ public enum ConcurrentWork {
         }
         return work.results()
     }
+
+    /// `body(0..<count)` for throwing work, at most `concurrency` at a time: after the first error no new index is
+    /// handed out, and the error of the lowest failed index is rethrown. The results, in order, when none failed.
+    public static func tryMap<T: Sendable>(count: Int, concurrency: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        guard count > 0 else { return [] }
+        let work = Work<Result<T, any Error>>(count: count)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(concurrency, count))) { _ in
+            while let i = work.take() {
+                let result = Result { try body(i) }
+                work.set(i, result)
+                if case .failure = result { work.stop() }
+            }
+        }
+        return try work.filledResults().map { try $0.get() }
+    }
 }
 
 /// The next index to hand out and the result slots, behind one mutex.
@@ -33,5 +48,9 @@ private final class Work<T: Sendable>: Sendable {
         }
     }
     func set(_ i: Int, _ value: T) { state.withLock { $0.slots[i] = value } }
+    /// No index is handed out any more.
+    func stop() { state.withLock { $0.next = $0.slots.count } }
     func results() -> [T] { state.withLock { $0.slots.map { $0! } } }
+    /// The slots that were filled, in index order (all of them unless `stop()` was called).
+    func filledResults() -> [T] { state.withLock { $0.slots.compactMap { $0 } } }
 }

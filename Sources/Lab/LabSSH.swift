@@ -191,7 +191,8 @@ extension LabEnvironment {
         var sa = sockaddr_in()
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_port = UInt16(port).bigEndian
-        guard inet_pton(AF_INET, address, &sa.sin_addr) == 1 else { return false }
+        guard let octets = IPAddressLiteral.parse(address), octets.count == 4 else { return false }
+        withUnsafeMutableBytes(of: &sa.sin_addr) { $0.copyBytes(from: octets) }
         let connected = withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

@@ -1,3 +1,4 @@
+import BoKSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -37,7 +38,8 @@ enum ReadinessProbe {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, address, &addr.sin_addr) == 1 else { return false }
+        guard let octets = IPAddressLiteral.parse(address), octets.count == 4 else { return false }
+        withUnsafeMutableBytes(of: &addr.sin_addr) { $0.copyBytes(from: octets) }
         let connected = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

@@ -57,46 +57,14 @@ public struct MSPGenerator: Sendable {
     /// before taking another: at most `concurrency` orgs' material is in memory.
     private func generate(reading existing: CryptoStore, writing output: CryptoStore) throws -> CryptoReport {
         let orgs = topology.organizations
-        let queue = WorkQueue(count: orgs.count)
-        let results = ResultSlots<CryptoReport>(count: orgs.count)
         let validityDays = self.validityDays
-        DispatchQueue.concurrentPerform(iterations: min(concurrency, max(1, orgs.count))) { _ in
-            while let index = queue.next() {
-                let result = Result {
-                    let material = try OrgGenerator(org: orgs[index], store: existing, validityDays: validityDays).generate()
-                    return try material.write(to: output, existing: existing)
-                }
-                results.set(index, result)
-                if case .failure = result { queue.stop() }
-            }
+        let reports = try ConcurrentWork.tryMap(count: orgs.count, concurrency: concurrency) { index in
+            let material = try OrgGenerator(org: orgs[index], store: existing, validityDays: validityDays).generate()
+            return try material.write(to: output, existing: existing)
         }
         var report = CryptoReport()
-        for result in results.values { report.add(try result.get()) }
+        for r in reports { report.add(r) }
         return report
-    }
-}
-
-/// Hands out indices to workers; after `stop()` none.
-final class WorkQueue: @unchecked Sendable {
-    // @unchecked: `nextIndex` is only touched under `lock`.
-    private let lock = NSLock()
-    private var nextIndex = 0
-    private let count: Int
-
-    init(count: Int) { self.count = count }
-
-    func next() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard nextIndex < count else { return nil }
-        nextIndex += 1
-        return nextIndex - 1
-    }
-
-    func stop() {
-        lock.lock()
-        nextIndex = count
-        lock.unlock()
     }
 }
 
@@ -285,29 +253,5 @@ enum IPAddressText {
         guard ok else { return bytes.map(String.init).joined(separator: ".") }
         let text = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: text, as: UTF8.self)
-    }
-}
-
-/// Fixed slots for results computed concurrently (one writer per slot).
-final class ResultSlots<Value: Sendable>: @unchecked Sendable {
-    // @unchecked: `slots` is only touched under `lock`.
-    private var slots: [Result<Value, Error>?]
-    private let lock = NSLock()
-
-    init(count: Int) {
-        slots = Array(repeating: nil, count: count)
-    }
-
-    func set(_ index: Int, _ value: Result<Value, Error>) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    /// The results set, in index order (slots never set — work stopped after a failure — are left out).
-    var values: [Result<Value, Error>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots.compactMap { $0 }
     }
 }
