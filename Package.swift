@@ -99,7 +99,8 @@ let package = Package(
         .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
         .target(name: "PKI", dependencies: ["BoKSystem"] + pki),
         .target(name: "MSP", dependencies: ["FabricTopology", "PKI", "BoKSystem"] + pki),
-        .target(name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", "KubeClient", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", "BoKSystem", yams, logging]),
         .target(name: "SSHClient", dependencies: ["CLibSSH2", "BoKSystem", logging]),
         .target(name: "Fleet", dependencies: ["AgentProtocol", "BoKSystem", "BoKYAML", "PKI", "DockerConfig", yams] + nio + pki),

@@ -1,3 +1,5 @@
+import enum KubeClient.ApplyOrder
+
 /// One Kubernetes object, rendered.
 public struct KubeObject: Sendable, Equatable {
     public let apiVersion: String
@@ -30,16 +32,10 @@ public struct KubeObject: Sendable, Equatable {
     /// `kubectl apply -R -f DIR` creates namespaces before what lives in them.
     public var relativePath: String {
         let folder = namespace ?? (kind == "Namespace" ? name : "cluster")
-        let rank = Self.applyOrder[kind] ?? 90
+        let rank = ApplyOrder.fileRank(ofKind: kind)
         let rankText = rank < 10 ? "0\(rank)" : "\(rank)"
         return "\(folder)/\(rankText)-\(kind.lowercased())-\(name).yaml"
     }
-
-    /// The order objects are applied in: what others refer to comes first.
-    static let applyOrder: [String: Int] = [
-        "Namespace": 0, "NetworkPolicy": 3, "PersistentVolume": 5, "Secret": 10, "ConfigMap": 15, "PersistentVolumeClaim": 20,
-        "Service": 30, "Deployment": 40, "Job": 50,
-    ]
 }
 
 /// The labels every rendered object carries, so a tenant's objects can be listed and deleted exactly.
