@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "DockerEngine",
             dependencies: [
-                "DockerConfig", "BoKSystem", "JSONScanning", logging,
+                "AgentProtocol", "DockerConfig", "BoKSystem", logging,
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,39 +1,11 @@
-import JSONScanning
+import AgentProtocol
 
-/// A Docker Engine API answer as a JSON tree, read by BoK's one JSON parser (``JSONScanner``).
-public enum DockerJSON: Sendable, Equatable, JSONTree {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([DockerJSON])
-    case object([String: DockerJSON])
+/// A Docker Engine API answer: the protocol's JSON tree (``JSONValue``), read by BoK's one JSON scanner. Go's encoder
+/// never repeats a key, so the tree's first-key-wins rule never matters here.
+public typealias DockerJSON = JSONValue
 
-    public static func parse<Bytes: Collection>(_ bytes: Bytes) throws(JSONParseError) -> DockerJSON where Bytes.Element == UInt8 {
-        try JSONScanner.parse(bytes, as: DockerJSON.self)
-    }
-
-    public static var jsonNull: DockerJSON { .null }
-    public static func jsonBool(_ value: Bool) -> DockerJSON { .bool(value) }
-    public static func jsonString(_ value: String) -> DockerJSON { .string(value) }
-    public static func jsonArray(_ elements: [DockerJSON]) -> DockerJSON { .array(elements) }
-    public static func jsonObject(_ members: [String: DockerJSON]) -> DockerJSON { .object(members) }
-    public static func jsonNumber(_ text: String, isInteger: Bool) -> DockerJSON? {
-        guard let d = Double(text), d.isFinite else { return nil }
-        return .number(d)
-    }
-    /// Go's encoder never repeats a key; if one did, Go's decoder would keep the last.
-    public static var jsonKeepsFirstDuplicateKey: Bool { false }
-
-    public subscript(key: String) -> DockerJSON? {
-        if case .object(let o) = self { return o[key] }
-        return nil
-    }
-
-    public var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
+extension JSONValue {
+    public var string: String? { stringValue }
     public var double: Double? {
         if case .number(let d) = self { return d }
         return nil
@@ -46,11 +18,11 @@ public enum DockerJSON: Sendable, Equatable, JSONTree {
         if case .bool(let b) = self { return b }
         return nil
     }
-    public var array: [DockerJSON]? {
+    public var array: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
-    public var object: [String: DockerJSON]? {
+    public var object: [String: JSONValue]? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -59,23 +31,9 @@ public enum DockerJSON: Sendable, Equatable, JSONTree {
     /// `{"k": "v"}` → a string map (non-string values skipped); anything else (Docker's `null`) → [:].
     public var stringMap: [String: String] { object?.compactMapValues(\.string) ?? [:] }
 
-    /// JSON text of a string (for request bodies and filters).
+    /// JSON text of a string (for request bodies and filters), written by the protocol's one JSON writer.
     public static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
+        String(decoding: (try? JSONValueWriter.bytes(.string(s))) ?? Array("\"\"".utf8), as: UTF8.self)
     }
 }
 
