@@ -153,7 +153,7 @@ let package = Package(
             name: "AgentTests",
             dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "Fleet", "Lab", "BoKTesting", logging]
                 + nio),
-        .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "PKI", yams] + pki),
+        .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "KubeClient", "PKI", yams] + pki),
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "BoKTesting", "CurlHTTP", yams]),
         .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKSystem"]),
         .testTarget(

@@ -1,4 +1,5 @@
 import enum KubeClient.ApplyOrder
+import enum KubeClient.JSON
 
 /// One Kubernetes object, rendered.
 public struct KubeObject: Sendable, Equatable {
@@ -18,8 +19,12 @@ public struct KubeObject: Sendable, Equatable {
         self.body = body
     }
 
-    /// The object as a YAML document.
+    /// The object as a YAML document (for files: `coordinator render`).
     public var yaml: String { YAMLEmitter.emit(body) }
+
+    /// The object as the Kubernetes API's JSON, straight from the rendered tree: what the rollout applies, with no YAML
+    /// text in between.
+    public var json: JSON { body.json }
 
     /// The object's labels.
     public var labels: [String: String] {
@@ -56,4 +61,20 @@ public enum BoKLabels {
 
     /// A selector that matches everything one tenant owns: `bok.io/tenant=f-1`.
     public static func tenantSelector(_ tenant: String) -> String { "\(Self.tenant)=\(tenant)" }
+}
+
+extension YAMLValue {
+    /// The same tree as Kubernetes API JSON (strings stay strings, integers integers, mappings objects).
+    public var json: JSON {
+        switch self {
+        case .string(let text): return .string(text)
+        case .int(let value): return .int(Int64(value))
+        case .bool(let value): return .bool(value)
+        case .list(let items): return .array(items.map(\.json))
+        case .mapping(let pairs):
+            var object: [String: JSON] = [:]
+            for pair in pairs { object[pair.key] = pair.value.json }
+            return .object(object)
+        }
+    }
 }

@@ -451,13 +451,13 @@ public final class NetworkRollout: Sendable {
         for manifest in rendered {
             let object: KubeObject
             do {
-                object = try KubeObject(yaml: manifest.yaml)
+                object = try KubeObject(manifest.json)
             } catch {
                 throw RolloutError(step: .crypto, "a rendered object is not valid: \(error)")
             }
             objects.append(object)
             phases[ObjectSync.key(object.ref)] = manifest.phase
-            hasher.update(data: Data(manifest.yaml.utf8))
+            hasher.update(data: manifest.json.serialized())
         }
         run.objects = objects
         run.phases = phases

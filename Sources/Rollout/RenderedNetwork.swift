@@ -4,6 +4,8 @@ import Foundation
 import KubeManifests
 import MSP
 
+import enum KubeClient.JSON
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -20,9 +22,9 @@ public enum ObjectPhase: String, Sendable, Codable {
     case explorer
 }
 
-/// One rendered object as YAML, with the step that applies it.
+/// One rendered object as the Kubernetes API's JSON (no YAML text in between), with the step that applies it.
 public struct RenderedManifest: Sendable {
-    public var yaml: String
+    public var json: JSON
     public var phase: ObjectPhase
 }
 
@@ -55,7 +57,7 @@ public enum NetworkMaterial {
             } else {
                 phase = .main
             }
-            return RenderedManifest(yaml: object.yaml, phase: phase)
+            return RenderedManifest(json: object.json, phase: phase)
         }
     }
 

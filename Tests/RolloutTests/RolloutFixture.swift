@@ -68,7 +68,7 @@ enum RolloutFixture {
     static func renderedObjects(cryptoDirectory: String) throws -> Set<String> {
         let topology = try topology()
         _ = try NetworkMaterial.generateCrypto(topology, into: cryptoDirectory)
-        return Set(try NetworkMaterial.render(topology, cryptoDirectory: cryptoDirectory).map { try KubeObject(yaml: $0.yaml).ref.description })
+        return Set(try NetworkMaterial.render(topology, cryptoDirectory: cryptoDirectory).map { try KubeObject($0.json).ref.description })
     }
 }
 

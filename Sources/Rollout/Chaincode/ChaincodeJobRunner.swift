@@ -31,9 +31,9 @@ struct ChaincodeJobRunner: Sendable {
     var logLines = 40
 
     /// The rendered object, checked.
-    static func object(_ yaml: String) throws(ChaincodeError) -> KubeObject {
+    static func object(_ json: JSON) throws(ChaincodeError) -> KubeObject {
         do {
-            return try KubeObject(yaml: yaml)
+            return try KubeObject(json)
         } catch {
             throw ChaincodeError("internal error: a rendered chaincode object does not parse: \(error)")
         }

@@ -2,9 +2,12 @@ import FabricTopology
 import Foundation
 import KubeManifests
 
-// This file sees KubeManifests' `KubeObject` only; the chaincode orchestration works with KubeClient's, from YAML.
+import enum KubeClient.JSON
 
-/// The chaincode objects of one org, rendered as YAML (see `ManifestRenderer+Chaincode`).
+// This file sees KubeManifests' `KubeObject` only; the chaincode orchestration works with KubeClient's, built from
+// the rendered tree's JSON (no YAML text in between).
+
+/// The chaincode objects of one org, rendered as the API's JSON (see `ManifestRenderer+Chaincode`).
 struct ChaincodeManifests: Sendable {
     let renderer: ManifestRenderer
 
@@ -13,36 +16,36 @@ struct ChaincodeManifests: Sendable {
         renderer = ManifestRenderer(topology: topology)
     }
 
-    func packageConfigMaps(_ package: ChaincodePackageInfo, bytes: Data, org: Organization) -> [String] {
-        renderer.chaincodePackageConfigMaps(package, bytes: bytes, org: org).map(\.yaml)
+    func packageConfigMaps(_ package: ChaincodePackageInfo, bytes: Data, org: Organization) -> [JSON] {
+        renderer.chaincodePackageConfigMaps(package, bytes: bytes, org: org).map(\.json)
     }
 
-    func install(_ package: ChaincodePackageInfo, org: Organization) -> String {
-        renderer.chaincodeInstallJob(package, org: org).yaml
+    func install(_ package: ChaincodePackageInfo, org: Organization) -> JSON {
+        renderer.chaincodeInstallJob(package, org: org).json
     }
 
-    func state(_ package: ChaincodePackageInfo, chaincode: String, org: Organization) -> String {
-        renderer.chaincodeStateJob(package, chaincode: chaincode, org: org).yaml
+    func state(_ package: ChaincodePackageInfo, chaincode: String, org: Organization) -> JSON {
+        renderer.chaincodeStateJob(package, chaincode: chaincode, org: org).json
     }
 
-    func approve(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, org: Organization) -> String {
-        renderer.chaincodeApproveJob(package, definition: definition, org: org).yaml
+    func approve(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, org: Organization) -> JSON {
+        renderer.chaincodeApproveJob(package, definition: definition, org: org).json
     }
 
-    func commit(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, org: Organization) -> String {
-        renderer.chaincodeCommitJob(package, definition: definition, org: org).yaml
+    func commit(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, org: Organization) -> JSON {
+        renderer.chaincodeCommitJob(package, definition: definition, org: org).json
     }
 
     func initialize(_ package: ChaincodePackageInfo, _ definition: ChaincodeDefinition, arguments: String, org: Organization)
-        -> String
+        -> JSON
     {
-        renderer.chaincodeInitJob(package, definition: definition, arguments: arguments, org: org).yaml
+        renderer.chaincodeInitJob(package, definition: definition, arguments: arguments, org: org).json
     }
 
     func call(
         _ kind: ChaincodeCallKind, chaincode: String, arguments: String, org: Organization, jobName: String,
         peer: FabricNode? = nil
-    ) -> String {
-        renderer.chaincodeCallJob(kind, chaincode: chaincode, arguments: arguments, org: org, jobName: jobName, peer: peer).yaml
+    ) -> JSON {
+        renderer.chaincodeCallJob(kind, chaincode: chaincode, arguments: arguments, org: org, jobName: jobName, peer: peer).json
     }
 }
