@@ -27,3 +27,26 @@ public enum BuildProducts {
     public static var coordinator: String { directory + "/coordinator" }
     public static var kubeStandIn: String { directory + "/kube-standin" }
 }
+
+/// Runs one of the package's executables to the end, its output captured in files under `scratch` (no pipe to fill
+/// up), standard input closed: what a script calling BoK sees.
+public enum ProductRun {
+    public static func run(_ executable: String, _ args: [String], scratch: String) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
+        let out = scratch + "/out"
+        let err = scratch + "/err"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        )
+    }
+}

@@ -27,22 +27,7 @@ final class OpsCLITests: XCTestCase {
     }
 
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: BuildProducts.coordinator)
-        process.arguments = args
-        let out = workDir + "/out"
-        let err = workDir + "/err"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-        )
+        try ProductRun.run(BuildProducts.coordinator, args, scratch: workDir)
     }
 
     func base(_ standIn: KubeStandIn) -> [String] {
