@@ -98,6 +98,13 @@ final class AgentFixture: @unchecked Sendable {
 
     var defaultsFile: String { node.defaultsFile }
 
+    /// Puts the node back to `baseline`: the original defaults file and a dockerd running from it.
+    func restore(defaults baseline: String) throws {
+        guard readDefaults() != baseline || dockerdArgv().contains(where: { $0.hasPrefix("--dns") }) else { return }
+        try baseline.write(toFile: defaultsFile, atomically: true, encoding: .utf8)
+        node.run([state.dockerdScript, "restart"])
+    }
+
     func readDefaults() -> String { (try? String(contentsOfFile: defaultsFile, encoding: .utf8)) ?? "" }
 
     func dockerdArgv() -> [String] {

@@ -36,10 +36,7 @@ final class AgentIntegrationTests: XCTestCase {
         try XCTSkipUnless(geteuid() == 0, "needs root: creates namespaces and runs dockerd")
         guard Self.fixture != nil else { throw XCTSkip("lab could not be created (see log)") }
         // Every test starts from the node's original file and a dockerd running from it.
-        if fx.readDefaults() != Self.baseline || fx.dockerdArgv().contains(where: { $0.hasPrefix("--dns") }) {
-            try Self.baseline.write(toFile: fx.defaultsFile, atomically: true, encoding: .utf8)
-            fx.node.run([fx.state.dockerdScript, "restart"])
-        }
+        try fx.restore(defaults: Self.baseline)
         try? FileManager.default.removeItem(atPath: fx.node.dockerConfigDir + "/daemon.json")
         port = AgentFixture.freePort()
         agentPID = try fx.startAgent(port: port)

@@ -38,10 +38,7 @@ final class GracefulStopAndWatchTests: XCTestCase {
     override func setUp() async throws {
         try XCTSkipUnless(geteuid() == 0, "needs root: creates namespaces and runs dockerd")
         guard Self.fixture != nil else { throw XCTSkip("lab could not be created (see log)") }
-        if fx.readDefaults() != Self.baseline || fx.dockerdArgv().contains(where: { $0.hasPrefix("--dns") }) {
-            try Self.baseline.write(toFile: fx.defaultsFile, atomically: true, encoding: .utf8)
-            fx.node.run([fx.state.dockerdScript, "restart"])
-        }
+        try fx.restore(defaults: Self.baseline)
         port = AgentFixture.freePort()
         logName = "agent-\(name.filter { $0.isLetter }).log"
         agentPID = try fx.startAgent(port: port, logName: logName)
