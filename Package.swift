@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "bok-bench", targets: ["BoKBench"]),
         .executable(name: "kube-standin", targets: ["KubeStandInTool"]),
+        .executable(name: "bok-crypto", targets: ["BoKCrypto"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -99,6 +100,11 @@ let package = Package(
         .target(name: "FabricTopology", dependencies: ["BoKYAML", yams]),
         .target(name: "PKI", dependencies: ["BoKSystem"] + pki),
         .target(name: "MSP", dependencies: ["FabricTopology", "PKI", "BoKSystem"] + pki),
+        // `coordinator crypto` and what every BoK command line shares; also the standalone `bok-crypto`.
+        .target(name: "CryptoCLI", dependencies: ["FabricTopology", "MSP", "PKI", "BoKSystem", argumentParser]),
+        .executableTarget(name: "BoKCrypto", dependencies: ["CryptoCLI", "AgentProtocol", argumentParser]),
+        // `coordinator crypto …` execs the `bok-crypto` beside it before the Swift runtime starts (a C constructor).
+        .target(name: "CryptoHandover"),
         .target(
             name: "KubeManifests", dependencies: ["FabricTopology", "BoKSystem", "KubeClient", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KubeClient", dependencies: ["CurlHTTP", "JSONScanning", "BoKYAML", "BoKSystem", yams, logging]),
@@ -120,7 +126,9 @@ let package = Package(
             name: "Coordinator",
             dependencies: [
                 "AgentProtocol", "FabricTopology", "MSP", "KubeManifests", "KubeClient",
-                "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", argumentParser, logging,
+                "SSHClient", "Fleet", "Lab", "LabExecutor", "PKI", "AgentInstaller", "Rollout", "BoKSystem", "CryptoCLI", "CryptoHandover",
+                argumentParser,
+                logging,
             ]),
 
         // The Kubernetes API stand-in: real API semantics over an in-memory store (tests, benchmarks, the lab's API).
@@ -153,7 +161,7 @@ let package = Package(
             name: "AgentTests",
             dependencies: ["BoKSystem", "AgentCore", "AgentProtocol", "DockerEngine", "DockerConfig", "Fleet", "Lab", "BoKTesting", logging]
                 + nio),
-        .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "KubeClient", "PKI", yams] + pki),
+        .testTarget(name: "FabricTests", dependencies: ["FabricTopology", "MSP", "KubeManifests", "KubeClient", "PKI", "BoKSystem", yams] + pki),
         .testTarget(name: "KubeTests", dependencies: ["KubeClient", "BoKTesting", "CurlHTTP", yams]),
         .testTarget(name: "SSHTests", dependencies: ["SSHClient", "BoKSystem"]),
         .testTarget(

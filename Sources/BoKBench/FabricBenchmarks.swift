@@ -47,7 +47,10 @@ struct CryptoBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crypto",
         abstract: "Generate crypto material for 20 peer orgs × (10 peers + 5 users) + 3 orderers; print wall time, files, peak RSS.",
-        discussion: "cryptogen's figure for the same topology on this machine kind: 0.46 s wall, 15 MB peak RSS, 2,739 files.")
+        discussion: """
+            Then, when cryptogen is on the PATH (or in BoK's cache), the shipped `bok-crypto` (scripts/build-crypto.sh) and \
+            `coordinator crypto` (scripts/build-coordinator.sh) against `cryptogen generate`, whole processes, side by side.
+            """)
 
     @Option(help: "Peer organisations.") var orgs = 20
     @Option(help: "Peers per organisation.") var peers = 10
@@ -88,13 +91,22 @@ struct CryptoBenchmark: ParsableCommand {
 
     @Option(help: ArgumentHelp("cryptogen to compare with (default: `cryptogen` on PATH, else BoK's cache).", valueName: "PATH"))
     var cryptogen: String?
-    @Option(help: ArgumentHelp("The coordinator executable (default: the one beside bok-bench).", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "The coordinator (default: .build-coordinator/coordinator from scripts/build-coordinator.sh, else the one beside bok-bench).",
+            valueName: "PATH"))
     var coordinator: String?
-    @Option(help: "Paired whole-process runs of `coordinator crypto` and `cryptogen generate` (the order alternates).")
+    @Option(
+        help: ArgumentHelp(
+            "The shipped bok-crypto (default: .build-crypto/bok-crypto, made by scripts/build-crypto.sh).", valueName: "PATH"))
+    var bokCrypto: String = ".build-crypto/bok-crypto"
+    @Option(help: "Paired whole-process runs of each contender against `cryptogen generate` (the order rotates).")
     var pairs = 7
 
-    /// `coordinator crypto` against `cryptogen generate` as whole processes, the same topology, paired runs in
-    /// alternating order: wall time, peak RSS and CPU of each, and the ratios. Skipped (and said) without cryptogen.
+    /// BoK's crypto generation — the shipped `bok-crypto` and `coordinator crypto` — against `cryptogen generate` as
+    /// whole processes on the same topology, in rounds whose order rotates: wall time, peak RSS and CPU of each, and
+    /// the ratios against cryptogen of the same round. Skipped (and said) without cryptogen; a missing BoK binary is
+    /// left out and said.
     func compareWithCryptogen() throws {
         let cached = "/var/cache/bok/fabric/current/bin/cryptogen"
         guard let cryptogen = cryptogen ?? CommandRunner.which("cryptogen") ?? (FileManager.default.isExecutableFile(atPath: cached) ? cached : nil)
@@ -102,12 +114,9 @@ struct CryptoBenchmark: ParsableCommand {
             print("crypto vs cryptogen: skipped — no cryptogen on PATH (a Fabric release's bin/, or BoK's cache after scripts/install-deps.sh)")
             return
         }
+        let shipped = ".build-coordinator/coordinator"
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("coordinator").path
-        let coordinator = self.coordinator ?? beside
-        guard FileManager.default.isExecutableFile(atPath: coordinator) else {
-            print("crypto vs cryptogen: skipped — no coordinator at \(coordinator) (build it: swift build -c release --product coordinator)")
-            return
-        }
+        let coordinator = self.coordinator ?? (FileManager.default.isExecutableFile(atPath: shipped) ? shipped : beside)
         let work = try temporaryDirectory("bok-bench-crypto-compare")
         defer { try? FileManager.default.removeItem(atPath: work) }
         var bok = "Tenant: bench\nOrdererOrgs:\n- Name: OrdererOrg\n  Domain: orderer\n  Template:\n    Count: \(orderers)\nPeerOrgs:\n"
@@ -128,6 +137,26 @@ struct CryptoBenchmark: ParsableCommand {
             var cpu: Double
             var files: Int
         }
+        struct Contender {
+            var name: String
+            var argv: (String) -> [String]
+            var samples: [Sample] = []
+        }
+        var contenders: [Contender] = []
+        for (name, path, arguments) in [
+            ("bok-crypto", bokCrypto, ["generate"]), ("coordinator crypto", coordinator, ["crypto", "generate"]),
+        ] {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                print(
+                    "crypto vs cryptogen: \(name) left out — no executable at \(path) (\(name == "bok-crypto" ? "bash scripts/build-crypto.sh" : "bash scripts/build-coordinator.sh"))"
+                )
+                continue
+            }
+            contenders.append(Contender(name: name) { [path] out in [path] + arguments + ["-c", "\(work)/cluster-config.yaml", "-o", out] })
+        }
+        guard !contenders.isEmpty else { return }
+        contenders.append(Contender(name: "cryptogen") { out in [cryptogen, "generate", "--config", "\(work)/crypto-config.yaml", "--output", out] })
+
         func once(_ argv: [String], output: String) throws -> Sample {
             // The peak RSS wait4 reports for a child spawned from this process starts at this process's own (the child
             // shares its memory until exec); GNU time forks from a small process, so its figure is the program's.
@@ -154,46 +183,37 @@ struct CryptoBenchmark: ParsableCommand {
         }
         print(
             String(
-                format: "crypto vs cryptogen: %d paired runs, whole processes, into %@ (%d cores, load %.2f %.2f %.2f)", pairs, work,
+                format: "crypto vs cryptogen: %d rounds, whole processes, into %@ (%d cores, load %.2f %.2f %.2f)", pairs, work,
                 ProcessInfo.processInfo.activeProcessorCount, load[0], load[1], load[2]))
-        var ours: [Sample] = []
-        var theirs: [Sample] = []
-        for pair in 0..<pairs {
-            let runOurs = {
-                try once([coordinator, "crypto", "-c", "\(work)/cluster-config.yaml", "-o", "\(work)/bok-\(pair)"], output: "\(work)/bok-\(pair)")
+        for round in 0..<pairs {
+            var line = "  round \(round + 1):"
+            for step in 0..<contenders.count {
+                let index = (step + round) % contenders.count
+                let out = "\(work)/out-\(round)-\(index)"
+                let sample = try once(contenders[index].argv(out), output: out)
+                contenders[index].samples.append(sample)
             }
-            let runTheirs = {
-                try once(
-                    [cryptogen, "generate", "--config", "\(work)/crypto-config.yaml", "--output", "\(work)/cryptogen-\(pair)"],
-                    output: "\(work)/cryptogen-\(pair)")
+            for c in contenders {
+                let x = c.samples[round]
+                line += String(format: " %@ %.3f s %.1f MiB (cpu %.3f s, %d files);", c.name, x.wall, x.rssMiB, x.cpu, x.files)
             }
-            let (a, b): (Sample, Sample)
-            if pair % 2 == 0 {
-                a = try runOurs()
-                b = try runTheirs()
-            } else {
-                b = try runTheirs()
-                a = try runOurs()
-            }
-            ours.append(a)
-            theirs.append(b)
-            print(
-                String(
-                    format:
-                        "  pair %d: coordinator crypto %.3f s %.1f MiB (cpu %.3f s, %d files); cryptogen %.3f s %.1f MiB (cpu %.3f s, %d files); ratio %.2f",
-                    pair + 1, a.wall, a.rssMiB, a.cpu, a.files, b.wall, b.rssMiB, b.cpu, b.files, a.wall / b.wall))
+            print(line)
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let ratio = median(zip(ours, theirs).map { $0.wall / $1.wall })
-        let oursRSS = ours.map(\.rssMiB).max() ?? 0
-        let theirsRSS = theirs.map(\.rssMiB).max() ?? 0
+        let reference = contenders[contenders.count - 1].samples
+        let theirsRSS = reference.map(\.rssMiB).max() ?? 0
         _ = getloadavg(&load, 3)
-        print(
-            String(
-                format: "crypto vs cryptogen: median wall %.3f s vs %.3f s, median ratio %.2fx (target <= 0.50x: %@); "
-                    + "peak RSS %.1f MiB vs %.1f MiB (target: no more: %@); median cpu %.3f s vs %.3f s; load now %.2f",
-                median(ours.map(\.wall)), median(theirs.map(\.wall)), ratio, ratio <= 0.5 ? "met" : "NOT met",
-                oursRSS, theirsRSS, oursRSS <= theirsRSS ? "met" : "NOT met", median(ours.map(\.cpu)), median(theirs.map(\.cpu)), load[0]))
+        for c in contenders.dropLast() {
+            let ratio = median(zip(c.samples, reference).map { $0.wall / $1.wall })
+            let oursRSS = c.samples.map(\.rssMiB).max() ?? 0
+            print(
+                String(
+                    format: "%@ vs cryptogen: median wall %.3f s vs %.3f s, median ratio %.2fx (target <= 0.50x: %@); "
+                        + "peak RSS %.1f MiB vs %.1f MiB (target: no more: %@); median cpu %.3f s vs %.3f s; load now %.2f",
+                    c.name, median(c.samples.map(\.wall)), median(reference.map(\.wall)), ratio, ratio <= 0.5 ? "met" : "NOT met",
+                    oursRSS, theirsRSS, oursRSS <= theirsRSS ? "met" : "NOT met", median(c.samples.map(\.cpu)),
+                    median(reference.map(\.cpu)), load[0]))
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 import AgentInstaller
 import ArgumentParser
+import BoKSystem
+import CryptoCLI
 import Fleet
 import Foundation
 import Logging

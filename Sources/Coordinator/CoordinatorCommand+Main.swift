@@ -1,23 +1,8 @@
 import ArgumentParser
-import Foundation
+import CryptoCLI
 
 extension CoordinatorCommand {
-    /// Runs the command tree, mapping ArgumentParser's usage errors (EX_USAGE, 64) to exit code 2 so every kind of
-    /// bad input — a wrong flag or an invalid topology — exits with 2, and failures while working with 1.
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            if exitCode(for: error) == ExitCode.validationFailure {
-                StandardError.print(fullMessage(for: error))
-                Foundation.exit(CoordinatorExit.invalidInput)
-            }
-            exit(withError: error)
-        }
-    }
+    /// The whole command tree; usage errors exit with 2 (`runCommandLine`). (`coordinator crypto …` may never get
+    /// here: the CryptoHandover target hands it to the `bok-crypto` beside the coordinator before the runtime starts.)
+    static func main() async { await runCommandLine() }
 }

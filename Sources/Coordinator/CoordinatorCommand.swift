@@ -1,5 +1,6 @@
 import AgentProtocol
 import ArgumentParser
+import CryptoCLI
 
 /// The admin's CLI. Each subcommand lives in its own file.
 @main

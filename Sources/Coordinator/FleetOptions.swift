@@ -1,5 +1,6 @@
 import ArgumentParser
 import BoKSystem
+import CryptoCLI
 import Fleet
 import Foundation
 
@@ -83,15 +84,6 @@ struct FleetOptions: ParsableArguments {
             StandardError.print("coordinator: \(error)")
             throw ExitCode(CoordinatorExit.failure)
         }
-    }
-}
-
-/// JSON output for commands a machine reads.
-enum JSONOutput {
-    static func print<T: Encodable>(_ value: T) {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? e.encode(value) { Swift.print(String(decoding: data, as: UTF8.self)) }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CryptoCLI
 import Foundation
 import Lab
 import LabExecutor

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CryptoCLI
 import FabricTopology
 import Foundation
 import KubeManifests

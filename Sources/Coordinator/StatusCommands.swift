@@ -1,5 +1,7 @@
 import AgentProtocol
 import ArgumentParser
+import BoKSystem
+import CryptoCLI
 import FabricTopology
 import Fleet
 import Foundation

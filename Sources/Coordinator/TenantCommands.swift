@@ -1,4 +1,6 @@
 import ArgumentParser
+import BoKSystem
+import CryptoCLI
 import FabricTopology
 import Fleet
 import Foundation

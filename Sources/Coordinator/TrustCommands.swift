@@ -1,5 +1,6 @@
 import ArgumentParser
 import BoKSystem
+import CryptoCLI
 import Fleet
 import Foundation
 import PKI

@@ -1,4 +1,5 @@
 import AgentProtocol
+import BoKSystem
 import Foundation
 
 /// One node's row of `coordinator status` / `health`.
@@ -75,17 +76,8 @@ public struct FleetStatusCollector: Sendable {
     }
 }
 
-/// Plain-text tables, column widths from the content.
-public enum TextTable {
-    public static func render(_ header: [String], _ rows: [[String]]) -> String {
-        let widths = header.indices.map { i in ([header[i]] + rows.map { i < $0.count ? $0[i] : "" }).map(\.count).max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }
-        return ([line(header)] + rows.map(line)).joined(separator: "\n")
-    }
-
+extension TextTable {
+    /// `coordinator status`: one row per node.
     public static func status(_ nodes: [NodeStatus]) -> String {
         let rows = nodes.map { n -> [String] in
             let docker =

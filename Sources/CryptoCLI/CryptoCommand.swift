@@ -1,22 +1,24 @@
 import ArgumentParser
+import BoKSystem
 import FabricTopology
-import Fleet
 import Foundation
 import MSP
 
 /// `coordinator crypto`: Fabric MSP and TLS material in cryptogen's layout (`generate`, the default), its expiry
 /// (`status`) and its renewal with the same keys (`renew`).
-struct CryptoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CryptoCommand: ParsableCommand, Sendable {
+    public static let configuration = CommandConfiguration(
         commandName: "crypto",
         abstract: "Generate MSP and TLS material (default: `crypto generate`), list its expiry (`status`), renew it (`renew`).",
         subcommands: [CryptoGenerateCommand.self, CryptoStatusCommand.self, CryptoRenewCommand.self],
         defaultSubcommand: CryptoGenerateCommand.self)
+
+    public init() {}
 }
 
 /// `coordinator crypto [generate] -c FILE -o DIR [--force]`.
-struct CryptoGenerateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CryptoGenerateCommand: ParsableCommand, Sendable {
+    public static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate MSP and TLS material for the topology, laid out as Fabric's cryptogen does.",
         discussion: """
@@ -27,6 +29,8 @@ struct CryptoGenerateCommand: ParsableCommand {
             Exit status: 0 done, 1 failed while generating or writing, 2 invalid topology or arguments.
             """)
 
+    public init() {}
+
     @OptionGroup var topology: TopologyOptions
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Directory to write the material to.", valueName: "DIR"))
@@ -35,8 +39,11 @@ struct CryptoGenerateCommand: ParsableCommand {
     @Flag(help: "Discard the orgs' existing material (keys included) and generate everything anew.")
     var force = false
 
-    func run() throws {
+    public func run() throws {
         let loaded = try topology.load()
+        // What reading the topology ran (argument parsing, YAML, validation) is not needed again: unmapped, the
+        // process's peak is the generation's, not the sum of both.
+        _ = ExecutablePages.release()
         do {
             let started = Date()
             let report = try MSPGenerator(topology: loaded).generate(into: output, force: force)
@@ -55,8 +62,8 @@ struct CryptoGenerateCommand: ParsableCommand {
 }
 
 /// `coordinator crypto status -c FILE [--crypto DIR] [--json] [--warn-days 30]`.
-struct CryptoStatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CryptoStatusCommand: ParsableCommand, Sendable {
+    public static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Every CA and identity of the crypto tree: subject, role, notAfter, days left, chain and key checks.",
         discussion: """
@@ -67,6 +74,8 @@ struct CryptoStatusCommand: ParsableCommand {
             Exit status: 0 all valid beyond the window; 1 a certificate expires within --warn-days (named), or a file \
             is missing or unreadable, a chain or a key does not check out; 2 invalid topology or arguments.
             """)
+
+    public init() {}
 
     @OptionGroup var topology: TopologyOptions
 
@@ -79,11 +88,11 @@ struct CryptoStatusCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Warn (and exit 1) for certificates that expire within this many days.", valueName: "N"))
     var warnDays: Int = 30
 
-    func validate() throws {
+    public func validate() throws {
         guard warnDays >= 0 else { throw ValidationError("--warn-days must be 0 or more") }
     }
 
-    func run() throws {
+    public func run() throws {
         let loaded = try topology.load()
         let report: CryptoStatusReport
         do {
@@ -126,8 +135,8 @@ struct CryptoStatusCommand: ParsableCommand {
 }
 
 /// `coordinator crypto renew -c FILE [--crypto DIR] [--within 30d | --all]`.
-struct CryptoRenewCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CryptoRenewCommand: ParsableCommand, Sendable {
+    public static let configuration = CommandConfiguration(
         commandName: "renew",
         abstract: "Re-issue expiring certificates with the same keys, by the same CA; then run `coordinator rollout`.",
         discussion: """
@@ -138,6 +147,8 @@ struct CryptoRenewCommand: ParsableCommand {
             `coordinator rollout` then updates the Secrets and restarts the affected pods one at a time.
             Exit status: 0 renewed (or nothing due), 1 failed (the tree is untouched), 2 invalid topology or arguments.
             """)
+
+    public init() {}
 
     @OptionGroup var topology: TopologyOptions
 
@@ -162,13 +173,13 @@ struct CryptoRenewCommand: ParsableCommand {
         return value
     }
 
-    func validate() throws {
+    public func validate() throws {
         if all && within != nil { throw ValidationError("--within and --all exclude each other") }
         if let within, Self.days(within) == nil { throw ValidationError("--within takes days, e.g. 30d; got '\(within)'") }
         guard validityDays > 0 else { throw ValidationError("--validity-days must be positive") }
     }
 
-    func run() throws {
+    public func run() throws {
         let loaded = try topology.load()
         let selection: CryptoRenewal.Selection = all ? .all : .within(days: within.flatMap(Self.days) ?? 30)
         let report: CryptoRenewal.Report
