@@ -17,14 +17,11 @@
 # `tail -n 1`); everything else (swift build's output) goes to stderr.
 #
 #   bash scripts/build-agent.sh            # → .../.build-agent/release/agent
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export PATH=/opt/swift/usr/bin:$PATH
-command -v swift >/dev/null || { echo "build-agent: swift not found (expected under /opt/swift/usr/bin)" >&2; exit 1; }
+build_name=build-agent
+# shellcheck source=scripts/static-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/static-build.sh"
 
 scratch="$root/.build-agent"
-started=$(date +%s)
 # -Xlinker -s: the linker drops the symbol tables (the binary is stripped as it is linked).
 # -Osize for Swift and -Os for the C code (two BoringSSL copies: swift-crypto's and swift-nio-ssl's), identical code
 # folded (--icf=all): 27.9 -> 26.8 MB; every function in its own section (-function-sections for Swift,

@@ -9,14 +9,11 @@
 # (.build-coordinator/coordinator); everything else goes to stderr.
 #
 #   bash scripts/build-coordinator.sh       # → .build-coordinator/coordinator and .build-coordinator/bok-crypto
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export PATH=/opt/swift/usr/bin:$PATH
-command -v swift >/dev/null || { echo "build-coordinator: swift not found (expected under /opt/swift/usr/bin)" >&2; exit 1; }
+build_name=build-coordinator
+# shellcheck source=scripts/static-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/static-build.sh"
 
 scratch="$root/.build-coordinator"
-started=$(date +%s)
 flags=(-c release --product coordinator --static-swift-stdlib --scratch-path "$scratch"
        -Xswiftc -use-ld=lld -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --icf=all)
 echo "build-coordinator: swift build ${flags[*]}" >&2

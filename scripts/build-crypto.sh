@@ -15,18 +15,15 @@
 #
 #   bash scripts/build-crypto.sh            # → .build-crypto/bok-crypto
 #   bash scripts/build-crypto.sh --symbols  # → .build-crypto/bok-crypto.symbols (symbols kept, no debug info: profiling)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export PATH=/opt/swift/usr/bin:$PATH
-command -v swift >/dev/null || { echo "build-crypto: swift not found (expected under /opt/swift/usr/bin)" >&2; exit 1; }
+build_name=build-crypto
+# shellcheck source=scripts/static-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/static-build.sh"
 symbols=0
 [ "${1:-}" = "--symbols" ] && symbols=1
 
 scratch="$root/.build-crypto"
 order="$root/scripts/bok-crypto.order"
 [ -f "$order" ] || { echo "build-crypto: $order is missing (make it with scripts/crypto-order.sh)" >&2; exit 1; }
-started=$(date +%s)
 flags=(-c release --product bok-crypto --static-swift-stdlib --scratch-path "$scratch"
        -Xswiftc -Osize -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -Os -Xcc -ffunction-sections -Xcc -fdata-sections
        -Xswiftc -use-ld=lld -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --icf=all
