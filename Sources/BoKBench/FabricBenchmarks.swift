@@ -143,13 +143,12 @@ struct CryptoBenchmark: ParsableCommand {
             var samples: [Sample] = []
         }
         var contenders: [Contender] = []
-        for (name, path, arguments) in [
-            ("bok-crypto", bokCrypto, ["generate"]), ("coordinator crypto", coordinator, ["crypto", "generate"]),
+        for (name, path, arguments, build) in [
+            ("bok-crypto", bokCrypto, ["generate"], "bash scripts/build-crypto.sh"),
+            ("coordinator crypto", coordinator, ["crypto", "generate"], "bash scripts/build-coordinator.sh"),
         ] {
             guard FileManager.default.isExecutableFile(atPath: path) else {
-                print(
-                    "crypto vs cryptogen: \(name) left out — no executable at \(path) (\(name == "bok-crypto" ? "bash scripts/build-crypto.sh" : "bash scripts/build-coordinator.sh"))"
-                )
+                print("crypto vs cryptogen: \(name) left out — no executable at \(path) (\(build))")
                 continue
             }
             contenders.append(Contender(name: name) { [path] out in [path] + arguments + ["-c", "\(work)/cluster-config.yaml", "-o", out] })

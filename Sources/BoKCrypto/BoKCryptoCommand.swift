@@ -24,8 +24,8 @@ struct BoKCryptoCommand: ParsableCommand {
                 ? "Fabric MSP and TLS material: generate (default), status, renew — `coordinator crypto` on its own."
                 : CryptoCommand.configuration.abstract,
             version: BoKVersion.string,
-            subcommands: [CryptoGenerateCommand.self, CryptoStatusCommand.self, CryptoRenewCommand.self],
-            defaultSubcommand: CryptoGenerateCommand.self)
+            subcommands: CryptoCommand.configuration.subcommands,
+            defaultSubcommand: CryptoCommand.configuration.defaultSubcommand)
     }
 
     static func main() async { await runCommandLine() }

@@ -12,8 +12,8 @@
 /// maps its pages back with a minor fault. With the kernel's fault-around (and large page-cache folios) every code
 /// page touched maps its neighbours too, so what start-up ran (the loader, argument parsing, TLS or YAML set-up)
 /// otherwise stays resident beside what the next phase needs: the agent calls this once it is ready and each time
-/// it is idle again, `crypto generate` between reading the topology and generating, so a process's peak RSS is its
-/// largest phase, not their sum.
+/// it is idle again, every BoK command line after parsing (`runCommandLine`) and `crypto generate` again between
+/// reading the topology and generating, so a process's peak RSS is its largest phase, not their sum.
 ///
 /// Mappings that hold written pages (relocated data, `.data`, `.bss`) are never touched: only those whose
 /// `/proc/self/smaps` entry is not writable and has no anonymous pages. Linux only (returns 0 elsewhere).
